@@ -1,0 +1,83 @@
+/**
+ * What every exchange adapter provides: pure functions over messages, no sockets.
+ *
+ * An adapter never throws on input: anything that is not a complete, valid message becomes a
+ * {@link Reject} with a reason, and never a trade.
+ */
+
+import type { Market, RawTrade } from "../trade.ts";
+
+/** Why a message (or one trade inside it) was quarantined. */
+export type RejectReason =
+  | "invalid_json"
+  | "wrong_type"
+  | "bad_price"
+  | "bad_size"
+  | "bad_time"
+  | "bad_trade_id"
+  | "bad_side"
+  | "wrong_market"
+  | "unknown_event";
+
+export interface Reject {
+  reason: RejectReason;
+  /** At most 200 characters of the offending text, for rate-limited log samples. */
+  sample: string;
+}
+
+/** Non-trade messages the connection lifecycle acts on. */
+export type AdapterEvent =
+  | { kind: "subscribed" }
+  | { kind: "heartbeat" }
+  /** The exchange asks us to reconnect (Binance serverShutdown, Bitstamp bts:request_reconnect, OKX notice). */
+  | { kind: "reconnect"; reason: string }
+  /** The exchange reported an error (bad symbol, bad request). */
+  | { kind: "error"; message: string }
+  /** Exchange status such as Kraken `system: maintenance`. */
+  | { kind: "status"; status: string };
+
+export interface ParseResult {
+  trades: RawTrade[];
+  events: AdapterEvent[];
+  rejects: Reject[];
+}
+
+/** How a connection is kept alive and when silence means it is dead. */
+export interface KeepAlive {
+  /** Text the client sends every `intervalMs` (OKX `ping`, Bybit `{"op":"ping"}`...). */
+  clientMessage?: { text: string; intervalMs: number };
+  /** Send WebSocket ping frames every `intervalMs` (pongs count as liveness). */
+  wsPingIntervalMs?: number;
+  /** No message at all for this long means the connection is dead: reconnect. */
+  staleAfterMs: number;
+}
+
+/** Trade-history REST access for gap backfill. */
+export interface RestHistory {
+  /** Default REST base URL, e.g. `https://api.binance.com`. */
+  baseUrl: string;
+  /** Path and query (relative to the base) of one page of trades starting after `afterTradeId`. */
+  pagePath(market: Market, afterTradeId: string): string;
+  /** The page's trades in trade order; never throws (invalid entries are rejected). */
+  parsePage(body: string, market: Market, receivedAt: number): ParseResult;
+}
+
+export interface ExchangeAdapter {
+  /** Lowercase exchange name used in market names, e.g. `binance`. */
+  name: string;
+  /** Market used when `--exchanges` names the exchange alone. */
+  defaultMarket: { base: string; quote: string };
+  /** Default WebSocket URL (before any `--exchange-url` override). */
+  defaultWsUrl: string;
+  /** The URL to connect to for `market`, given the (possibly overridden) base URL. */
+  connectUrl(baseUrl: string, market: Market): string;
+  /** Messages to send once connected (may be empty when the URL selects the stream). */
+  subscribeMessages(market: Market): string[];
+  /** Parses one complete WebSocket text message. */
+  parse(text: string, market: Market, receivedAt: number): ParseResult;
+  keepAlive: KeepAlive;
+  /** `contiguous`: trade ids increase by exactly one, so a gap is detectable by id. */
+  continuity: "contiguous" | "none";
+  /** Present when the exchange serves trade history usable for backfill. */
+  rest?: RestHistory;
+}

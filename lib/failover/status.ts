@@ -1,0 +1,139 @@
+/**
+ * The status `stream` publishes to the data directory about once a second, and the control
+ * record `btcfeed failover` writes for it. This is how the subcommands talk to each other.
+ *
+ * Both files are replaced atomically (write a temporary file, then rename), so a reader sees the
+ * old or the new record, never a torn one.
+ */
+
+import { join } from "node:path";
+import type { Mode } from "./mode.ts";
+
+export const STATUS_FILE = "status.json";
+export const CONTROL_FILE = "control.json";
+
+export interface Transition {
+  /** ms since the epoch */
+  at: number;
+  from: Mode;
+  to: Mode;
+  reason: string;
+}
+
+/** Per-market view, as `health` and `monitor` show it. */
+export interface MarketStatus {
+  /** `connecting` until the first message, `live` while data flows, `blocked` after HTTP 451/403. */
+  state: "connecting" | "live" | "down" | "blocked";
+  /** Last trade applied, or null before the first. */
+  last: {
+    price: string;
+    size: string;
+    side: string;
+    tradeId: string;
+    ts: number;
+    receivedAt: number;
+  } | null;
+  trades: number;
+  /** Trades per second over the last status period. */
+  tradeRate: number;
+  reconnects: number;
+  gaps: number;
+  gapsBackfilled: number;
+  /** Quarantined messages by reason. */
+  quarantined: Record<string, number>;
+  /** Left out of the consolidated price because it strays from the others' median. */
+  outlier: boolean;
+  /** Recent [ms, price] points, one a few seconds apart, oldest first (for sparklines). */
+  history: [number, string][];
+  /** Human-readable last problem, e.g. the 451 message. */
+  lastError: string | null;
+}
+
+export interface RedisTargetStatus {
+  /** URL with any password redacted; null when not configured. */
+  url: string | null;
+  healthy: boolean;
+  /** Last measured round trip in ms, null when unknown. */
+  latencyMs: number | null;
+  lastError: string | null;
+}
+
+export interface StreamStatus {
+  version: 1;
+  pid: number;
+  startedAt: number;
+  /** Refreshed about once a second; an old heartbeat means the stream is not running. */
+  heartbeatAt: number;
+  mode: Mode;
+  forced: boolean;
+  /** Most recent transitions, oldest first (at most 20). */
+  transitions: Transition[];
+  counters: {
+    tradesReceived: number;
+    writtenPrimary: number;
+    writtenFailover: number;
+    outboxAppended: number;
+    replayed: number;
+    duplicates: number;
+    outOfOrder: number;
+    /** Trades dropped because the outbox was full or the disk failed (each also logged). */
+    dropped: number;
+    failovers: number;
+  };
+  outbox: {
+    depth: number;
+    bytes: number;
+    maxTrades: number;
+    full: boolean;
+    lastError: string | null;
+  };
+  /** Replay progress while syncing. */
+  sync: { total: number; done: number } | null;
+  primary: RedisTargetStatus;
+  failover: RedisTargetStatus;
+  markets: Record<string, MarketStatus>;
+  /** Market currently feeding the consolidated price. */
+  consolidatedMarket: string | null;
+}
+
+/** A forced-failover request; absent file means automatic mode. */
+export interface ControlRecord {
+  forced: boolean;
+  /** ms since the epoch */
+  at: number;
+  reason: string;
+}
+
+/** Writes `value` as JSON to `dir/name` atomically. */
+export function writeJsonAtomic(dir: string, name: string, value: unknown): void {
+  const path = join(dir, name);
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(value));
+  Deno.renameSync(tmp, path);
+}
+
+/** Reads JSON from `dir/name`; null when the file does not exist. Other errors propagate. */
+export function readJson<T>(dir: string, name: string): T | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(join(dir, name))) as T;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+export function readStatus(dataDir: string): StreamStatus | null {
+  return readJson<StreamStatus>(dataDir, STATUS_FILE);
+}
+
+export function writeStatus(dataDir: string, status: StreamStatus): void {
+  writeJsonAtomic(dataDir, STATUS_FILE, status);
+}
+
+export function readControl(dataDir: string): ControlRecord | null {
+  return readJson<ControlRecord>(dataDir, CONTROL_FILE);
+}
+
+export function writeControl(dataDir: string, control: ControlRecord): void {
+  writeJsonAtomic(dataDir, CONTROL_FILE, control);
+}
