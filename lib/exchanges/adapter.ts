@@ -56,8 +56,12 @@ export interface KeepAlive {
 export interface RestHistory {
   /** Default REST base URL, e.g. `https://api.binance.com`. */
   baseUrl: string;
-  /** Path and query (relative to the base) of one page of trades starting after `afterTradeId`. */
-  pagePath(market: Market, afterTradeId: string): string;
+  /**
+   * Path and query (relative to the base) of one page of trades that follow the trade `after`
+   * (its id and time, for exchanges whose cursor is time-based). Pages are fetched until the gap
+   * closes; a page may overlap trades already seen (the sequencer drops those).
+   */
+  pagePath(market: Market, after: { tradeId: string; ts: number }): string;
   /** The page's trades in trade order; never throws (invalid entries are rejected). */
   parsePage(body: string, market: Market, receivedAt: number): ParseResult;
 }
