@@ -1,0 +1,271 @@
+/**
+ * One typed, validated configuration from flags > environment > defaults.
+ *
+ * Every value is checked up front: a bad one throws {@link ConfigError} naming the flag or the
+ * environment variable it came from, which `main.ts` prints as one line and exits 2. Each
+ * default is defined once, in {@link DEFAULTS}. Passwords never appear in error messages.
+ */
+
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { adapterFor, EXCHANGE_NAMES } from "./exchanges/registry.ts";
+import { marketName } from "./trade.ts";
+import { parseRedisUrl, redactUrl } from "./redis/url.ts";
+
+/** A usage or configuration error: one line, exit code 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface MarketConfig {
+  exchange: string;
+  base: string;
+  quote: string;
+  /** `binance:BTC-USDT` */
+  market: string;
+}
+
+export interface Config {
+  primaryUrl: string;
+  failoverUrl: string | null;
+  dataDir: string;
+  /** In priority order. */
+  markets: MarketConfig[];
+  exchangeUrls: Record<string, string>;
+  restUrls: Record<string, string>;
+  http: { hostname: string; port: number } | null;
+  prefix: string;
+  legacyKeys: boolean;
+  logFormat: "pretty" | "json";
+  logLevel: "debug" | "info" | "warn" | "error";
+  tlsCaFile: string | null;
+  tlsInsecure: boolean;
+  /** Approximate MAXLEN of each market's stream. */
+  maxTrades: number;
+  /** Outbox limit in trades. */
+  outboxMax: number;
+  /** A primary write batch that takes longer fails over. */
+  deadlineMs: number;
+  /** The primary must be healthy this long before writes return to it. */
+  holdDownMs: number;
+  record: string | null;
+  replay: string | null;
+}
+
+/** Flag names as commander gives them (camelCase keys), all optional strings or booleans. */
+export type RawFlags = Partial<Record<string, string | string[] | boolean | undefined>>;
+
+export const DEFAULTS = {
+  primary: "redis://127.0.0.1:6379",
+  exchanges: "binance,coinbase,kraken",
+  http: "127.0.0.1:9464",
+  prefix: "btcfeed",
+  maxTrades: 1_000_000,
+  outboxMax: 10_000_000,
+  deadlineMs: 500,
+  holdDownMs: 3_000,
+  logLevel: "info",
+} as const;
+
+/** Flag → environment variable, for every setting. */
+export const ENV = {
+  primary: "BTCFEED_PRIMARY_URL",
+  failover: "BTCFEED_FAILOVER_URL",
+  dataDir: "BTCFEED_DATA_DIR",
+  exchanges: "BTCFEED_EXCHANGES",
+  exchangeUrl: "BTCFEED_EXCHANGE_URLS",
+  restUrl: "BTCFEED_REST_URLS",
+  http: "BTCFEED_HTTP",
+  prefix: "BTCFEED_PREFIX",
+  legacyKeys: "BTCFEED_LEGACY_KEYS",
+  logFormat: "BTCFEED_LOG_FORMAT",
+  logLevel: "BTCFEED_LOG_LEVEL",
+  tlsCa: "BTCFEED_TLS_CA",
+  tlsInsecure: "BTCFEED_TLS_INSECURE",
+  maxTrades: "BTCFEED_MAX_TRADES",
+  outboxMax: "BTCFEED_OUTBOX_MAX",
+  deadlineMs: "BTCFEED_DEADLINE_MS",
+  holdDownMs: "BTCFEED_HOLD_DOWN_MS",
+  record: "BTCFEED_RECORD",
+  replay: "BTCFEED_REPLAY",
+} as const;
+
+type Key = keyof typeof ENV;
+
+/** Where a value came from, for error messages: `--primary` or `BTCFEED_PRIMARY_URL`. */
+interface Sourced<T> {
+  value: T;
+  source: string;
+}
+
+/** Resolves and validates the whole configuration. @throws ConfigError */
+export function resolveConfig(flags: RawFlags, env: Record<string, string | undefined>): Config {
+  const pick = (key: Key): Sourced<string> | null => {
+    const flag = flags[key];
+    if (typeof flag === "string") return { value: flag, source: flagName(key) };
+    if (Array.isArray(flag) && flag.length) return { value: flag.join(","), source: flagName(key) };
+    if (flag === true) return { value: "true", source: flagName(key) };
+    const fromEnv = env[ENV[key]];
+    if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: ENV[key] };
+    return null;
+  };
+  const str = (key: Key, fallback: string) =>
+    pick(key) ?? { value: fallback, source: flagName(key) };
+
+  const primary = str("primary", DEFAULTS.primary);
+  const failover = pick("failover");
+  const tlsCa = pick("tlsCa");
+  return {
+    primaryUrl: checkRedisUrl(primary),
+    failoverUrl: failover ? checkRedisUrl(failover) : null,
+    dataDir: pick("dataDir")?.value ?? defaultDataDir(env),
+    markets: parseMarkets(str("exchanges", DEFAULTS.exchanges)),
+    exchangeUrls: parsePairs(pick("exchangeUrl"), ["ws:", "wss:"]),
+    restUrls: parsePairs(pick("restUrl"), ["http:", "https:"]),
+    http: parseHttp(str("http", DEFAULTS.http)),
+    prefix: parsePrefix(str("prefix", DEFAULTS.prefix)),
+    legacyKeys: parseBool(pick("legacyKeys")),
+    logFormat: parseChoice(pick("logFormat"), ["pretty", "json"] as const) ??
+      (Deno.stderr.isTerminal() ? "pretty" : "json"),
+    logLevel: parseChoice(pick("logLevel"), ["debug", "info", "warn", "error"] as const) ??
+      DEFAULTS.logLevel,
+    tlsCaFile: tlsCa ? checkReadable(tlsCa) : null,
+    tlsInsecure: parseBool(pick("tlsInsecure")),
+    maxTrades: parseInteger(pick("maxTrades"), DEFAULTS.maxTrades, 1),
+    outboxMax: parseInteger(pick("outboxMax"), DEFAULTS.outboxMax, 1),
+    deadlineMs: parseInteger(pick("deadlineMs"), DEFAULTS.deadlineMs, 10),
+    holdDownMs: parseInteger(pick("holdDownMs"), DEFAULTS.holdDownMs, 0),
+    record: pick("record")?.value ?? null,
+    replay: pick("replay") ? checkReadable(pick("replay")!) : null,
+  };
+}
+
+/** `--exchange-url` from the key `exchangeUrl`. */
+export function flagName(key: string): string {
+  return "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+function defaultDataDir(env: Record<string, string | undefined>): string {
+  const state = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
+  return join(state, "btcfeed");
+}
+
+function checkRedisUrl(s: Sourced<string>): string {
+  try {
+    parseRedisUrl(s.value, s.source);
+  } catch (e) {
+    throw new ConfigError(e instanceof Error ? e.message : `${s.source}: invalid Redis URL`);
+  }
+  return s.value;
+}
+
+function parseMarkets(s: Sourced<string>): MarketConfig[] {
+  const entries = s.value.split(",").map((e) => e.trim()).filter(Boolean);
+  if (!entries.length) throw new ConfigError(`${s.source}: name at least one exchange`);
+  const seen = new Set<string>();
+  return entries.map((entry) => {
+    const [exchange, pair, ...rest] = entry.split(":");
+    const adapter = adapterFor(exchange.toLowerCase());
+    if (!adapter || rest.length) {
+      throw new ConfigError(
+        `${s.source}: unknown exchange "${entry}" (expected one of ${EXCHANGE_NAMES.join(", ")}, ` +
+          `optionally with a market such as binance:BTC-USDT)`,
+      );
+    }
+    let { base, quote } = adapter.defaultMarket;
+    if (pair !== undefined) {
+      const m = /^([A-Za-z0-9]+)-([A-Za-z0-9]+)$/.exec(pair);
+      if (!m) {
+        throw new ConfigError(`${s.source}: market "${entry}" must look like ${exchange}:BTC-USDT`);
+      }
+      [base, quote] = [m[1].toUpperCase(), m[2].toUpperCase()];
+    }
+    const market = marketName({ exchange: adapter.name, base, quote });
+    if (seen.has(market)) throw new ConfigError(`${s.source}: ${market} is listed twice`);
+    seen.add(market);
+    return { exchange: adapter.name, base, quote, market };
+  });
+}
+
+function parsePairs(s: Sourced<string> | null, protocols: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!s) return out;
+  for (const pair of s.value.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const eq = pair.indexOf("=");
+    const exchange = pair.slice(0, eq).trim().toLowerCase();
+    const url = pair.slice(eq + 1).trim();
+    if (eq < 1 || !adapterFor(exchange)) {
+      throw new ConfigError(
+        `${s.source}: "${redactUrl(pair)}" must be <exchange>=<url> with an exchange among ${
+          EXCHANGE_NAMES.join(", ")
+        }`,
+      );
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`${s.source}: "${redactUrl(url)}" is not a valid URL`);
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(
+        `${s.source}: ${exchange} URL must start with ${
+          protocols.map((p) => p + "//").join(" or ")
+        }`,
+      );
+    }
+    out[exchange] = url;
+  }
+  return out;
+}
+
+function parseHttp(s: Sourced<string>): Config["http"] {
+  if (s.value === "off") return null;
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s.value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new ConfigError(
+      `${s.source}: "${s.value}" must be host:port (e.g. 127.0.0.1:9464) or off`,
+    );
+  }
+  return { hostname: m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+function parsePrefix(s: Sourced<string>): string {
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(s.value)) {
+    throw new ConfigError(`${s.source}: prefix must be 1-64 characters of A-Z a-z 0-9 _ . : -`);
+  }
+  return s.value;
+}
+
+function parseBool(s: Sourced<string> | null): boolean {
+  if (!s) return false;
+  const v = s.value.toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new ConfigError(`${s.source}: "${s.value}" is not a boolean (use true or false)`);
+}
+
+function parseChoice<T extends string>(s: Sourced<string> | null, choices: readonly T[]): T | null {
+  if (!s) return null;
+  if ((choices as readonly string[]).includes(s.value)) return s.value as T;
+  throw new ConfigError(`${s.source}: "${s.value}" must be one of ${choices.join(", ")}`);
+}
+
+function parseInteger(s: Sourced<string> | null, fallback: number, min: number): number {
+  if (!s) return fallback;
+  const n = /^\d+$/.test(s.value) ? Number(s.value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) {
+    throw new ConfigError(`${s.source}: "${s.value}" must be a whole number ≥ ${min}`);
+  }
+  return n;
+}
+
+function checkReadable(s: Sourced<string>): string {
+  try {
+    Deno.statSync(s.value);
+  } catch {
+    throw new ConfigError(`${s.source}: cannot read "${s.value}"`);
+  }
+  return s.value;
+}

@@ -1,0 +1,147 @@
+/**
+ * Binance spot trade stream adapter (`<symbol>@trade`).
+ *
+ * - The URL selects the stream (`/ws/btcusdt@trade`), so nothing is sent after connecting; the
+ *   combined-stream wrapping `{"stream":...,"data":{...}}` is accepted too.
+ * - `m` is "buyer is the maker": `m:true` means the taker sold.
+ * - Trade ids `t` are sequential per symbol (contiguous); REST `historicalTrades` (no API key since
+ *   2023-07-11, `fromId` inclusive) backfills a gap by id.
+ * - Binance answers an unknown symbol with silence, so only the stale watchdog catches it.
+ */
+
+import type { ExchangeAdapter, ParseResult } from "./adapter.ts";
+import { isObject, type Json, type JsonObject, parseJson } from "./_json.ts";
+import {
+  decimalFromString,
+  errorText,
+  idFromNumber,
+  msFromNumber,
+  rejectOnly,
+  ResultBuilder,
+  sortByTradeId,
+} from "./_fields.ts";
+import { isTradeIdText, type Market, marketName, type RawTrade } from "../trade.ts";
+
+/** `BTCUSDT` for BTC-USDT. */
+export function binanceSymbol(market: Market): string {
+  return `${market.base}${market.quote}`;
+}
+
+function parseMessage(text: string, market: Market, receivedAt: number): ParseResult {
+  const v = parseJson(text);
+  if (v === undefined) return rejectOnly(text, "invalid_json");
+  if (!isObject(v)) return rejectOnly(text, "wrong_type");
+  const out = new ResultBuilder(text);
+  let msg: JsonObject = v;
+  if ("stream" in v && "data" in v) {
+    if (typeof v.stream !== "string" || !isObject(v.data)) return out.reject("wrong_type").result();
+    msg = v.data;
+  }
+  if ("e" in msg) {
+    if (msg.e === "trade") {
+      const t = tradeOf(msg, market, receivedAt, out);
+      if (t) out.trades.push(t);
+    } else if (msg.e === "serverShutdown") {
+      out.event({ kind: "reconnect", reason: "binance serverShutdown" });
+    } else {
+      out.reject("unknown_event");
+    }
+  } else if ("result" in msg && "id" in msg) {
+    if (msg.result === null) out.event({ kind: "subscribed" });
+    else out.reject("unknown_event");
+  } else if ("code" in msg && "msg" in msg) {
+    out.event({ kind: "error", message: errorText(msg.code, msg.msg) });
+  } else if (isObject(msg.error)) {
+    out.event({ kind: "error", message: errorText(msg.error.code, msg.error.msg) });
+  } else {
+    out.reject("unknown_event");
+  }
+  return out.result();
+}
+
+function tradeOf(
+  o: JsonObject,
+  market: Market,
+  receivedAt: number,
+  out: ResultBuilder,
+): RawTrade | null {
+  if (typeof o.s !== "string") return out.reject("wrong_type"), null;
+  if (o.s !== binanceSymbol(market)) return out.reject("wrong_market"), null;
+  return buildTrade(o.t, o.p, o.q, o.T, o.m, market, receivedAt, out);
+}
+
+function buildTrade(
+  id: Json | undefined,
+  p: Json | undefined,
+  q: Json | undefined,
+  time: Json | undefined,
+  buyerIsMaker: Json | undefined,
+  market: Market,
+  receivedAt: number,
+  out: ResultBuilder,
+): RawTrade | null {
+  const tradeId = idFromNumber(id);
+  if (tradeId === null) return out.reject("bad_trade_id"), null;
+  const price = decimalFromString(p);
+  if (price === null) return out.reject("bad_price"), null;
+  const size = decimalFromString(q);
+  if (size === null) return out.reject("bad_size"), null;
+  const ts = msFromNumber(time);
+  if (ts === null) return out.reject("bad_time"), null;
+  if (typeof buyerIsMaker !== "boolean") return out.reject("bad_side"), null;
+  const side = buyerIsMaker ? "sell" : "buy";
+  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+}
+
+function parsePage(body: string, market: Market, receivedAt: number): ParseResult {
+  const v = parseJson(body);
+  if (v === undefined) return rejectOnly(body, "invalid_json");
+  const out = new ResultBuilder(body);
+  if (isObject(v) && "code" in v) {
+    return out.event({ kind: "error", message: errorText(v.code, v.msg) }).result();
+  }
+  if (!Array.isArray(v)) return out.reject("wrong_type").result();
+  for (const row of v) {
+    if (!isObject(row)) {
+      out.reject("wrong_type");
+      continue;
+    }
+    const t = buildTrade(
+      row.id,
+      row.price,
+      row.qty,
+      row.time,
+      row.isBuyerMaker,
+      market,
+      receivedAt,
+      out,
+    );
+    if (t) out.trades.push(t);
+  }
+  sortByTradeId(out.trades);
+  return out.result();
+}
+
+/** Binance spot: raw trade stream, server pings, `historicalTrades` backfill. */
+export const binance: ExchangeAdapter = {
+  name: "binance",
+  defaultMarket: { base: "BTC", quote: "USDT" },
+  defaultWsUrl: "wss://stream.binance.com:9443",
+  connectUrl(baseUrl: string, market: Market): string {
+    return `${baseUrl.replace(/\/+$/, "")}/ws/${binanceSymbol(market).toLowerCase()}@trade`;
+  },
+  subscribeMessages: () => [],
+  parse: parseMessage,
+  // The server pings every 20 s and the WebSocket layer answers; BTCUSDT trades several times a
+  // second, so 30 s without a message means a dead link or an unknown symbol.
+  keepAlive: { staleAfterMs: 30_000 },
+  continuity: "contiguous",
+  rest: {
+    baseUrl: "https://api.binance.com",
+    pagePath(market: Market, after: { tradeId: string; ts: number }): string {
+      const from = isTradeIdText(after.tradeId) ? `&fromId=${BigInt(after.tradeId) + 1n}` : "";
+      return `/api/v3/historicalTrades?symbol=${binanceSymbol(market)}${from}&limit=1000`;
+    },
+    parsePage,
+  },
+};

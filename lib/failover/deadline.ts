@@ -1,0 +1,20 @@
+/** Deadlines for Redis round trips: detection must not wait for TCP timeouts. */
+
+/** A write or probe that did not finish in time; its outcome is unknown. */
+export class DeadlineError extends Error {
+  override name = "DeadlineError";
+  constructor(what: string, ms: number) {
+    super(`${what} did not answer within ${ms} ms`);
+  }
+}
+
+/** Resolves like `promise`, or rejects with {@link DeadlineError} after `ms`. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: number | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(what, ms)), ms);
+  });
+  // The loser must never surface as an unhandled rejection.
+  promise.catch(() => {});
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
