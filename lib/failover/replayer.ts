@@ -24,12 +24,15 @@ export interface ReplayerOptions {
   batchSize: number;
   /** Deadline of one step's writes. @default 5_000 */
   deadlineMs: number;
+  /** Stop at this outbox sequence number (what `btcfeed sync` found at its start). @default Infinity */
+  untilSeq: number;
 }
 
 export const DEFAULT_REPLAYER_OPTIONS: Omit<ReplayerOptions, "holder"> = {
   leaseTtlMs: 10_000,
   batchSize: 5_000,
   deadlineMs: 5_000,
+  untilSeq: Infinity,
 };
 
 export type ReplayStep =
@@ -61,11 +64,11 @@ export class Replayer {
    * @throws when the primary fails or misses the deadline (nothing is removed then).
    */
   async step(): Promise<ReplayStep> {
-    const { holder, leaseTtlMs, batchSize, deadlineMs } = this.#options;
+    const { holder, leaseTtlMs, batchSize, deadlineMs, untilSeq } = this.#options;
     if (!this.#outbox.acquireLease(holder, leaseTtlMs)) {
       return { kind: "busy", holder: this.#outbox.leaseHolder() };
     }
-    const rows = this.#outbox.peek(batchSize);
+    const rows = this.#outbox.peek(batchSize).filter((r) => r.seq <= untilSeq);
     if (!rows.length) {
       this.#outbox.releaseLease(holder);
       return { kind: "drained" };
