@@ -10,7 +10,7 @@ export class DeadlineError extends Error {
 
 /** Resolves like `promise`, or rejects with {@link DeadlineError} after `ms`. */
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new DeadlineError(what, ms)), ms);
   });

@@ -6,11 +6,13 @@
  *   transactions, so two processes can never both believe they acquired it at the same moment.
  * - A lease is taken when it is free, expired, already held by the same holder, or held by a
  *   process that no longer exists. A holder string carries its pid (`sync:12345:k3j9x`, see
- *   {@link leaseHolderId}); liveness is read from `/proc/<pid>` (zombies count as dead), which
- *   needs only read permission. WAL mode already requires every process using the database to be
- *   on the same host; the lease also records the pid namespace, so a holder from another container
- *   sharing the volume is never judged dead by pid — it must expire. Where `/proc` is missing,
- *   a lease is only taken over after it expires.
+ *   {@link leaseHolderId}) and the row records the holder's host name. A holder is judged dead
+ *   only when it is on this host (WAL mode already requires every process using the database to
+ *   be on one host; a container sharing the volume has its own host name, and a pid there means
+ *   nothing here) and the pid is gone: `/proc/<pid>/stat` missing or a zombie, or, where Deno
+ *   refuses `/proc` (it demands `--allow-all` for it, even with `--allow-read`), `kill -0 <pid>`
+ *   answering "No such process" (the `btcfeed` task allows running `kill`). Any doubt — no host
+ *   name (`--allow-sys` missing), no way to ask — counts as alive: the lease then waits for expiry.
  * - Fencing: {@link Lease.renew} returns false once someone else holds the lease. The replayer
  *   must renew after every await and stop (removing nothing) when it returns false.
  * - Times are an injected `now` (ms) so tests can drive expiry without waiting.
@@ -26,7 +28,7 @@ export const LEASE_SCHEMA = `CREATE TABLE IF NOT EXISTS lease (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
   expires_at INTEGER NOT NULL,
-  pid_ns TEXT
+  host TEXT
 ) STRICT`;
 
 /** A lease row as stored. */
@@ -48,35 +50,45 @@ export function holderPid(holder: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-let ownPidNamespace: string | null | undefined;
+let ownHost: string | null | undefined;
 
-/** This process's pid namespace (`pid:[4026531836]`), or null when `/proc` cannot tell. */
-export function pidNamespace(): string | null {
-  if (ownPidNamespace === undefined) {
+/** This host's name, or null without `--allow-sys`. */
+export function hostName(): string | null {
+  if (ownHost === undefined) {
     try {
-      ownPidNamespace = Deno.readLinkSync("/proc/self/ns/pid");
+      ownHost = Deno.hostname();
     } catch {
-      ownPidNamespace = null;
+      ownHost = null;
     }
   }
-  return ownPidNamespace;
+  return ownHost;
 }
 
 /**
- * True unless `/proc` shows that `pid` does not exist (or is a zombie) in this pid namespace.
- * Any doubt (no `/proc`, no permission) answers true: a lease is never stolen on a guess.
+ * False only when `pid` certainly does not exist on this host (or is a zombie); any doubt
+ * (no permission, no `kill` binary) answers true, so a lease is never stolen on a guess.
  */
 export function isPidAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
-  if (pidNamespace() === null) return true;
-  let stat: string;
   try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.charAt(stat.lastIndexOf(")") + 2);
+    return state !== "Z" && state !== "X";
   } catch (e) {
-    return !(e instanceof Deno.errors.NotFound);
+    if (e instanceof Deno.errors.NotFound) return false;
   }
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  return state !== "Z" && state !== "X";
+  try {
+    const out = new Deno.Command("kill", {
+      args: ["-0", String(pid)],
+      env: { LC_ALL: "C" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    return out.success || !new TextDecoder().decode(out.stderr).includes("No such process");
+  } catch {
+    return true;
+  }
 }
 
 /** The replay lease over an open database that holds {@link LEASE_SCHEMA}. */
@@ -89,11 +101,11 @@ export class Lease {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
-    this.#get = db.prepare("SELECT holder, expires_at, pid_ns FROM lease WHERE name = ?");
+    this.#get = db.prepare("SELECT holder, expires_at, host FROM lease WHERE name = ?");
     this.#put = db.prepare(
-      "INSERT INTO lease (name, holder, expires_at, pid_ns) VALUES (?, ?, ?, ?) " +
+      "INSERT INTO lease (name, holder, expires_at, host) VALUES (?, ?, ?, ?) " +
         "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, " +
-        "expires_at = excluded.expires_at, pid_ns = excluded.pid_ns",
+        "expires_at = excluded.expires_at, host = excluded.host",
     );
     this.#renew = db.prepare("UPDATE lease SET expires_at = ? WHERE name = ? AND holder = ?");
     this.#release = db.prepare("DELETE FROM lease WHERE name = ? AND holder = ?");
@@ -103,12 +115,12 @@ export class Lease {
   acquire(holder: string, ttlMs: number, now: number): boolean {
     return this.#immediate(() => {
       const row = this.#get.get(LEASE_NAME) as
-        | { holder: string; expires_at: number; pid_ns: string | null }
+        | { holder: string; expires_at: number; host: string | null }
         | undefined;
       if (row && row.holder !== holder && row.expires_at > now && !this.#holderDead(row)) {
         return false;
       }
-      this.#put.run(LEASE_NAME, holder, now + ttlMs, pidNamespace());
+      this.#put.run(LEASE_NAME, holder, now + ttlMs, hostName());
       return true;
     });
   }
@@ -129,10 +141,10 @@ export class Lease {
     return row ? { holder: row.holder, expiresAt: row.expires_at } : null;
   }
 
-  #holderDead(row: { holder: string; pid_ns: string | null }): boolean {
+  #holderDead(row: { holder: string; host: string | null }): boolean {
     const pid = holderPid(row.holder);
-    const ns = pidNamespace();
-    return pid !== null && ns !== null && row.pid_ns === ns && !isPidAlive(pid);
+    const host = hostName();
+    return pid !== null && host !== null && row.host === host && !isPidAlive(pid);
   }
 
   #immediate<T>(fn: () => T): T {

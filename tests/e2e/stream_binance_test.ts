@@ -1,4 +1,4 @@
-import { assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { Redis } from "ioredis";
 import { startRedis } from "../support/redis_server.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";

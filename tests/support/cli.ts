@@ -3,7 +3,7 @@
  * permissions), so end-to-end tests exercise argument parsing, exit codes and signals.
  */
 
-import { fromFileUrl } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 
 const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
 const ROOT = fromFileUrl(new URL("../../", import.meta.url));

@@ -1,0 +1,404 @@
+/**
+ * The durable outbox: trades that could not be confirmed on the primary, kept on local disk in
+ * arrival order until a replay has applied them there.
+ *
+ * Storage: SQLite (`node:sqlite`) at `<dataDir>/outbox.sqlite`, WAL mode, `synchronous=FULL`,
+ * `busy_timeout` so `stream`, `btcfeed sync` and `health` can share it from separate processes.
+ * Every write is one `BEGIN IMMEDIATE` transaction; a write waits at most `busyTimeoutMs` for
+ * another process's (short) write transaction, then fails as `busy`. About 70 bytes a trade on
+ * disk: the default limit of 10 million trades is about 0.7 GB.
+ *
+ * Guarantees and loss window:
+ * - **Acknowledged means durable.** When {@link Outbox.append} returns, the appended trades are
+ *   committed and the WAL has been fsynced (`synchronous=FULL`). A `kill -9` at any moment loses
+ *   nothing that was acknowledged, and a power loss loses nothing either, provided the storage
+ *   honours fsync (a disk or VM that acknowledges flushes it has not made can lose the last
+ *   commits; no software above it can close that hole). A batch is atomic: after a crash it is
+ *   entirely present or entirely absent, never torn. `synchronous=NORMAL` is only 5-10% faster
+ *   in batches of 1000 (bench/outbox_bench.ts; anchors.md) but a power loss could then roll back
+ *   acknowledged batches, so FULL is the default.
+ * - **Order.** `seq` is `AUTOINCREMENT`: strictly increasing in append order across processes and
+ *   never reused, even after the outbox was drained, so "remove up to seq" can never delete a
+ *   row appended after the peek that produced seq.
+ * - **At the limit** (`maxTrades`), the newest trades are refused: as many of the batch as fit are
+ *   stored and the rest (the batch's tail) are reported as dropped in the outcome. What was
+ *   acknowledged is never deleted to make room (unlike a drop-oldest ring): rows that are being
+ *   replayed stay valid, and the caller learns exactly how many trades were not kept so it can
+ *   count, log and report them; the outbox itself never drops anything silently.
+ * - **Disk full / I/O errors.** A full disk (ENOSPC, or the optional `maxPages` cap) is SQLite's
+ *   SQLITE_FULL. SQLite rolls the batch back; earlier rows stay intact; `append`
+ *   returns `{ ok: false, reason: "disk_full" | "io_error" | "busy" }` with the batch counted as
+ *   dropped, and never throws. Other methods throw {@link OutboxError} (a failed `remove` only
+ *   means a later replay re-sends rows the primary treats as duplicates).
+ * - **Dead letters.** Rows the primary rejected (out-of-order) move to `dead_letter` in the same
+ *   transaction that removes them: a row is in exactly one of the two tables.
+ * - Rows are not checksummed: SQLite detects structural corruption (reported as `io_error`), not
+ *   flipped bits in a value.
+ * - `depth()` is a counter kept in the same transactions as the rows (O(1), exact). The file does
+ *   not shrink when rows are removed; later appends reuse the freed pages.
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import type { Trade } from "../trade.ts";
+import { Lease, type LeaseInfo } from "./lease.ts";
+import {
+  classifySqliteError,
+  errText,
+  isStorable,
+  OutboxError,
+  type Row,
+  SCHEMA,
+  SCHEMA_VERSION,
+  SQL,
+  toTrade,
+  tradeParams,
+} from "./_outbox_sql.ts";
+
+export { classifySqliteError, OutboxError };
+
+/** How the outbox is opened. */
+export interface OutboxOptions {
+  /** Most trades kept; appends beyond it are refused (newest dropped). @default 10_000_000 */
+  maxTrades: number;
+  /** How long a write waits for another process's write lock. @default 5_000 */
+  busyTimeoutMs: number;
+  /** `FULL` fsyncs the WAL on every commit; `NORMAL` only at checkpoints. @default "FULL" */
+  synchronous: "FULL" | "NORMAL";
+  /** Cap on database pages (`max_page_count`); beyond it writes fail as disk full. @default null */
+  maxPages: number | null;
+}
+
+/** Defaults of {@link OutboxOptions}. */
+export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
+  maxTrades: 10_000_000,
+  busyTimeoutMs: 5_000,
+  synchronous: "FULL",
+  maxPages: null,
+};
+
+/** Why trades were not stored. */
+export type AppendFailure = "full" | "disk_full" | "io_error" | "busy" | "invalid";
+
+/**
+ * The result of {@link Outbox.append}. On failure, `appended` trades are durable and `dropped`
+ * were not stored: for `full`, the batch's newest (its tail); for `invalid`, the malformed
+ * trades; for `disk_full`, `io_error` and `busy`, the whole batch.
+ */
+export type AppendOutcome =
+  | { ok: true; appended: number }
+  | { ok: false; reason: AppendFailure; appended: number; dropped: number; message: string };
+
+/** One stored trade and its position. */
+export interface OutboxRow {
+  seq: number;
+  trade: Trade;
+}
+
+/** A row moved aside because the primary rejected it. */
+export interface DeadLetterRow extends OutboxRow {
+  reason: string;
+  /** ms since the epoch. */
+  at: number;
+}
+
+/** What one market has in the outbox (for `sync --dry-run`). */
+export interface MarketSummary {
+  market: string;
+  count: number;
+  firstSeq: number;
+  lastSeq: number;
+  /** Entry IDs of the oldest and newest stored trade. */
+  firstId: string;
+  lastId: string;
+}
+
+/** The newest trade ever appended for a market, as far as the feed needs it. */
+export type LastAppended = Pick<Trade, "market" | "tradeId" | "ts" | "id">;
+
+/** The durable, ordered, size-limited trade outbox; see the module comment for its guarantees. */
+export class Outbox {
+  /** `<dataDir>/outbox.sqlite`. */
+  readonly path: string;
+  readonly options: Readonly<OutboxOptions>;
+  #db: DatabaseSync;
+  #lease: Lease;
+  #marketIds = new Map<string, number>();
+  #s: Record<keyof typeof SQL, StatementSync>;
+  #closed = false;
+
+  private constructor(path: string, db: DatabaseSync, options: OutboxOptions) {
+    this.path = path;
+    this.#db = db;
+    this.options = options;
+    this.#lease = new Lease(db);
+    this.#s = Object.fromEntries(
+      Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
+    ) as Record<keyof typeof SQL, StatementSync>;
+  }
+
+  /**
+   * Opens (creating if needed) `<dataDir>/outbox.sqlite`, creating `dataDir` too.
+   * @throws when the directory or database cannot be created or opened, or the file was
+   * written by a newer schema.
+   */
+  static open(dataDir: string, options: Partial<OutboxOptions> = {}): Outbox {
+    const opts = { ...DEFAULT_OUTBOX_OPTIONS, ...options };
+    Deno.mkdirSync(dataDir, { recursive: true });
+    const path = join(dataDir, "outbox.sqlite");
+    const db = new DatabaseSync(path);
+    try {
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${opts.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
+      if (opts.maxPages !== null) db.exec(`PRAGMA max_page_count = ${Math.floor(opts.maxPages)}`);
+      db.exec("BEGIN IMMEDIATE");
+      const version = Number(
+        (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+      );
+      if (version > SCHEMA_VERSION) {
+        throw new Error(
+          `${path} has schema ${version}; this btcfeed reads up to ${SCHEMA_VERSION}`,
+        );
+      }
+      db.exec(SCHEMA);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      db.exec("COMMIT");
+      return new Outbox(path, db, opts);
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      db.close();
+      throw e;
+    }
+  }
+
+  /** The limit in trades. */
+  get maxTrades(): number {
+    return this.options.maxTrades;
+  }
+
+  /** Stores `trades` in order in one transaction; never throws. See {@link AppendOutcome}. */
+  append(trades: readonly Trade[]): AppendOutcome {
+    const valid = trades.filter(isStorable);
+    const invalid = trades.length - valid.length;
+    if (valid.length === 0) return appendOutcome(0, invalid, 0);
+    const added = new Map<string, number>();
+    let fit = 0;
+    try {
+      this.#write(() => {
+        fit = Math.max(0, Math.min(valid.length, this.options.maxTrades - this.depth()));
+        const last = new Map<number, Trade>();
+        for (let i = 0; i < fit; i++) {
+          const t = valid[i];
+          const marketId = this.#marketIds.get(t.market) ?? added.get(t.market) ??
+            this.#marketId(t.market, added);
+          this.#s.insert.run(marketId, ...tradeParams(t));
+          last.set(marketId, t);
+        }
+        for (const [marketId, t] of last) this.#s.setLast.run(t.tradeId, t.ts, t.id, marketId);
+        if (fit > 0) this.#s.addDepth.run(fit);
+      });
+    } catch (e) {
+      const reason = classifySqliteError(e);
+      const cause = e instanceof OutboxError ? e.cause : e;
+      const message = `outbox append of ${valid.length} trades failed (${reason}): ${
+        errText(cause)
+      }`;
+      return { ok: false, reason, appended: 0, dropped: trades.length, message };
+    }
+    for (const [name, id] of added) this.#marketIds.set(name, id);
+    return appendOutcome(fit, invalid, valid.length - fit);
+  }
+
+  /** Up to `limit` rows with `seq > afterSeq`, oldest first. */
+  peek(limit: number, afterSeq = 0): OutboxRow[] {
+    const rows = this.#guard(() => this.#s.peek.all(afterSeq, Math.max(0, limit))) as Row[];
+    return rows.map((r) => ({ seq: r.seq, trade: toTrade(r) }));
+  }
+
+  /** The newest seq stored, 0 when empty. */
+  maxSeq(): number {
+    return Number((this.#guard(() => this.#s.maxSeq.get()) as { seq: number }).seq);
+  }
+
+  /** Removes (acknowledges) every row with `seq <= upToSeq`; returns how many went. */
+  remove(upToSeq: number): number {
+    return this.#write(() => this.#removed(Number(this.#s.remove.run(upToSeq).changes)));
+  }
+
+  /** Removes exactly these rows (those still present); returns how many went. */
+  removeSeqs(seqs: readonly number[]): number {
+    return this.#write(() => {
+      let n = 0;
+      for (const seq of seqs) n += Number(this.#s.removeOne.run(seq).changes);
+      return this.#removed(n);
+    });
+  }
+
+  /** Moves rows (those still present) to the dead-letter table atomically; returns how many. */
+  deadLetter(rows: readonly OutboxRow[], reason: string, now = Date.now()): number {
+    return this.#write(() => {
+      let n = 0;
+      for (const { seq } of rows) {
+        if (Number(this.#s.dead.run(reason, now, seq).changes) === 0) continue;
+        this.#s.removeOne.run(seq);
+        n++;
+      }
+      return this.#removed(n);
+    });
+  }
+
+  /** Rows in the dead-letter table. */
+  deadLetterCount(): number {
+    return Number((this.#guard(() => this.#s.deadCount.get()) as { n: number }).n);
+  }
+
+  /** Up to `limit` dead-lettered rows, oldest first. */
+  deadLetters(limit: number): DeadLetterRow[] {
+    const rows = this.#guard(() =>
+      this.#s.deadList.all(limit)
+    ) as (Row & { reason: string; at: number })[];
+    return rows.map((r) => ({ seq: r.seq, trade: toTrade(r), reason: r.reason, at: r.at }));
+  }
+
+  /** Trades waiting in the outbox (a counter kept with the rows: O(1)). */
+  depth(): number {
+    return Number((this.#guard(() => this.#s.depth.get()) as { value: number }).value);
+  }
+
+  /** True when the outbox holds `maxTrades` or more. */
+  isFull(): boolean {
+    return this.depth() >= this.options.maxTrades;
+  }
+
+  /** Bytes on disk: the database file plus its WAL (the file does not shrink after removes). */
+  bytes(): number {
+    let total = 0;
+    for (const suffix of ["", "-wal"]) {
+      try {
+        total += Deno.statSync(this.path + suffix).size;
+      } catch { /* no WAL right now */ }
+    }
+    return total;
+  }
+
+  /** Per market: count and the oldest/newest stored trade. Reads every row: O(depth). */
+  summary(): MarketSummary[] {
+    return this.#guard(() => {
+      const groups = this.#s.groups.all() as {
+        market: string;
+        count: number;
+        first_seq: number;
+        last_seq: number;
+      }[];
+      const idAt = (seq: number) => String((this.#s.entryIdAt.get(seq) as { id: string }).id);
+      return groups.map((g) => ({
+        market: g.market,
+        count: g.count,
+        firstSeq: g.first_seq,
+        lastSeq: g.last_seq,
+        firstId: idAt(g.first_seq),
+        lastId: idAt(g.last_seq),
+      }));
+    });
+  }
+
+  /**
+   * The newest trade ever appended for `market` (in append order), kept even after its row was
+   * replayed and removed; null when none was. Seeds the feed's duplicate check at start-up.
+   */
+  lastTrade(market: string): LastAppended | null {
+    const row = this.#guard(() => this.#s.lastOf.get(market)) as
+      | {
+        name: string;
+        last_trade_id: string | null;
+        last_ts: number | null;
+        last_id: string | null;
+      }
+      | undefined;
+    if (!row || row.last_trade_id === null || row.last_ts === null || row.last_id === null) {
+      return null;
+    }
+    return { market: row.name, tradeId: row.last_trade_id, ts: row.last_ts, id: row.last_id };
+  }
+
+  /** Takes the replay lease; see lease.ts for when a held lease may be taken over. */
+  acquireLease(holder: string, ttlMs: number, now = Date.now()): boolean {
+    return this.#guard(() => this.#lease.acquire(holder, ttlMs, now));
+  }
+
+  /** Extends the lease; false means it was lost and the replayer must stop (fencing). */
+  renewLease(holder: string, ttlMs: number, now = Date.now()): boolean {
+    return this.#guard(() => this.#lease.renew(holder, ttlMs, now));
+  }
+
+  /** Releases the lease if `holder` holds it. */
+  releaseLease(holder: string): void {
+    this.#guard(() => this.#lease.release(holder));
+  }
+
+  /** The holder of an unexpired lease, or null. */
+  leaseHolder(now = Date.now()): string | null {
+    const info = this.leaseInfo();
+    return info && info.expiresAt > now ? info.holder : null;
+  }
+
+  /** The lease row (holder and expiry), expired or not. */
+  leaseInfo(): LeaseInfo | null {
+    return this.#guard(() => this.#lease.info());
+  }
+
+  /** Closes the database (checkpointing the WAL when this is the last connection). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #removed(n: number): number {
+    if (n) this.#s.addDepth.run(-n);
+    return n;
+  }
+
+  #marketId(name: string, added: Map<string, number>): number {
+    const row = this.#s.market.get(name) as { id: number } | undefined;
+    const id = row?.id ?? (this.#s.addMarket.get(name) as { id: number }).id;
+    added.set(name, id);
+    return id;
+  }
+
+  #write<T>(fn: () => T): T {
+    return this.#guard(() => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = fn();
+        this.#db.exec("COMMIT");
+        return result;
+      } catch (e) {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    });
+  }
+
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof OutboxError) throw e;
+      const reason = classifySqliteError(e);
+      throw new OutboxError(reason, `outbox ${reason}: ${errText(e)}`, e);
+    }
+  }
+}
+
+function appendOutcome(appended: number, invalid: number, full: number): AppendOutcome {
+  if (invalid === 0 && full === 0) return { ok: true, appended };
+  const dropped = invalid + full;
+  const parts = [
+    full ? `${full} refused because the outbox is full` : "",
+    invalid ? `${invalid} malformed` : "",
+  ].filter(Boolean).join(", ");
+  const reason = full ? "full" : "invalid";
+  return { ok: false, reason, appended, dropped, message: `outbox dropped ${dropped}: ${parts}` };
+}
