@@ -15,6 +15,14 @@ import { healthCommand } from "./lib/cli/health.ts";
 import { monitorCommand } from "./lib/cli/monitor.ts";
 
 const USAGE_ERROR = 2;
+const encoder = new TextEncoder();
+
+/** Usage errors stay on one line: commander's "(Did you mean ...?)" joins the error line. */
+const output = {
+  writeErr: (text: string) => {
+    Deno.stderr.writeSync(encoder.encode(text.replace(/\n(?=\(Did you mean)/, " ")));
+  },
+};
 
 function program(): Command {
   const root = new Command("btcfeed")
@@ -29,9 +37,9 @@ function program(): Command {
       monitorCommand(),
     ]
   ) {
-    root.addCommand(sub.exitOverride());
+    root.addCommand(sub.exitOverride().configureOutput(output));
   }
-  return root.exitOverride();
+  return root.exitOverride().configureOutput(output);
 }
 
 async function main(): Promise<void> {

@@ -17,6 +17,11 @@ import { Feed } from "../feed/feed.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { compareEntryIds, type Trade } from "../trade.ts";
 import { withDeadline } from "../failover/deadline.ts";
+import { StreamMetrics } from "../health/metrics.ts";
+import { startHttpServer } from "../health/server.ts";
+import { report } from "../health/report.ts";
+import { inputFromStatus } from "../health/from_status.ts";
+import { VERSION } from "../version.ts";
 
 export function streamCommand() {
   return addSharedOptions(new Command("stream"))
@@ -67,6 +72,7 @@ export async function runStream(config: Config): Promise<void> {
       isConsolidated: (m) => m === consolidated,
       holder: `stream:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
       forced: readControl(config.dataDir)?.forced ?? false,
+      onLatency: (target, ms) => metrics.observeLatency(target, ms),
     }, { deadlineMs: config.deadlineMs, holdDownMs: config.holdDownMs });
 
     const initialLast = await lastKnownTrades(markets, outbox, primaryUp ? primary : null, config);
@@ -95,6 +101,20 @@ export async function runStream(config: Config): Promise<void> {
       isOutlier: (m) => consolidator.isOutlier(m),
     });
 
+    const metrics = new StreamMetrics(() => publisher.snapshot(), { version: VERSION });
+    const http = config.http
+      ? startHttpServer(config.http, {
+        health: () =>
+          report(inputFromStatus(publisher.snapshot(), Date.now(), {
+            version: VERSION,
+            dataDir: config.dataDir,
+            deadLetters: outbox.deadLetterCount(),
+          })).document,
+        metrics: () => metrics.metrics(),
+        metricsContentType: metrics.contentType,
+      })
+      : null;
+
     core.start();
     feed.start();
     log.info("stream started", {
@@ -103,6 +123,7 @@ export async function runStream(config: Config): Promise<void> {
       failover: failover?.url ?? "none",
       dataDir: config.dataDir,
       mode: core.mode,
+      http: http ? `http://${http.hostname}:${http.port}` : "off",
     });
 
     const stop = Promise.withResolvers<string>();
@@ -122,6 +143,7 @@ export async function runStream(config: Config): Promise<void> {
     log.info("stream stopping", { signal: reason });
     clearInterval(tick);
     for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
+    await http?.close();
     await feed.close();
     await core.close();
     publisher.publish();

@@ -48,6 +48,8 @@ export class Rig {
       trades: options.trades,
       ratePerSec: options.ratePerSec,
       pauseWhileDisconnected: options.pauseWhileDisconnected ?? true,
+      // Trades "happen" now, so health sees fresh markets.
+      startMicros: Date.now() * 1000,
     });
     rig.dataDir = await Deno.makeTempDir({ prefix: "btcfeed-rig-" });
     rig.reader = new Redis(rig.primary.url, { lazyConnect: true, maxRetriesPerRequest: 1 });

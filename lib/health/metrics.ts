@@ -1,0 +1,299 @@
+/**
+ * Prometheus metrics of a running stream, served at `GET /metrics`.
+ *
+ * Everything except the Redis latency histogram is read from the stream's status at scrape
+ * time (prom-client `collect` callbacks), so the metrics and `/health` can never disagree and
+ * the hot path pays nothing. Counters are the status's own monotonic counters (they restart at
+ * zero with the process, as Prometheus expects of counters). A scrape never changes the stream.
+ *
+ * Each registry is private to its {@link StreamMetrics}: nothing is put in prom-client's
+ * global registry, so several instances (tests) never collide.
+ */
+
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { StreamStatus } from "../failover/status.ts";
+import type { Mode } from "../failover/mode.ts";
+
+const MODES: Mode[] = ["primary", "failover", "syncing"];
+const MARKET_STATES = ["connecting", "live", "down", "blocked"] as const;
+
+/** Latency histogram buckets, seconds: 0.25 ms to 2.5 s. */
+export const LATENCY_BUCKETS_SECONDS = [
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+];
+
+/** Options of {@link StreamMetrics}. */
+export interface StreamMetricsOptions {
+  /** Clock for trade ages. @default Date.now */
+  now: () => number;
+  /** Exported as `btcfeed_info{version}`. @default "" */
+  version: string;
+}
+
+type Target = "primary" | "failover";
+
+/** The stream's metrics registry. */
+export class StreamMetrics {
+  /** The registry holding every btcfeed metric. */
+  readonly registry: Registry = new Registry();
+  #latency: Histogram<"target">;
+
+  /** `getStatus` is called at each scrape; null (no status yet) exports only static metrics. */
+  constructor(getStatus: () => StreamStatus | null, options: Partial<StreamMetricsOptions> = {}) {
+    const now = options.now ?? Date.now;
+    const r = this.registry;
+    const gauge = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: L[],
+      fill: (g: Gauge<L>, s: StreamStatus) => void,
+    ) =>
+      new Gauge<L>({
+        name,
+        help,
+        labelNames,
+        registers: [r],
+        collect() {
+          this.reset();
+          const s = getStatus();
+          if (s) fill(this, s);
+          else if (!labelNames.length) this.remove({});
+        },
+      });
+    const counter = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: L[],
+      fill: (inc: (labels: Partial<Record<L, string>>, v: number) => void, s: StreamStatus) => void,
+    ) =>
+      new Counter<L>({
+        name,
+        help,
+        labelNames,
+        registers: [r],
+        collect() {
+          this.reset();
+          const s = getStatus();
+          if (s) fill((labels, v) => this.inc(labels, Math.max(0, v)), s);
+          else if (!labelNames.length) this.remove({});
+        },
+      });
+
+    const info = new Gauge({
+      name: "btcfeed_info",
+      help: "Build information; always 1.",
+      labelNames: ["version"],
+      registers: [r],
+    });
+    info.set({ version: options.version ?? "" }, 1);
+    gauge(
+      "btcfeed_start_time_seconds",
+      "When the stream started, seconds since the epoch.",
+      [],
+      (g, s) => g.set(s.startedAt / 1000),
+    );
+
+    counter(
+      "btcfeed_trades_received_total",
+      "Trades received from all exchanges.",
+      [],
+      (inc, s) => inc({}, s.counters.tradesReceived),
+    );
+    counter("btcfeed_trades_total", "Trades accepted per market.", ["market"], (inc, s) => {
+      for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.trades);
+    });
+    counter(
+      "btcfeed_writes_total",
+      "Trades written per target: primary, failover (Redis) or outbox (disk).",
+      ["target"],
+      (inc, s) => {
+        inc({ target: "primary" }, s.counters.writtenPrimary);
+        inc({ target: "failover" }, s.counters.writtenFailover);
+        inc({ target: "outbox" }, s.counters.outboxAppended);
+      },
+    );
+    counter(
+      "btcfeed_replayed_total",
+      "Trades replayed from the outbox into the primary.",
+      [],
+      (inc, s) => inc({}, s.counters.replayed),
+    );
+    counter(
+      "btcfeed_failovers_total",
+      "Switches from the primary to the failover path.",
+      [],
+      (inc, s) => inc({}, s.counters.failovers),
+    );
+    counter(
+      "btcfeed_dropped_trades_total",
+      "Trades dropped because the outbox was full or the disk failed (each logged).",
+      [],
+      (inc, s) => inc({}, s.counters.dropped),
+    );
+    counter(
+      "btcfeed_out_of_order_total",
+      "Trades older than a market's newest stream entry, reported instead of appended.",
+      [],
+      (inc, s) => inc({}, s.counters.outOfOrder),
+    );
+    counter(
+      "btcfeed_duplicates_total",
+      "Re-applied trades that changed nothing.",
+      [],
+      (inc, s) => inc({}, s.counters.duplicates),
+    );
+
+    gauge("btcfeed_mode", "1 for the current write mode, 0 for the others.", ["mode"], (g, s) => {
+      for (const mode of MODES) g.set({ mode }, s.mode === mode ? 1 : 0);
+    });
+    gauge(
+      "btcfeed_forced",
+      "1 while failover is forced by `btcfeed failover`.",
+      [],
+      (g, s) => g.set(s.forced ? 1 : 0),
+    );
+    gauge(
+      "btcfeed_outbox_depth",
+      "Trades waiting in the outbox.",
+      [],
+      (g, s) => g.set(s.outbox.depth),
+    );
+    gauge(
+      "btcfeed_outbox_bytes",
+      "Size of the outbox on disk.",
+      [],
+      (g, s) => g.set(s.outbox.bytes),
+    );
+    gauge(
+      "btcfeed_outbox_max_trades",
+      "The outbox's limit in trades.",
+      [],
+      (g, s) => g.set(s.outbox.maxTrades),
+    );
+    gauge(
+      "btcfeed_outbox_full",
+      "1 while the outbox is at its limit.",
+      [],
+      (g, s) => g.set(s.outbox.full ? 1 : 0),
+    );
+    gauge(
+      "btcfeed_outbox_error",
+      "1 while the outbox reports a disk error.",
+      [],
+      (g, s) => g.set(s.outbox.lastError ? 1 : 0),
+    );
+    gauge(
+      "btcfeed_sync_done",
+      "Trades replayed in the current sync (0 when not syncing).",
+      [],
+      (g, s) => g.set(s.sync?.done ?? 0),
+    );
+    gauge(
+      "btcfeed_sync_total",
+      "Trades to replay in the current sync (0 when not syncing).",
+      [],
+      (g, s) => g.set(s.sync?.total ?? 0),
+    );
+    gauge("btcfeed_redis_up", "1 while a Redis target answers probes.", ["target"], (g, s) => {
+      g.set({ target: "primary" }, s.primary.healthy ? 1 : 0);
+      if (s.failover.url !== null) g.set({ target: "failover" }, s.failover.healthy ? 1 : 0);
+    });
+
+    counter(
+      "btcfeed_market_reconnects_total",
+      "WebSocket reconnects per market.",
+      ["market"],
+      (inc, s) => {
+        for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.reconnects);
+      },
+    );
+    counter("btcfeed_market_gaps_total", "Source gaps found per market.", ["market"], (inc, s) => {
+      for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.gaps);
+    });
+    counter(
+      "btcfeed_market_gaps_backfilled_total",
+      "Source gaps filled from the exchange's REST history per market.",
+      ["market"],
+      (inc, s) => {
+        for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.gapsBackfilled);
+      },
+    );
+    counter(
+      "btcfeed_market_quarantined_total",
+      "Messages set aside as invalid, per market and reason.",
+      ["market", "reason"],
+      (inc, s) => {
+        for (const [market, m] of Object.entries(s.markets)) {
+          for (const [reason, n] of Object.entries(m.quarantined)) inc({ market, reason }, n);
+        }
+      },
+    );
+    gauge(
+      "btcfeed_market_last_trade_age_seconds",
+      "Seconds since the exchange time of each market's latest trade (absent before the first).",
+      ["market"],
+      (g, s) => {
+        const t = now();
+        for (const [market, m] of Object.entries(s.markets)) {
+          if (m.last) g.set({ market }, Math.max(0, t - m.last.ts) / 1000);
+        }
+      },
+    );
+    gauge(
+      "btcfeed_market_state",
+      "1 for each market's current state.",
+      ["market", "state"],
+      (g, s) => {
+        for (const [market, m] of Object.entries(s.markets)) {
+          for (const state of MARKET_STATES) g.set({ market, state }, m.state === state ? 1 : 0);
+        }
+      },
+    );
+    gauge("btcfeed_market_outlier", "1 while a market is left out of the consolidated price.", [
+      "market",
+    ], (g, s) => {
+      for (const [market, m] of Object.entries(s.markets)) g.set({ market }, m.outlier ? 1 : 0);
+    });
+    gauge("btcfeed_consolidated_market", "1 for the market feeding the consolidated price.", [
+      "market",
+    ], (g, s) => {
+      if (s.consolidatedMarket) g.set({ market: s.consolidatedMarket }, 1);
+    });
+
+    this.#latency = new Histogram({
+      name: "btcfeed_redis_latency_seconds",
+      help: "Round trip of Redis probes and writes, per target.",
+      labelNames: ["target"],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [r],
+    });
+  }
+
+  /** Records one Redis round trip of `ms` milliseconds to `target`. Ignores invalid values. */
+  observeLatency(target: Target, ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) return;
+    this.#latency.observe({ target }, ms / 1000);
+  }
+
+  /** Prometheus text exposition of every metric. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The exposition's content type (`text/plain; version=0.0.4; charset=utf-8`). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

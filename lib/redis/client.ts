@@ -1,0 +1,103 @@
+/**
+ * Creating Redis clients and timing a PING.
+ *
+ * Guarantees: clients are lazy (no socket until `connect()` or {@link pingWithin}), fail fast
+ * (see `redisOptions`), and never print "Unhandled error event": connection errors surface as
+ * rejected commands and through the optional `onError` callback.
+ *
+ * ioredis rejects a failed connect with a bare "Connection is closed." and reports the reason
+ * (ECONNREFUSED, WRONGPASS, a certificate error) only as an `error` event; {@link pingWithin}
+ * rejects with that reason instead, so `classifyRedisError` can tell auth and TLS from outages.
+ */
+
+import { Redis } from "ioredis";
+import { parseRedisUrl, type RedisClientOptions, redisOptions, type RedisUrl } from "./url.ts";
+
+/** {@link RedisClientOptions} plus a listener for the client's `error` events. */
+export interface CreateRedisOptions extends Partial<RedisClientOptions> {
+  /** Called with each connection error (already reflected in failed commands); must not throw. */
+  onError?: (e: Error) => void;
+}
+
+/**
+ * A lazy ioredis client for `url` (parsed, or text validated with source `url`).
+ * @throws RedisUrlError for an invalid URL text or unreadable CA file.
+ */
+export function createRedis(url: RedisUrl | string, options: CreateRedisOptions = {}): Redis {
+  const parsed = typeof url === "string" ? parseRedisUrl(url, "url") : url;
+  const { onError, ...clientOptions } = options;
+  const redis = new Redis(redisOptions(parsed, clientOptions));
+  redis.on("error", (e: Error) => {
+    try {
+      onError?.(e);
+    } catch { /* a listener must not break the client */ }
+  });
+  return redis;
+}
+
+/** Error of a PING that missed its deadline (classified transient: "timed out"). */
+export class PingTimeoutError extends Error {
+  override name = "PingTimeoutError";
+}
+
+/**
+ * Connects if needed and PINGs; resolves with the round-trip time in ms (connect included when
+ * the client was not connected).
+ * @throws PingTimeoutError after `ms`, or the connection/command error.
+ */
+export async function pingWithin(redis: Redis, ms: number): Promise<number> {
+  const start = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelWait = () => {};
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PingTimeoutError(`PING timed out after ${ms} ms`)), ms);
+  });
+  let reason: Error | undefined;
+  const onError = (e: Error) => {
+    reason ??= e;
+  };
+  redis.on("error", onError);
+  const attempt = (async () => {
+    if (redis.status === "wait" || redis.status === "end") await redis.connect();
+    else if (redis.status !== "ready") {
+      const wait = waitReady(redis);
+      cancelWait = wait.cancel;
+      await wait.ready;
+    }
+    await redis.ping();
+  })().catch((e) => {
+    throw reason ?? e;
+  });
+  attempt.catch(() => {}); // may settle after the deadline; its outcome is then irrelevant
+  try {
+    await Promise.race([attempt, deadline]);
+    return performance.now() - start;
+  } finally {
+    clearTimeout(timer);
+    cancelWait();
+    redis.off("error", onError);
+  }
+}
+
+function waitReady(redis: Redis): { ready: Promise<void>; cancel: () => void } {
+  let cancel = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    const done = (e?: Error) => {
+      cancel();
+      if (e) reject(e);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onError = (e: Error) => done(e);
+    const onEnd = () => done(new Error("Connection is closed."));
+    cancel = () => {
+      redis.off("ready", onReady);
+      redis.off("error", onError);
+      redis.off("end", onEnd);
+    };
+    redis.on("ready", onReady);
+    redis.on("error", onError);
+    redis.on("end", onEnd);
+  });
+  return { ready, cancel };
+}

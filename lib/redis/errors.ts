@@ -1,0 +1,157 @@
+/**
+ * The one place that decides what a Redis failure means.
+ *
+ * {@link classifyRedisError} is the single source of truth for "transient or not": the failover
+ * core fails over (and keeps probing) on `transient`, and stops with a configuration error on
+ * `auth` and `tls` (retrying cannot fix a wrong password or an untrusted certificate). `fatal`
+ * covers everything else: error replies that retrying would repeat (WRONGTYPE, script errors,
+ * invalid trades). {@link describeRedisError} turns any of them into one readable line without
+ * secrets or stack.
+ */
+
+/** What a Redis failure means for the caller. */
+export type RedisErrorClass = "transient" | "auth" | "tls" | "fatal";
+
+interface Facts {
+  name: string;
+  code: string;
+  message: string;
+}
+
+const TRANSIENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "EADDRNOTAVAIL",
+  "ERR_SOCKET_CLOSED",
+]);
+
+const TLS_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+]);
+
+const AUTH_RE = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid username-password|Client sent AUTH/;
+const TLS_RE =
+  /certificate|self[- ]signed|UnknownIssuer|NotValidForName|unable to verify|invalid peer|tls handshake|wrong version number|InvalidCertificate/i;
+const TRANSIENT_RE =
+  /Connection is closed|Stream isn't writeable|timed out|socket hang up|connection (refused|reset|closed)|broken pipe|^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS|NOSCRIPT)\b/i;
+
+function facts(e: unknown): Facts[] {
+  const out: Facts[] = [];
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [e];
+  while (queue.length && out.length < 10) {
+    const x = queue.shift();
+    if (x === null || x === undefined || seen.has(x)) continue;
+    seen.add(x);
+    if (typeof x === "object") {
+      const o = x as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };
+      out.push({
+        name: String(o.name ?? ""),
+        code: String(o.code ?? ""),
+        message: String(o.message ?? ""),
+      });
+      if (x instanceof AggregateError) queue.push(...x.errors);
+      queue.push(o.cause);
+    } else {
+      out.push({ name: "", code: "", message: String(x) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Classifies a Redis failure (the error itself or any error in its `cause` chain):
+ * - `auth`: WRONGPASS, NOAUTH, NOPERM — fix the user, password or ACL;
+ * - `tls`: certificate verification failures — fix the CA or the server certificate;
+ * - `transient`: refused, reset, unreachable, timeouts, closed connection (`Connection is
+ *   closed`, `Stream isn't writeable`), `MaxRetriesPerRequestError`, LOADING, BUSY, READONLY,
+ *   OOM... — fail over and retry later;
+ * - `fatal`: anything else (retrying would fail the same way).
+ * The most specific class found anywhere in the chain wins: auth, then tls, then transient.
+ */
+export function classifyRedisError(e: unknown): RedisErrorClass {
+  const all = facts(e);
+  if (all.some((f) => AUTH_RE.test(f.message))) return "auth";
+  if (all.some((f) => TLS_CODES.has(f.code) || TLS_RE.test(f.message))) return "tls";
+  if (
+    all.some((f) =>
+      TRANSIENT_CODES.has(f.code) || f.name === "MaxRetriesPerRequestError" ||
+      TRANSIENT_RE.test(f.message) || /^(connect|read|write|getaddrinfo) E[A-Z]+\b/.test(f.message)
+    )
+  ) {
+    return "transient";
+  }
+  return "fatal";
+}
+
+/** Removes credentials from URLs inside free text and keeps the first line, at most 200 chars. */
+function clean(text: string): string {
+  const line = text.split(/\r?\n/)[0]
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*):[^\s/@]*@/gi, "$1$2:***@")
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+@/gi, "$1***@");
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
+function explain(e: unknown, kind: RedisErrorClass): string {
+  const all = facts(e);
+  const find = (re: RegExp) => all.find((f) => re.test(f.message) || re.test(f.code));
+  switch (kind) {
+    case "auth": {
+      if (find(/WRONGPASS|invalid username-password/)) {
+        return "authentication failed (WRONGPASS): check the user and password";
+      }
+      if (find(/NOAUTH/)) return "authentication required (NOAUTH): add user:password@ to the URL";
+      const noperm = find(/NOPERM/);
+      if (noperm) return `permission denied (NOPERM): ${clean(noperm.message)}`;
+      return `authentication failed: ${clean(all[0]?.message ?? "")}`;
+    }
+    case "tls": {
+      const f = all.find((x) => TLS_CODES.has(x.code)) ?? find(TLS_RE);
+      const what = f?.code ? f.code : clean(f?.message ?? "");
+      return `TLS certificate verification failed (${what}): check the CA file and the server certificate`;
+    }
+    case "transient": {
+      if (find(/ECONNREFUSED|connection refused/i)) return "connection refused: is Redis running?";
+      if (find(/ECONNRESET|connection reset|EPIPE|broken pipe/i)) return "connection reset";
+      if (find(/ENOTFOUND|EAI_AGAIN/)) return "host not found (DNS): check the host name";
+      if (find(/timed out|ETIMEDOUT/i)) return "timed out: Redis is slow, hung or unreachable";
+      if (find(/^LOADING/)) return "Redis is loading its dataset";
+      if (find(/^READONLY/)) return "Redis is a read-only replica: point the URL at the primary";
+      if (find(/^OOM/)) return "Redis is out of memory (maxmemory reached)";
+      if (all.some((f) => f.name === "MaxRetriesPerRequestError")) return "connection lost";
+      return `not reachable: ${clean(all[0]?.message ?? "")}`;
+    }
+    default:
+      return `redis error: ${clean(all[0]?.message ?? String(e))}`;
+  }
+}
+
+/**
+ * One readable line about `e` for logs and health output, e.g.
+ * `primary redis://u:***@host:6380: authentication failed (WRONGPASS): check the user and password`.
+ * Contains no password and no stack. Pass the URL already redacted (see `redactUrl`).
+ */
+export function describeRedisError(e: unknown, redactedUrl: string, role?: string): string {
+  const where = role ? `${role} ${clean(redactedUrl)}` : clean(redactedUrl);
+  return `${where}: ${explain(e, classifyRedisError(e))}`;
+}

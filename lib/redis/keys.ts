@@ -1,0 +1,57 @@
+/**
+ * Redis key and channel names of the data model (the contract in docs/architecture.md).
+ *
+ * Invariants:
+ * - Every per-market key is `P:{<market>}:...`: the braces are a Redis Cluster hash tag, so all keys
+ *   of one market live in one slot and the apply script can touch them together.
+ * - `P:btc:last`, `P:trades` and the legacy names are global (not per market).
+ * - Names are built here only; nothing else concatenates key names.
+ */
+
+/** The keys of one market, all sharing the hash tag `{<market>}`. */
+export interface MarketKeys {
+  /** Stream, one entry per trade: `P:{<market>}:trades`. */
+  trades: string;
+  /** Hash, latest trade by trade order: `P:{<market>}:last`. */
+  last: string;
+  /** Hash of 1-minute candles, field = minute start ms: `P:{<market>}:candles:1m`. */
+  candles: string;
+  /** Stream where the feed records detected source gaps: `P:{<market>}:gaps`. */
+  gaps: string;
+}
+
+/** The keys of `market` under `prefix`. */
+export function marketKeys(prefix: string, market: string): MarketKeys {
+  const base = `${prefix}:{${market}}`;
+  return {
+    trades: `${base}:trades`,
+    last: `${base}:last`,
+    candles: `${base}:candles:1m`,
+    gaps: `${base}:gaps`,
+  };
+}
+
+/** Hash with the consolidated BTC price: `P:btc:last`. */
+export function btcLastKey(prefix: string): string {
+  return `${prefix}:btc:last`;
+}
+
+/** Pub/sub channel with the JSON of each applied trade: `P:trades`. */
+export function tradesChannel(prefix: string): string {
+  return `${prefix}:trades`;
+}
+
+/** The original Python service's names, written with `--legacy-keys` (no prefix). */
+export const LEGACY_KEYS = {
+  /** String: the latest consolidated price text. */
+  price: "last_btc_price",
+  /** String: epoch seconds (integer) of that trade. */
+  updateTime: "last_btc_update_time",
+  /** List: LPUSH of `{"price","timestamp","volume"}` JSON, trimmed to 1000. */
+  history: "btc_movement_history",
+  /** Pub/sub channel with the same JSON. */
+  channel: "btc_price",
+} as const;
+
+/** Length the legacy history list is trimmed to. */
+export const LEGACY_HISTORY_LENGTH = 1000;

@@ -1,0 +1,245 @@
+/**
+ * The Redis write path: applies trades with the apply script, pipelined.
+ *
+ * Guarantees:
+ * - Trades are grouped by market keeping their order; each market's trades go in chunks of
+ *   `chunkSize`, one script call per chunk, and every call of one `apply()` goes in ONE pipeline
+ *   (one round trip). Chunks of one market are sent in order, so the stream stays in trade order.
+ * - Each script call is atomic on the server; `apply()` as a whole is not. Because the script is
+ *   idempotent, a caller that does not know whether a batch landed (timeout, reset) may re-apply
+ *   the whole batch: already applied trades are counted as duplicates and change nothing.
+ * - `apply()` never retries. Any transport error or error reply rejects with a
+ *   {@link TradeWriteError} whose `cause` is the original error; the caller decides (retry, fail
+ *   over, outbox). Trades that fail validation reject with {@link InvalidTradeError} before anything
+ *   is sent.
+ * - The pipeline starts with `SCRIPT LOAD` of the script, so a restarted or flushed server (empty
+ *   script cache) still works without a NOSCRIPT retry that could reorder chunks. It costs the
+ *   script text once per pipeline, not per chunk.
+ */
+
+import type { Redis } from "ioredis";
+import { isDecimalText, parseMarket, type Trade } from "../trade.ts";
+import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
+import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
+
+/** How {@link TradeWriter} writes. */
+export interface WriterOptions {
+  /** Key prefix `P`. @default "btcfeed" */
+  prefix: string;
+  /** Approximate MAXLEN of each market's trade stream. @default 1_000_000 */
+  maxTrades: number;
+  /** Also write the original service's keys for the consolidated market. @default false */
+  legacyKeys: boolean;
+  /** Trades per script call (1..1000). @default 100 */
+  chunkSize: number;
+  /** Minutes of 1-minute candles kept per market. @default 10080 (7 days) */
+  candleRetentionMinutes: number;
+}
+
+/** The defaults of {@link WriterOptions}, defined once. */
+export const DEFAULT_WRITER_OPTIONS: Readonly<WriterOptions> = Object.freeze({
+  prefix: "btcfeed",
+  maxTrades: 1_000_000,
+  legacyKeys: false,
+  chunkSize: 100,
+  candleRetentionMinutes: 10080,
+});
+
+/** What one {@link TradeWriter.apply} did. */
+export interface ApplyResult {
+  /** Trades appended (new). */
+  applied: number;
+  /** Trades already in the stream: nothing changed. */
+  duplicates: number;
+  /** Trades older than what trimming removed: nothing changed (probably applied before). */
+  stale: number;
+  /** Missing trades older than the newest entry: nothing changed; the caller must report them. */
+  outOfOrder: Trade[];
+}
+
+/** A write that failed or whose outcome is unknown; `cause` is the original error. */
+export class TradeWriteError extends Error {
+  override name = "TradeWriteError";
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A trade that can never be written (bad field); nothing of the batch was sent. */
+export class InvalidTradeError extends Error {
+  override name = "InvalidTradeError";
+  /** The offending trade. */
+  readonly trade: Trade;
+  constructor(message: string, trade: Trade) {
+    super(message);
+    this.trade = trade;
+  }
+}
+
+const U64_RE = /^(0|[1-9][0-9]{0,19})$/;
+const ID_RE = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
+const MAX_U64_TEXT = "18446744073709551615";
+
+function fitsU64(digits: string): boolean {
+  return digits.length < 20 || digits <= MAX_U64_TEXT;
+}
+
+/**
+ * Returns why `t` cannot be written, or null when it is valid. The same rules as the script's
+ * validation pass (and `lib/trade.ts`), checked here so a bad trade never reaches Redis.
+ */
+export function invalidTradeReason(t: Trade): string | null {
+  if (typeof t.market !== "string" || !parseMarket(t.market)) return "bad market";
+  return invalidFieldsReason(t);
+}
+
+function invalidFieldsReason(t: Trade): string | null {
+  const id = typeof t.id === "string" ? ID_RE.exec(t.id) : null;
+  if (!id || !fitsU64(id[1]) || !fitsU64(id[2]) || t.id === "0-0") return "bad id";
+  if (typeof t.tradeId !== "string" || !U64_RE.test(t.tradeId) || !fitsU64(t.tradeId)) {
+    return "bad tradeId";
+  }
+  if (typeof t.price !== "string" || t.price.length > 64 || !isDecimalText(t.price)) {
+    return "bad price";
+  }
+  if (typeof t.size !== "string" || t.size.length > 64 || !isDecimalText(t.size)) {
+    return "bad size";
+  }
+  if (t.side !== "buy" && t.side !== "sell") return "bad side";
+  if (!isTimeMs(t.ts)) return "bad ts";
+  if (!isTimeMs(t.receivedAt)) return "bad receivedAt";
+  return null;
+}
+
+function isTimeMs(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < 1e15;
+}
+
+/** Writes trades to one Redis with the idempotent apply script. */
+export class TradeWriter {
+  readonly #redis: Redis;
+  readonly #options: WriterOptions;
+
+  /** @throws RangeError when an option is out of range. */
+  constructor(redis: Redis, options: Partial<WriterOptions> = {}) {
+    const o = { ...DEFAULT_WRITER_OPTIONS, ...options };
+    if (!Number.isSafeInteger(o.maxTrades) || o.maxTrades < 1) {
+      throw new RangeError(`maxTrades must be a positive integer, got ${o.maxTrades}`);
+    }
+    if (!Number.isSafeInteger(o.chunkSize) || o.chunkSize < 1 || o.chunkSize > 1000) {
+      throw new RangeError(`chunkSize must be 1..1000, got ${o.chunkSize}`);
+    }
+    if (!Number.isSafeInteger(o.candleRetentionMinutes) || o.candleRetentionMinutes < 1) {
+      throw new RangeError(
+        `candleRetentionMinutes must be a positive integer, got ${o.candleRetentionMinutes}`,
+      );
+    }
+    this.#redis = redis;
+    this.#options = o;
+  }
+
+  /** The effective options. */
+  get options(): Readonly<WriterOptions> {
+    return this.#options;
+  }
+
+  /**
+   * Applies `trades` (any markets, each market in trade order) in one pipeline.
+   * `isConsolidated(market)` says whether that market currently feeds `P:btc:last` (and the
+   * legacy keys when enabled); it is asked once per market per call.
+   * @throws InvalidTradeError before sending anything when a trade is invalid.
+   * @throws TradeWriteError on any transport error or error reply (outcome unknown).
+   */
+  async apply(
+    trades: readonly Trade[],
+    isConsolidated: (market: string) => boolean,
+  ): Promise<ApplyResult> {
+    const result: ApplyResult = { applied: 0, duplicates: 0, stale: 0, outOfOrder: [] };
+    if (trades.length === 0) return result;
+    const byMarket = new Map<string, Trade[]>();
+    for (const t of trades) {
+      let list = byMarket.get(t.market);
+      if (!list) {
+        if (typeof t.market !== "string" || !parseMarket(t.market)) {
+          throw new InvalidTradeError("invalid trade (bad market)", t);
+        }
+        byMarket.set(t.market, list = []);
+      }
+      const reason = invalidFieldsReason(t);
+      if (reason) throw new InvalidTradeError(`invalid trade (${reason})`, t);
+      list.push(t);
+    }
+
+    const o = this.#options;
+    const pipeline = this.#redis.pipeline();
+    pipeline.script("LOAD", APPLY_SCRIPT);
+    const chunks: Trade[][] = [];
+    const btcLast = btcLastKey(o.prefix);
+    const channel = tradesChannel(o.prefix);
+    for (const [market, list] of byMarket) {
+      const keys = marketKeys(o.prefix, market);
+      const consolidated = isConsolidated(market) ? "1" : "0";
+      for (let i = 0; i < list.length; i += o.chunkSize) {
+        const chunk = list.slice(i, i + o.chunkSize);
+        const args: (string | number)[] = [
+          keys.trades,
+          keys.last,
+          keys.candles,
+          btcLast,
+          LEGACY_KEYS.price,
+          LEGACY_KEYS.updateTime,
+          LEGACY_KEYS.history,
+          market,
+          o.maxTrades,
+          consolidated,
+          o.legacyKeys ? "1" : "0",
+          channel,
+          LEGACY_KEYS.channel,
+          o.candleRetentionMinutes,
+        ];
+        for (const t of chunk) args.push(encodeTradeArg(t));
+        pipeline.evalsha(APPLY_SCRIPT_SHA, APPLY_NUM_KEYS, ...args);
+        chunks.push(chunk);
+      }
+    }
+
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (e) {
+      throw new TradeWriteError(`redis write failed: ${messageOf(e)}`, { cause: e });
+    }
+    if (!replies || replies.length !== chunks.length + 1) {
+      const e = new Error("pipeline returned no replies");
+      throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
+    }
+    for (const [err] of replies) {
+      if (err) throw new TradeWriteError(`redis write failed: ${messageOf(err)}`, { cause: err });
+    }
+    for (let i = 0; i < chunks.length; i++) {
+      addReply(result, chunks[i], replies[i + 1][1]);
+    }
+    return result;
+  }
+}
+
+function addReply(result: ApplyResult, chunk: Trade[], reply: unknown): void {
+  if (!Array.isArray(reply) || reply.length < 3) {
+    const e = new Error(`unexpected script reply ${JSON.stringify(reply)?.slice(0, 80)}`);
+    throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
+  }
+  result.applied += Number(reply[0]);
+  result.duplicates += Number(reply[1]);
+  result.stale += Number(reply[2]);
+  if (reply.length > 3) {
+    const byId = new Map(chunk.map((t) => [t.id, t]));
+    for (const id of reply.slice(3)) {
+      const t = byId.get(String(id));
+      if (t) result.outOfOrder.push(t);
+    }
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { backfill } from "../../lib/feed/backfill.ts";
+import { startFakeExchange } from "../support/fake_exchange.ts";
+import { adapter } from "./_harness.ts";
+
+const binance = adapter("binance");
+
+Deno.test("backfill pages through REST history until the gap closes, returning exactly the missing trades in order", async () => {
+  const fake = await startFakeExchange({ exchange: "binance", trades: 5_000, ratePerSec: 50_000 });
+  try {
+    await fake.done;
+  } finally {
+    // REST keeps answering from the published tape; the stream is not needed.
+  }
+  try {
+    const t = fake.tape;
+    const r = await backfill(
+      { adapter: binance, market: fake.market, restUrl: fake.restUrl },
+      {
+        afterTradeId: t[10].tradeId,
+        afterTs: t[10].ts,
+        beforeTradeId: t[3_011].tradeId,
+        beforeTs: t[3_011].ts,
+      },
+    );
+    assert.equal(r.error, null);
+    assert.equal(r.closed, true);
+    assert.ok(r.pages >= 3, `several pages (${r.pages})`);
+    assert.deepEqual(
+      r.trades.map((x) => x.tradeId),
+      t.slice(11, 3_011).map((x) => x.tradeId),
+    );
+  } finally {
+    await fake.stop();
+  }
+});
+
+Deno.test("backfill gives up on a REST server that never answers after its request timeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) conns.push(c);
+  })();
+  try {
+    const started = Date.now();
+    const r = await backfill(
+      {
+        adapter: binance,
+        market: { exchange: "binance", base: "BTC", quote: "USDT" },
+        restUrl: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+      },
+      { afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 },
+      { requestTimeoutMs: 150 },
+    );
+    assert.ok(Date.now() - started < 2_000);
+    assert.equal(r.closed, false);
+    assert.match(String(r.error), /^timeout after 150 ms/);
+  } finally {
+    listener.close();
+    await accepting;
+    for (const c of conns) c.close();
+  }
+});
+
+Deno.test("a refused REST request is one line naming the status, without the URL's credentials", async () => {
+  const fake = await startFakeExchange({ exchange: "binance", trades: 10, blockStatus: 451 });
+  try {
+    const withSecret = fake.restUrl.replace("http://", "http://user:hunter2@");
+    const r = await backfill(
+      { adapter: binance, market: fake.market, restUrl: withSecret },
+      { afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 },
+    );
+    assert.equal(r.closed, false);
+    assert.match(
+      String(r.error),
+      /^HTTP 451 from http:\/\/127\.0\.0\.1:\d+\/api\/v3\/historicalTrades$/,
+    );
+    assert.ok(!String(r.error).includes("hunter2"));
+  } finally {
+    await fake.stop();
+  }
+});
