@@ -8,7 +8,7 @@ import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
 import { createRedis, pingWithin } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
-import { parseRedisUrl, redactUrl, redisOptions } from "../redis/url.ts";
+import { parseRedisUrl, redactUrl } from "../redis/url.ts";
 import { TradeWriter } from "../redis/writer.ts";
 import type { RedisTarget } from "./core.ts";
 
@@ -17,17 +17,13 @@ export type Role = "primary" | "failover";
 /** A lazily connecting client and writer for `url`; nothing is sent until first use. */
 export function openTarget(url: string, role: Role, config: Config): RedisTarget {
   const source = role === "primary" ? "--primary" : "--failover";
-  const redis = createRedis(
-    url,
-    redisOptions(parseRedisUrl(url, source), {
-      tlsCaFile: config.tlsCaFile ?? undefined,
-      insecureTls: config.tlsInsecure,
-      connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
-      commandTimeoutMs: config.deadlineMs,
-    }),
-  );
   // Failures surface through writes and probes, counted and logged once per change there.
-  redis.on("error", () => {});
+  const redis = createRedis(parseRedisUrl(url, source), {
+    tlsCaFile: config.tlsCaFile ?? undefined,
+    insecureTls: config.tlsInsecure,
+    connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
+    commandTimeoutMs: config.deadlineMs,
+  });
   const writer = new TradeWriter(redis, {
     prefix: config.prefix,
     maxTrades: config.maxTrades,
