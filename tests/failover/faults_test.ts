@@ -44,8 +44,10 @@ Deno.test("fails over within about a second when the primary is SIGSTOPped, and 
     rig.primary.pause();
     const stoppedAt = Date.now();
     await waitFor(() => rig.status()?.mode === "failover", 5_000, "failover mode");
-    const detection = Date.now() - stoppedAt;
-    ok(detection < 2_500, `detected in ${detection} ms (status is published every 500 ms)`);
+    const transition = rig.status()!.transitions.findLast((t) => t.to === "failover")!;
+    const detection = transition.at - stoppedAt;
+    // The deadline is 500 ms; the bound is generous for a loaded 2-core machine.
+    ok(detection < 2_000, `detected in ${detection} ms`);
     await sleep(1_500);
     rig.primary.resume();
   });

@@ -29,7 +29,7 @@ function syntheticTrades(n: number): Trade[] {
   });
 }
 
-async function fillOutbox(dataDir: string, trades: Trade[]) {
+function fillOutbox(dataDir: string, trades: Trade[]) {
   const outbox = Outbox.open(dataDir);
   for (let i = 0; i < trades.length; i += 5_000) {
     const outcome = outbox.append(trades.slice(i, i + 5_000));
@@ -55,7 +55,7 @@ Deno.test("sync --dry-run reports and changes nothing; sync --json replays every
   const client = new Redis(redis.url);
   try {
     const trades = syntheticTrades(20_000);
-    await fillOutbox(dataDir, trades);
+    fillOutbox(dataDir, trades);
     const dry = await runCli([
       "sync",
       "--dry-run",
@@ -77,7 +77,7 @@ Deno.test("sync --dry-run reports and changes nothing; sync --json replays every
     ok(typeof summary.seconds === "number");
     await assertExactly(client, trades);
 
-    await fillOutbox(dataDir, trades.slice(0, 1_000)); // already present: skipped, not doubled
+    fillOutbox(dataDir, trades.slice(0, 1_000)); // already present: skipped, not doubled
     const again = JSON.parse(
       (await runCli(["sync", "--json", "--primary", redis.url, "--data-dir", dataDir])).stdout,
     );
@@ -96,7 +96,7 @@ Deno.test("sync killed -9 mid-replay and run again replays every trade exactly o
   const client = new Redis(redis.url);
   try {
     const trades = syntheticTrades(200_000);
-    await fillOutbox(dataDir, trades);
+    fillOutbox(dataDir, trades);
     const key = marketKeys("btcfeed", MARKET).trades;
     for (let round = 0; round < 2; round++) {
       const sync = spawnCli(["sync", "--primary", redis.url, "--data-dir", dataDir]);
@@ -126,7 +126,7 @@ Deno.test("two syncs at once: one replays under the lease, the other waits; no d
   const client = new Redis(redis.url);
   try {
     const trades = syntheticTrades(100_000);
-    await fillOutbox(dataDir, trades);
+    fillOutbox(dataDir, trades);
     const args = ["sync", "--json", "--primary", redis.url, "--data-dir", dataDir];
     const [a, b] = await Promise.all([runCli(args), runCli(args)]);
     assertEquals([a.code, b.code], [0, 0], a.stderr + b.stderr);
@@ -143,7 +143,7 @@ Deno.test("two syncs at once: one replays under the lease, the other waits; no d
 Deno.test("sync with the primary unreachable exits 1 with a clear line and keeps the outbox", async () => {
   const dataDir = await Deno.makeTempDir();
   try {
-    await fillOutbox(dataDir, syntheticTrades(100));
+    fillOutbox(dataDir, syntheticTrades(100));
     const r = await runCli([
       "sync",
       "--primary",
