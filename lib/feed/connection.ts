@@ -160,15 +160,25 @@ export class FeedConnection {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  #setState(next: ConnectionState, detail: string | null): void {
-    if (next === this.#state) return;
+  /**
+   * The one place the state changes. `notice` makes the from -> to line a warning with its own
+   * event name (a failure is one clear line); other changes log at debug, recoveries at info.
+   */
+  #setState(
+    next: ConnectionState,
+    detail: string | null,
+    notice?: { event: string; fields: Record<string, unknown> },
+  ): void {
     const from = this.#state;
-    this.#state = next;
     if (next === "down" || next === "blocked") this.#lastError = detail;
-    const fields = { market: this.name, from, to: next, ...(detail ? { detail } : {}) };
-    if (next === "live" || next === "closed" || next === "connecting") {
-      log.debug("feed.state", fields);
-    } else log.info("feed.state", fields);
+    if (notice) log.warn(notice.event, { market: this.name, from, to: next, ...notice.fields });
+    if (next === from) return;
+    this.#state = next;
+    const fields = { market: this.name, from, to: next };
+    if (notice) {
+      // Already logged above.
+    } else if (next === "live" && this.#reconnects > 0) log.info("feed.state", fields);
+    else log.debug("feed.state", fields);
     try {
       this.#init.handlers.onState?.(next, detail);
     } catch (e) {
@@ -337,18 +347,17 @@ export class FeedConnection {
       delay = this.options.blockedRetryMs;
       const message = `${this.name} blocked (HTTP ${why.status}): the exchange refuses this ` +
         `location; retrying every ${humanMs(delay)}; other markets continue`;
-      log.warn("feed.blocked", { market: this.name, status: why.status, message });
-      this.#setState("blocked", message);
+      this.#setState("blocked", message, {
+        event: "feed.blocked",
+        fields: { status: why.status, message },
+      });
     } else {
       delay = this.#backoff.next();
       const error = why.error ?? "connection closed";
-      log.warn("feed.disconnected", {
-        market: this.name,
-        url: safeUrl(link.url),
-        error,
-        retryInMs: delay,
+      this.#setState("down", error, {
+        event: "feed.disconnected",
+        fields: { url: safeUrl(link.url), error, retryInMs: delay },
       });
-      this.#setState("down", error);
     }
     this.#reconnects++;
     this.#retryTimer = this.#clock.setTimeout(() => this.#connectPrimary(), delay);

@@ -41,6 +41,12 @@ export interface AcceptResult {
   duplicates: number;
   /** Trades dropped because their trade id is not integer text (adapters should never send one). */
   invalid: number;
+  /**
+   * Of `duplicates` (contiguous exchanges): trades whose id is at or below the last one although
+   * they happened more than `regressionAfterMs` after it — not an overlap but an id reset or a
+   * wrong seed. They are still dropped (nothing can be proven) but must be reported loudly.
+   */
+  idRegressions: number;
   /** The first gap found, or null. */
   gap: SequenceGap | null;
   /** When `gap` is set: the raw trades from the one after the gap on, not processed. */
@@ -51,17 +57,21 @@ export interface AcceptResult {
 export interface SequencerOptions {
   /** Ids remembered for duplicate detection on non-contiguous exchanges. @default 10_000 */
   recentIdLimit: number;
+  /** A "duplicate" this much newer than the last trade counts as an id regression. @default 60_000 */
+  regressionAfterMs: number;
 }
 
 /** The defaults of {@link SequencerOptions}. */
 export const DEFAULT_SEQUENCER_OPTIONS: Readonly<SequencerOptions> = Object.freeze({
   recentIdLimit: 10_000,
+  regressionAfterMs: 60_000,
 });
 
 /** Sequences one market's trades. Not shared between markets. */
 export class MarketSequencer {
   readonly continuity: "contiguous" | "none";
   #recentLimit: number;
+  #regressionAfterMs: number;
   #last: LastTrade | null = null;
   #lastSeq: bigint | null = null;
   #lastMs = 0;
@@ -74,6 +84,8 @@ export class MarketSequencer {
     this.continuity = continuity;
     const limit = options.recentIdLimit ?? DEFAULT_SEQUENCER_OPTIONS.recentIdLimit;
     this.#recentLimit = Math.max(1, Math.floor(limit));
+    this.#regressionAfterMs = options.regressionAfterMs ??
+      DEFAULT_SEQUENCER_OPTIONS.regressionAfterMs;
   }
 
   /** The newest trade sequenced (or seeded), or null. */
@@ -116,7 +128,14 @@ export class MarketSequencer {
    * case gaps are accepted without being reported (the caller has already dealt with them).
    */
   accept(raw: readonly RawTrade[], options: { bridge?: boolean } = {}): AcceptResult {
-    const out: AcceptResult = { trades: [], duplicates: 0, invalid: 0, gap: null, rest: [] };
+    const out: AcceptResult = {
+      trades: [],
+      duplicates: 0,
+      invalid: 0,
+      idRegressions: 0,
+      gap: null,
+      rest: [],
+    };
     for (let i = 0; i < raw.length; i++) {
       const t = raw[i];
       if (!isTradeIdText(t.tradeId)) {
@@ -127,6 +146,7 @@ export class MarketSequencer {
       if (this.continuity === "contiguous" && this.#lastSeq !== null) {
         if (seq <= this.#lastSeq) {
           out.duplicates++;
+          if (this.#last && t.ts > this.#last.ts + this.#regressionAfterMs) out.idRegressions++;
           continue;
         }
         if (seq > this.#lastSeq + 1n && !options.bridge && this.#last) {

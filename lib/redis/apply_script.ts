@@ -10,7 +10,9 @@
  *   than what trimming (or XDEL) removed, so it may have been applied before, and otherwise
  *   out-of-order, returned by ID for the caller to report. Neither changes anything.
  * - Candles are built only from applied trades, so a replay never counts a trade twice. Prices are
- *   compared and volumes summed exactly on decimal text (no floats).
+ *   compared and volumes summed exactly: on decimal text, or with a double only where that is
+ *   provably exact (comparing prices of at most 15 digits; summing sizes of at most 6 + 9 digits
+ *   as integer nano-units below 2^53).
  * - All input is validated before the first write: an invalid batch fails with an error reply
  *   starting `BTCFEED_INVALID` and writes nothing (Redis does not roll back a script that fails
  *   half-way, so nothing after the validation pass can fail on the input).

@@ -15,6 +15,10 @@
  * - The pipeline starts with `SCRIPT LOAD` of the script, so a restarted or flushed server (empty
  *   script cache) still works without a NOSCRIPT retry that could reorder chunks. It costs the
  *   script text once per pipeline, not per chunk.
+ * - A lazy client that never connected is connected first (with no offline queue it would reject
+ *   every command); after that, a disconnected client makes `apply()` reject at once.
+ * - Not Redis Cluster-safe yet: the per-market keys share a hash tag, but `P:btc:last` and the
+ *   legacy keys are in other slots and go through the same script call.
  */
 
 import type { Redis } from "ioredis";
@@ -205,6 +209,8 @@ export class TradeWriter {
 
     let replies: [Error | null, unknown][] | null;
     try {
+      // A lazy client that never connected would reject everything (no offline queue).
+      if (this.#redis.status === "wait") await this.#redis.connect();
       replies = await pipeline.exec();
     } catch (e) {
       throw new TradeWriteError(`redis write failed: ${messageOf(e)}`, { cause: e });

@@ -164,3 +164,33 @@ Deno.test("a replacement that cannot prove overlap (old connection silent) takes
     await fake.stop();
   }
 });
+
+Deno.test("a refused connection is retried with growing delays (no hot loop), one log line per attempt", async () => {
+  const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (dead.addr as Deno.NetAddr).port;
+  dead.close();
+  const target = {
+    market: { exchange: "binance", base: "BTC", quote: "USDT" },
+    wsUrl: `ws://127.0.0.1:${port}`,
+    restUrl: `http://127.0.0.1:${port}`,
+  };
+  const { feed } = feedFor([target as never], {
+    connection: { ...FAST, backoff: { initialMs: 50, maxMs: 400 } },
+  });
+  try {
+    feed.start();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const s = feed.snapshot()["binance:BTC-USDT"];
+    // 50, 100, 200, 400, 400 ms (±30%): at most ~6 attempts in a second, never hundreds.
+    assert.ok(s.reconnects >= 3 && s.reconnects <= 7, `${s.reconnects} attempts`);
+    assert.ok(s.state === "down" || s.state === "connecting");
+    assert.match(String(s.lastError), /refused/i);
+    const lines = logged("feed.disconnected");
+    assert.equal(lines.length, s.reconnects);
+    const delays = lines.map((l) => Number(l.retryInMs));
+    assert.ok(delays.at(-1)! > delays[0], `delays grow: ${delays}`);
+    assert.ok(lines.every((l) => !String(l.error).includes("\n")), "one line each");
+  } finally {
+    await feed.close();
+  }
+});

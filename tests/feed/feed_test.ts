@@ -222,6 +222,10 @@ Deno.test("malformed messages are counted per reason, logged at a limited rate, 
       `{"e":"trade","E":1,"s":"ETHUSDT","t":${id},"p":"1.0","q":"0.1","T":1,"m":true}`,
       `{"e":"trade","E":1,"s":"BTCUSDT","t":"x","p":"1.0","q":"0.1","T":1,"m":true}`,
       `[1,2,3]`,
+      // An old id a long time after the newest trade: an id reset, not an overlap.
+      `{"e":"trade","E":1,"s":"BTCUSDT","t":${fake.tape[0].tradeId},"p":"1.0","q":"0.1","T":${
+        fake.tape[1_999].ts + 120_000
+      },"m":true}`,
     ];
     for (const text of bad) fake.sendRaw(text);
     await waitFor(() => got.trades.length >= 2_000, "the rest of the tape");
@@ -232,9 +236,10 @@ Deno.test("malformed messages are counted per reason, logged at a limited rate, 
     assert.equal(q.wrong_market, 1);
     assert.equal(q.bad_trade_id, 1);
     assert.equal(q.wrong_type, 1);
+    assert.equal(q.id_regression, 1);
     const lines = logged("feed.quarantined");
     assert.equal(lines.filter((l) => l.reason === "invalid_json").length, 1, "one line per reason");
-    assert.equal(lines.length, 5);
+    assert.equal(lines.length, 6);
   } finally {
     await feed.close();
     await fake.stop();

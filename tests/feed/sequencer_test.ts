@@ -146,3 +146,15 @@ Deno.test("trade ids that are not integer text are counted as invalid and never 
   assert.equal(r.invalid, 2);
   assert.deepEqual(r.trades.map((t) => t.tradeId), ["1"]);
 });
+
+Deno.test("contiguous: an old id arriving long after the newest trade is flagged as an id regression, not a quiet duplicate", () => {
+  const s = new MarketSequencer("contiguous");
+  s.accept([raw(1_000, 1_000_000)]);
+  const overlap = s.accept([raw(999, 999_999)]);
+  assert.equal(overlap.duplicates, 1);
+  assert.equal(overlap.idRegressions, 0);
+  const reset = s.accept([raw(1, 1_000_000 + 60_001), raw(2, 1_000_000 + 60_002)]);
+  assert.equal(reset.duplicates, 2);
+  assert.equal(reset.idRegressions, 2);
+  assert.equal(reset.trades.length, 0);
+});

@@ -110,3 +110,30 @@ Deno.test("candle volume sums sizes exactly where floats would round", async () 
     });
   });
 });
+
+Deno.test("candle volume stays exact past the fast accumulator's 2^53 limit", async () => {
+  await withRedis(async (redis) => {
+    const w = new TradeWriter(redis, { chunkSize: 1000 });
+    const sizes = Array.from(
+      { length: 250 },
+      (_, i): string => i % 3 ? "999999.999999999" : "123456.7",
+    );
+    const trades = sizes.map((size, i): Trade => {
+      const ts = BASE_TS + i;
+      return {
+        market: "kraken:BTC-USD",
+        tradeId: String(i + 1),
+        price: "100",
+        size,
+        side: "sell",
+        ts,
+        receivedAt: ts,
+        id: entryIdFor(ts, String(i + 1)),
+      };
+    });
+    await w.apply(trades, () => false);
+    const raw = await redis.hget(marketKeys("btcfeed", "kraken:BTC-USD").candles, String(BASE_TS));
+    assert.equal(JSON.parse(raw!).v, sizes.reduce(decimalAdd));
+    assert.equal(JSON.parse(raw!).v, "176370362.799999834");
+  });
+});

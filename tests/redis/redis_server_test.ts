@@ -32,7 +32,7 @@ Deno.test("freePort returns a bindable port", async () => {
   l.close();
 });
 
-Deno.test("tls and acl servers start", async () => {
+Deno.test("TLS and ACL test servers start with credentials in their URL and a CA file", async () => {
   const a = await startRedis({ tls: true, aclUser: { user: "alice", password: "p@ss:w/rd" } });
   try {
     assert.ok(a.url.startsWith("rediss://alice:p%40ss%3Aw%2Frd@127.0.0.1:"));

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "../../lib/redis/apply_script.ts";
+import { createRedis } from "../../lib/redis/client.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "../../lib/redis/keys.ts";
 import { InvalidTradeError, TradeWriteError, TradeWriter } from "../../lib/redis/writer.ts";
 import type { Trade } from "../../lib/trade.ts";
@@ -337,5 +338,35 @@ Deno.test("candles older than the retention are deleted, even across gaps", asyn
     ]);
     await w.apply([minute(50, 5)], all);
     assert.deepEqual(await redis.hkeys(K.candles), ["1700003040000"]);
+  });
+});
+
+Deno.test("one apply sends one script call per chunk of each market, the same trade twice counts once", async () => {
+  await withRedis(async (redis) => {
+    await redis.config("RESETSTAT");
+    const w = new TradeWriter(redis, { chunkSize: 100 });
+    const a = makeTrades(M, 1, 150);
+    const b = makeTrades("kraken:BTC-USD", 1, 100);
+    const mixed = [...a, ...b].sort((x, y) => x.ts - y.ts);
+    mixed.push(a[100]); // a duplicate inside the batch, behind the newest
+    const r = await w.apply(mixed, all);
+    assert.deepEqual(r, { applied: 250, duplicates: 1, stale: 0, outOfOrder: [] });
+    const stats = await redis.info("commandstats");
+    assert.match(stats, /cmdstat_evalsha:calls=3,/);
+    assert.match(stats, /cmdstat_script\|load:calls=1,/);
+    assert.deepEqual((await redis.xrange(K.trades, "-", "+")).map((e) => e[0]), a.map((t) => t.id));
+  });
+});
+
+Deno.test("a lazy client that never connected writes on the first apply", async () => {
+  await withRedis(async (redis, server) => {
+    const lazy = createRedis(server.url);
+    try {
+      assert.equal(lazy.status, "wait");
+      assert.equal((await new TradeWriter(lazy).apply(makeTrades(M, 1, 3), all)).applied, 3);
+    } finally {
+      lazy.disconnect();
+    }
+    assert.equal(await redis.xlen(K.trades), 3);
   });
 });

@@ -8,8 +8,8 @@
  *   asked); if it cannot start, the process is killed and the error carries the server's log.
  * - `stop()` SIGKILLs (after SIGCONT, so a paused server dies too), waits for the exit, removes the
  *   temporary directory, and is idempotent. Use it in `finally`.
- * - Every pid started by this module is tracked; leftovers are SIGKILLed on `unload`, so a failed
- *   test never leaks a redis-server.
+ * - Every pid started by this module is tracked; leftovers are SIGKILLed on `unload` (and on
+ *   SIGTERM/SIGHUP, which skip `unload`), so a failed or timed-out test run leaks no redis-server.
  * - TLS material (a test CA and a server certificate for `127.0.0.1`/`localhost`) is generated with
  *   `openssl` once per process and cached; {@link makeOtherCa} makes an unrelated CA for
  *   wrong-CA tests. Clients need no certificate (`--tls-auth-clients no`).
@@ -60,19 +60,32 @@ export interface RedisServer {
 const livePids = new Set<number>();
 const tempDirs = new Set<string>();
 
-globalThis.addEventListener("unload", () => {
+function killLeftovers(): void {
   for (const pid of livePids) {
     try {
       Deno.kill(pid, "SIGCONT");
       Deno.kill(pid, "SIGKILL");
     } catch { /* already gone */ }
   }
+  livePids.clear();
   for (const dir of tempDirs) {
     try {
       Deno.removeSync(dir, { recursive: true });
     } catch { /* best effort */ }
   }
-});
+  tempDirs.clear();
+}
+
+globalThis.addEventListener("unload", killLeftovers);
+// A runner stopped by a signal (a CI timeout) skips "unload": clean up, then die as asked.
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  try {
+    Deno.addSignalListener(signal, () => {
+      killLeftovers();
+      Deno.exit(code);
+    });
+  } catch { /* signals unsupported here */ }
+}
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort(): Promise<number> {
@@ -273,9 +286,15 @@ class TestRedisServer implements RedisServer {
     }
   }
 
-  /** One PING over a raw connection; true on +PONG. */
+  /** One PING over a raw connection; true on +PONG within 500 ms. */
   async #pingOnce(): Promise<boolean> {
     let conn: Deno.Conn | undefined;
+    let timedOut = false;
+    // Something else may hold the port and never answer: give up (close) after a while.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      closeQuietly(conn);
+    }, 500);
     try {
       conn = this.#tls
         ? await Deno.connectTls({
@@ -284,6 +303,7 @@ class TestRedisServer implements RedisServer {
           caCerts: [await Deno.readTextFile(this.#tls.caFile)],
         })
         : await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+      if (timedOut) return false;
       const acl = this.#opts.aclUser;
       const cmd = acl ? resp(["AUTH", acl.user, acl.password]) + resp(["PING"]) : resp(["PING"]);
       await conn.write(new TextEncoder().encode(cmd));
@@ -298,9 +318,8 @@ class TestRedisServer implements RedisServer {
     } catch {
       return false;
     } finally {
-      try {
-        conn?.close();
-      } catch { /* already closed */ }
+      clearTimeout(timer);
+      closeQuietly(conn);
     }
   }
 
@@ -353,6 +372,12 @@ class TestRedisServer implements RedisServer {
     this.#ops = next.catch(() => {});
     return next;
   }
+}
+
+function closeQuietly(conn: Deno.Conn | undefined): void {
+  try {
+    conn?.close();
+  } catch { /* already closed */ }
 }
 
 function resp(parts: string[]): string {

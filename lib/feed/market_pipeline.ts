@@ -1,0 +1,245 @@
+/**
+ * One market's trade path after the socket: sequencing, gap holding and backfill, quarantine.
+ *
+ * Guarantees:
+ * - `emit` receives this market's trades in exchange trade order, entry IDs strictly increasing,
+ *   each trade once (see {@link MarketSequencer}).
+ * - Gaps are recovered, never invented. On an id gap (or, for contiguous exchanges, a first trade
+ *   after a reconnect or restart beyond last + 1) live trades are held, the missing range is
+ *   fetched over REST, and `emit` gets the backfilled trades, then the held ones. Every gap is
+ *   reported once through `onGap` with how many trades were recovered and how many are still
+ *   missing. For exchanges without id continuity the disconnect window is reported with
+ *   `missing: null`: nothing is fetched or made up.
+ * - Held trades are bounded by the backfill's own bounds (`maxBackfillTrades`, one timeout per
+ *   request); they are never dropped while the pipeline runs.
+ * - Everything refused (adapter rejects, invalid ids, id regressions) is counted by reason.
+ */
+
+import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
+import { log } from "../log.ts";
+import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
+import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
+import { Quarantine } from "./quarantine.ts";
+import {
+  type LastTrade,
+  MarketSequencer,
+  type SequenceGap,
+  type SequencerOptions,
+} from "./sequencer.ts";
+import { errorText } from "./_redact.ts";
+
+/** A detected gap in a market's trades, reported once its recovery attempt ended. */
+export interface GapRecord {
+  market: string;
+  /** `id_gap`: ids jumped on a live connection; `disconnect`: across a reconnect or restart. */
+  reason: "id_gap" | "disconnect";
+  /** Last trade before the gap. */
+  afterTradeId: string;
+  /** First trade after the gap. */
+  beforeTradeId: string;
+  /** Time of the last trade before the gap (ms). */
+  fromTs: number;
+  /** Time of the first trade after the gap (ms). */
+  toTs: number;
+  /** Trades fetched from history and delivered. */
+  recovered: number;
+  /** Trades still missing; null when the exchange gives no way to know. */
+  missing: number | null;
+}
+
+/** Everything a {@link MarketPipeline} needs. */
+export interface MarketPipelineInit {
+  market: Market;
+  adapter: ExchangeAdapter;
+  /** REST base URL for backfill; defaults to the adapter's. */
+  restUrl?: string;
+  /** What storage holds, so a restart neither duplicates nor misses. */
+  initialLast: LastTrade | null;
+  /** Receives trades in order; must not throw. */
+  emit: (trades: Trade[]) => void;
+  /** Receives each gap once; must not throw. */
+  onGap: (gap: GapRecord) => void;
+  /** Receives exchange error messages (for `lastError`). */
+  onError: (message: string) => void;
+  backfill?: Partial<BackfillOptions>;
+  sequencer?: Partial<SequencerOptions>;
+  /** @default 10_000 */
+  rejectLogIntervalMs?: number;
+  now: () => number;
+  /** Aborting stops backfills; nothing is emitted afterwards. */
+  signal: AbortSignal;
+}
+
+interface Held {
+  trades: RawTrade[];
+  fresh: boolean;
+}
+
+/** Sequences, gap-fills and counts one market's trades. */
+export class MarketPipeline {
+  readonly name: string;
+  readonly sequencer: MarketSequencer;
+  readonly quarantine: Quarantine;
+  gaps = 0;
+  gapsBackfilled = 0;
+  duplicates = 0;
+  trades = 0;
+  #init: MarketPipelineInit;
+  #fresh = false;
+  #backfilling = false;
+  #held: Held[] = [];
+  #pending = new Set<Promise<void>>();
+
+  constructor(init: MarketPipelineInit) {
+    this.#init = init;
+    this.name = marketName(init.market);
+    this.sequencer = new MarketSequencer(init.adapter.continuity, init.sequencer);
+    this.sequencer.seed(init.initialLast);
+    this.quarantine = new Quarantine(this.name, init.now, init.rejectLogIntervalMs);
+  }
+
+  /** True while live trades are held for a backfill. */
+  get backfilling(): boolean {
+    return this.#backfilling;
+  }
+
+  /** A fresh connection opened: its first trades may reveal a disconnect gap. */
+  connectionOpened(): void {
+    this.#fresh = true;
+  }
+
+  /** One parsed message from the connection. */
+  message(r: ParseResult): void {
+    for (const rej of r.rejects) this.quarantine.add(rej.reason, rej.sample);
+    for (const e of r.events) {
+      if (e.kind === "error") {
+        this.#init.onError(e.message);
+        this.quarantine.sampled("exchange_error", () => {
+          log.warn("feed.exchange_error", { market: this.name, message: e.message });
+        });
+      } else if (e.kind === "status") {
+        log.info("feed.exchange_status", { market: this.name, status: e.status });
+      }
+    }
+    if (!r.trades.length) return;
+    const fresh = this.#fresh;
+    this.#fresh = false;
+    this.#ingest(r.trades, fresh);
+  }
+
+  /** Resolves when no backfill is running. */
+  async idle(): Promise<void> {
+    while (this.#pending.size) await Promise.all([...this.#pending]);
+  }
+
+  #ingest(raw: RawTrade[], fresh: boolean): void {
+    if (!raw.length || this.#init.signal.aborted) return;
+    if (this.#backfilling) {
+      this.#held.push({ trades: raw, fresh });
+      return;
+    }
+    const seq = this.sequencer;
+    const before = seq.last;
+    const r = seq.accept(raw);
+    this.duplicates += r.duplicates - r.idRegressions;
+    this.quarantine.add("bad_trade_id", "", r.invalid);
+    if (r.idRegressions) {
+      const sample = `ids at or below ${before?.tradeId} more than a minute after it`;
+      this.quarantine.add("id_regression", sample, r.idRegressions);
+    }
+    if (seq.continuity === "none" && fresh && before && r.trades.length && !r.duplicates) {
+      // No overlap with what we had, and no way to know what was missed: report the window.
+      const first = r.trades[0];
+      this.#report({
+        market: this.name,
+        reason: "disconnect",
+        afterTradeId: before.tradeId,
+        beforeTradeId: first.tradeId,
+        fromTs: before.ts,
+        toTs: first.ts,
+        recovered: 0,
+        missing: null,
+      });
+    }
+    this.#emit(r.trades);
+    if (r.gap) {
+      const reason = fresh && r.trades.length === 0 ? "disconnect" : "id_gap";
+      this.#startBackfill(r.gap, reason, r.rest);
+    }
+  }
+
+  #startBackfill(gap: SequenceGap, reason: GapRecord["reason"], rest: RawTrade[]): void {
+    this.#backfilling = true;
+    this.#held = [{ trades: rest, fresh: false }];
+    const { adapter, market, restUrl } = this.#init;
+    if (!adapter.rest) {
+      const none = { trades: [], closed: false, pages: 0, rejects: [], error: "no REST history" };
+      this.#finishBackfill(gap, reason, none);
+      return;
+    }
+    log.info("feed.backfill_started", {
+      market: this.name,
+      reason,
+      afterTradeId: gap.afterTradeId,
+      beforeTradeId: gap.beforeTradeId,
+    });
+    const p = backfill(
+      { adapter, market, restUrl },
+      gap,
+      this.#init.backfill,
+      this.#init.signal,
+      this.#init.now,
+    )
+      .then((result) => this.#finishBackfill(gap, reason, result))
+      .catch((e) => log.error("feed.backfill_crashed", { market: this.name, error: errorText(e) }))
+      .finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+  }
+
+  #finishBackfill(gap: SequenceGap, reason: GapRecord["reason"], result: BackfillResult): void {
+    if (this.#init.signal.aborted) return;
+    for (const rej of result.rejects) this.quarantine.add(rej.reason, rej.sample);
+    const filled = this.sequencer.accept(result.trades, { bridge: true });
+    this.#emit(filled.trades);
+    const expected = BigInt(gap.beforeTradeId) - BigInt(gap.afterTradeId) - 1n;
+    const recovered = filled.trades.length;
+    const missingBig = expected - BigInt(recovered);
+    const missing = missingBig > 0n ? Number(missingBig) : 0;
+    if (missing > 0 && result.error) {
+      log.warn("feed.backfill_incomplete", { market: this.name, error: result.error });
+    }
+    this.#report({
+      market: this.name,
+      reason,
+      afterTradeId: gap.afterTradeId,
+      beforeTradeId: gap.beforeTradeId,
+      fromTs: gap.afterTs,
+      toTs: gap.beforeTs,
+      recovered,
+      missing,
+    });
+    const held = this.#held;
+    this.#held = [];
+    this.#backfilling = false;
+    // The trade that revealed the gap goes next, even if the gap could not be (fully) filled.
+    const [first, ...later] = held;
+    const bridged = this.sequencer.accept(first.trades.slice(0, 1), { bridge: true });
+    this.duplicates += bridged.duplicates;
+    this.#emit(bridged.trades);
+    this.#ingest(first.trades.slice(1), false);
+    for (const h of later) this.#ingest(h.trades, h.fresh);
+  }
+
+  #report(gap: GapRecord): void {
+    this.gaps++;
+    if (gap.missing === 0) this.gapsBackfilled++;
+    log[gap.missing === 0 ? "info" : "warn"]("feed.gap", { ...gap });
+    this.#init.onGap(gap);
+  }
+
+  #emit(trades: Trade[]): void {
+    if (!trades.length) return;
+    this.trades += trades.length;
+    this.#init.emit(trades);
+  }
+}
