@@ -41,6 +41,17 @@ export function syncCommand() {
           }
           return;
         }
+        if (outbox.depth() === 0) {
+          const empty: SyncSummary = {
+            replayed: 0,
+            skipped: 0,
+            deadLettered: 0,
+            remaining: 0,
+            seconds: 0,
+          };
+          console.log(flags.json ? JSON.stringify(empty) : "outbox is empty: nothing to replay");
+          return;
+        }
         const summary = await replayAll(outbox, config, !flags.json && Deno.stderr.isTerminal());
         if (flags.json) console.log(JSON.stringify(summary));
         else {

@@ -127,8 +127,10 @@ export const binance: ExchangeAdapter = {
   name: "binance",
   defaultMarket: { base: "BTC", quote: "USDT" },
   defaultWsUrl: "wss://stream.binance.com:9443",
+  /** Raw stream URL; the base may be a host (`wss://host:9443`) or already end in `/ws`. */
   connectUrl(baseUrl: string, market: Market): string {
-    return `${baseUrl.replace(/\/+$/, "")}/ws/${binanceSymbol(market).toLowerCase()}@trade`;
+    const base = baseUrl.replace(/\/+$/, "").replace(/\/ws$/, "");
+    return `${base}/ws/${binanceSymbol(market).toLowerCase()}@trade`;
   },
   subscribeMessages: () => [],
   parse: parseMessage,

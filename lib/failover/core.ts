@@ -398,13 +398,13 @@ export class FailoverCore {
 
   #markPrimaryDown(e: unknown): void {
     const error = this.#describe(e, this.#deps.primary);
-    if (this.#primaryHealth.healthy || this.#primaryHealth.lastError !== error) {
-      log.warn("primary redis unhealthy", {
-        url: this.#deps.primary.url,
-        error,
-        kind: classifyRedisError(e),
-      });
-    }
+    // One warning per outage, not per probe: the cause may alternate (refused, timed out).
+    const wasUp = this.#primaryHealth.healthy || this.#primaryHealth.lastError === null;
+    (wasUp ? log.warn : log.debug).call(log, "primary redis unhealthy", {
+      url: this.#deps.primary.url,
+      error,
+      kind: classifyRedisError(e),
+    });
     this.#primaryHealth = { ...this.#primaryHealth, healthy: false, lastError: error };
     this.#healthySince = null;
   }

@@ -7,11 +7,12 @@
  *   re-sends from the oldest unacknowledged row, and the apply script makes the repeats no-ops.
  * - A row the primary rejects as out-of-order is moved to the dead-letter table (counted, kept),
  *   never dropped silently.
+ * - A step that throws or loses the lease keeps no read-ahead: the next step reads afresh.
  * - Any stale copy still in flight from an earlier attempt holds only trades at or after the
  *   oldest unacknowledged row, so it can only duplicate, never reorder.
  */
 
-import type { Outbox } from "./outbox.ts";
+import type { Outbox, OutboxRow } from "./outbox.ts";
 import type { TradeWriter } from "../redis/writer.ts";
 import { withDeadline } from "./deadline.ts";
 
@@ -45,6 +46,12 @@ export class Replayer {
   #writer: TradeWriter;
   #options: ReplayerOptions;
   #isConsolidated: (market: string) => boolean;
+  /**
+   * Rows read ahead, all after the last removed row. Rows can only be removed by the lease
+   * holder and appended with higher seqs, so a read-ahead is never wrong, only possibly short;
+   * an empty one is never trusted (rows may have arrived since), so "drained" is always fresh.
+   */
+  #prefetched: OutboxRow[] | null = null;
 
   constructor(
     outbox: Outbox,
@@ -68,22 +75,32 @@ export class Replayer {
     if (!this.#outbox.acquireLease(holder, leaseTtlMs)) {
       return { kind: "busy", holder: this.#outbox.leaseHolder() };
     }
-    const rows = this.#outbox.peek(batchSize).filter((r) => r.seq <= untilSeq);
+    const prefetched = this.#prefetched;
+    this.#prefetched = null;
+    const rows = (prefetched?.length ? prefetched : this.#outbox.peek(batchSize))
+      .filter((r) => r.seq <= untilSeq);
     if (!rows.length) {
       this.#outbox.releaseLease(holder);
       return { kind: "drained" };
     }
-    const result = await withDeadline(
+    const applying = withDeadline(
       this.#writer.apply(rows.map((r) => r.trade), this.#isConsolidated),
       deadlineMs,
       "primary replay",
     );
+    // Read the next batch while the primary works on this one.
+    let next: OutboxRow[] | null = null;
+    try {
+      next = this.#outbox.peek(batchSize, rows[rows.length - 1].seq);
+    } catch { /* read again next step */ }
+    const result = await applying;
     // Fencing: if the lease was lost while we waited, the new holder owns the rows now.
     if (!this.#outbox.renewLease(holder, leaseTtlMs)) return { kind: "busy", holder: null };
     const rejected = new Set(result.outOfOrder.map((t) => `${t.market}\n${t.id}`));
     const dead = rows.filter((r) => rejected.has(`${r.trade.market}\n${r.trade.id}`));
     if (dead.length) this.#outbox.deadLetter(dead, "out-of-order on the primary");
     this.#outbox.remove(rows[rows.length - 1].seq);
+    this.#prefetched = next;
     return {
       kind: "replayed",
       rows: rows.length,
