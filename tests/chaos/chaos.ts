@@ -8,6 +8,7 @@
 import { Rig, sleep } from "../support/rig.ts";
 import { runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { describeVerdict, type Verdict } from "../support/verify.ts";
+import { seededRandom } from "../support/rng.ts";
 
 export interface ChaosOptions {
   seed: number;
@@ -24,18 +25,6 @@ export interface ChaosResult {
   verdict: Verdict;
   deadLetters: number;
   line: string;
-}
-
-/** Mulberry32: small, seeded, good enough for schedules. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Fault = (rig: Rig, holdMs: number) => Promise<void>;
@@ -123,7 +112,7 @@ const FAULTS: Record<string, Fault> = {
 };
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
-  const random = rng(options.seed);
+  const random = seededRandom(options.seed);
   const log = options.log ?? (() => {});
   const trades = Math.round(options.durationMs / 1000 * options.ratePerSec);
   const rig = await Rig.start({ trades, ratePerSec: options.ratePerSec, failover: true });

@@ -2,18 +2,7 @@ import assert from "node:assert/strict";
 import { type AppendOutcome, Outbox, type OutboxRow } from "../../lib/failover/outbox.ts";
 import type { Trade } from "../../lib/trade.ts";
 import { testTrade, withTempDir } from "./_outbox_support.ts";
-
-/** mulberry32: a small seeded PRNG so a failing sequence can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../support/rng.ts";
 
 const MAX = 25;
 const MARKETS = ["binance:BTC-USDT", "coinbase:BTC-USD", "kraken:BTC-USD"];
@@ -62,7 +51,7 @@ class Model {
 }
 
 function runSequence(dir: string, seed: number, steps: number): void {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const model = new Model();
   let box = Outbox.open(dir, { maxTrades: MAX });

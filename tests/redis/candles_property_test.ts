@@ -3,18 +3,7 @@ import { marketKeys } from "../../lib/redis/keys.ts";
 import { TradeWriter } from "../../lib/redis/writer.ts";
 import { entryIdFor, type Trade } from "../../lib/trade.ts";
 import { BASE_TS, decimalAdd, referenceCandles, withRedis } from "./_helpers.ts";
-
-/** A small seeded PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../support/rng.ts";
 
 function randomDecimal(rand: () => number): string {
   const digits = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 10)).join("");
@@ -31,7 +20,7 @@ function randomDecimal(rand: () => number): string {
 const SEED = Number(Deno.env.get("BTCFEED_PROPERTY_SEED") ?? Date.now() % 1_000_000);
 
 Deno.test(`candle OHLC and volume are exact decimal arithmetic for random trades (seed ${SEED})`, async () => {
-  const rand = prng(SEED);
+  const rand = seededRandom(SEED);
   await withRedis(async (redis) => {
     const w = new TradeWriter(redis, { chunkSize: 1 + Math.floor(rand() * 50) });
     const cases: Trade[][] = [];
