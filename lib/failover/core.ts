@@ -16,24 +16,18 @@
  * races an in-flight batch.
  */
 
-import type { Redis } from "ioredis";
 import type { Trade } from "../trade.ts";
-import type { TradeWriter } from "../redis/writer.ts";
+import type { RedisTarget } from "./targets.ts";
+export type { RedisTarget } from "./targets.ts"; // TEMP: until stream.ts imports it from targets.ts
 import type { Outbox } from "./outbox.ts";
 import type { Mode } from "./mode.ts";
 import type { RedisTargetStatus, StreamStatus, Transition } from "./status.ts";
 import { withDeadline } from "./deadline.ts";
 import { Replayer } from "./replayer.ts";
+import { abortableSleep, FailoverMirror } from "./mirror.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { pingWithin } from "../redis/client.ts";
 import { log } from "../log.ts";
-
-export interface RedisTarget {
-  redis: Redis;
-  writer: TradeWriter;
-  /** Redacted URL, safe to print. */
-  url: string;
-}
 
 export interface FailoverCoreOptions {
   /** A primary write batch that takes longer fails over. @default 500 */
@@ -84,9 +78,9 @@ export class FailoverCore {
   #forced: boolean;
   #transitions: Transition[] = [];
   #pending: Trade[] = [];
-  #failoverQueue: Trade[] = [];
   #primaryHealth: RedisTargetStatus;
-  #failoverHealth: RedisTargetStatus;
+  #mirror: FailoverMirror | null;
+  #noFailover: RedisTargetStatus;
   #healthySince: number | null = null;
   /** Set by the probe loop when the primary fails while in `primary` mode; acted on by the pump. */
   #primaryFault: string | null = null;
@@ -119,8 +113,16 @@ export class FailoverCore {
       latencyMs: null,
       lastError: null,
     });
+    this.#noFailover = target(null);
     this.#primaryHealth = target(deps.primary);
-    this.#failoverHealth = target(deps.failover);
+    this.#mirror = deps.failover
+      ? new FailoverMirror(deps.failover, deps.isConsolidated, {
+        deadlineMs: this.#options.deadlineMs,
+        probeIntervalMs: this.#options.probeIntervalMs,
+        maxBatch: this.#options.maxBatch,
+        maxBacklog: this.#options.maxFailoverBacklog,
+      }, (ms) => deps.onLatency?.("failover", ms))
+      : null;
     this.#replayer = new Replayer(deps.outbox, deps.primary.writer, deps.isConsolidated, {
       holder: deps.holder,
       deadlineMs: Math.max(this.#options.deadlineMs * 10, 2_000),
@@ -157,7 +159,8 @@ export class FailoverCore {
 
   start(): void {
     const signal = this.#abort.signal;
-    this.#loops = [this.#pump(signal), this.#probeLoop(signal), this.#failoverLoop(signal)];
+    this.#loops = [this.#pump(signal), this.#probeLoop(signal)];
+    if (this.#mirror) this.#loops.push(this.#mirror.run(signal));
   }
 
   /** Stops the loops; trades not yet acknowledged by the primary are left in the outbox. */
@@ -176,7 +179,7 @@ export class FailoverCore {
       mode: this.#mode,
       forced: this.#forced,
       transitions: [...this.#transitions],
-      counters: { ...this.counters },
+      counters: { ...this.counters, writtenFailover: this.#mirror?.written ?? 0 },
       outbox: {
         depth,
         bytes: outbox.bytes(),
@@ -186,7 +189,7 @@ export class FailoverCore {
       },
       sync: this.#sync ? { done: this.#sync.done, total: this.#sync.done + depth } : null,
       primary: { ...this.#primaryHealth },
-      failover: { ...this.#failoverHealth },
+      failover: this.#mirror?.health() ?? { ...this.#noFailover },
     };
   }
 
@@ -300,49 +303,13 @@ export class FailoverCore {
   }
 
   #toFailover(trades: Trade[]): void {
-    if (!this.#deps.failover || !trades.length) return;
-    for (const t of trades) this.#failoverQueue.push(t);
-    const excess = this.#failoverQueue.length - this.#options.maxFailoverBacklog;
-    if (excess > 0) this.#failoverQueue.splice(0, excess);
-  }
-
-  async #failoverLoop(signal: AbortSignal): Promise<void> {
-    const target = this.#deps.failover;
-    if (!target) return;
-    while (!signal.aborted) {
-      if (!this.#failoverQueue.length || !this.#failoverHealth.healthy) {
-        await this.#sleep(this.#options.probeIntervalMs, false);
-        continue;
-      }
-      const batch = this.#failoverQueue.splice(0, this.#options.maxBatch);
-      const started = this.#now();
-      try {
-        const result = await withDeadline(
-          target.writer.apply(batch, this.#deps.isConsolidated),
-          this.#options.deadlineMs,
-          "failover write",
-        );
-        this.#deps.onLatency?.("failover", this.#now() - started);
-        this.counters.writtenFailover += result.applied;
-      } catch (e) {
-        // The outbox holds these trades; the failover Redis is a best-effort local copy.
-        this.#failoverHealth = {
-          ...this.#failoverHealth,
-          healthy: false,
-          lastError: this.#describe(e, target),
-        };
-        log.warn("failover redis write failed", {
-          url: target.url,
-          error: this.#failoverHealth.lastError,
-        });
-      }
-    }
+    if (trades.length) this.#mirror?.enqueue(trades);
   }
 
   async #probeLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await Promise.all([this.#probePrimary(), this.#probeFailover()]);
-      await this.#sleep(this.#options.probeIntervalMs, false);
+      await this.#probePrimary();
+      await abortableSleep(this.#options.probeIntervalMs, signal);
     }
   }
 
@@ -366,33 +333,6 @@ export class FailoverCore {
         this.#primaryFault = this.#primaryHealth.lastError;
         this.#wake();
       }
-    }
-  }
-
-  async #probeFailover(): Promise<void> {
-    const target = this.#deps.failover;
-    if (!target) return;
-    try {
-      const ms = await pingWithin(target.redis, this.#options.deadlineMs);
-      if (!this.#failoverHealth.healthy) log.info("failover redis answering", { url: target.url });
-      this.#failoverHealth = {
-        ...this.#failoverHealth,
-        healthy: true,
-        latencyMs: ms,
-        lastError: null,
-      };
-    } catch (e) {
-      if (this.#failoverHealth.healthy || this.#failoverHealth.lastError === null) {
-        log.warn("failover redis unreachable", {
-          url: target.url,
-          error: this.#describe(e, target),
-        });
-      }
-      this.#failoverHealth = {
-        ...this.#failoverHealth,
-        healthy: false,
-        lastError: this.#describe(e, target),
-      };
     }
   }
 
@@ -422,8 +362,8 @@ export class FailoverCore {
     });
   }
 
-  /** Sleeps up to `ms`; the pump's sleep is cut short by `submit`, `setForced` and `close`. */
-  #sleep(ms: number, wakeable = true): Promise<void> {
+  /** Sleeps up to `ms`; `submit`, `setForced`, the probe and `close` cut it short. */
+  #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const signal = this.#abort.signal;
       const done = () => {
@@ -433,7 +373,7 @@ export class FailoverCore {
       };
       const timer = setTimeout(done, ms);
       signal.addEventListener("abort", done, { once: true });
-      if (wakeable) this.#wake = done;
+      this.#wake = done;
     });
   }
 }

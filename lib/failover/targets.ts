@@ -10,9 +10,17 @@ import { createRedis, pingWithin } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { parseRedisUrl, redactUrl } from "../redis/url.ts";
 import { TradeWriter } from "../redis/writer.ts";
-import type { RedisTarget } from "./core.ts";
+import type { Redis } from "ioredis";
 
 export type Role = "primary" | "failover";
+
+/** A Redis the core writes to: its client, its writer, and its URL safe to print. */
+export interface RedisTarget {
+  redis: Redis;
+  writer: TradeWriter;
+  /** Redacted URL. */
+  url: string;
+}
 
 /** A lazily connecting client and writer for `url`; nothing is sent until first use. */
 export function openTarget(url: string, role: Role, config: Config): RedisTarget {
