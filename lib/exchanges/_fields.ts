@@ -9,7 +9,14 @@
 
 import type { AdapterEvent, ParseResult, Reject, RejectReason } from "./adapter.ts";
 import { type Json, JsonNumber } from "./_json.ts";
-import { isPositiveDecimal, isTradeIdText, type RawTrade, type Side } from "../trade.ts";
+import {
+  isPositiveDecimal,
+  isTradeIdText,
+  type Market,
+  marketName,
+  type RawTrade,
+  type Side,
+} from "../trade.ts";
 
 /** Earliest accepted trade time (ms): 2001-09-09. */
 export const MIN_TRADE_MS = 1_000_000_000_000;
@@ -22,6 +29,22 @@ const RFC3339_RE =
   /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})$/;
 const SECONDS_RE = /^(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
 
+/** One trade's fields, each already validated: `null` marks an invalid one. */
+export interface TradeFields {
+  /** Whether the message names our market (`null`: not a string); omitted when not sent. */
+  symbol?: boolean | null;
+  tradeId: string | null;
+  price: string | null;
+  size: string | null;
+  ts: number | null;
+  side: Side | null;
+}
+
+/** `true` when `v` is `expected`, `false` for another symbol, `null` when not a string. */
+export function symbolIs(v: Json | undefined, expected: string): boolean | null {
+  return typeof v === "string" ? v === expected : null;
+}
+
 /** Accumulates one message's trades, events and rejects. */
 export class ResultBuilder {
   readonly trades: RawTrade[] = [];
@@ -33,6 +56,42 @@ export class ResultBuilder {
   reject(reason: RejectReason): this {
     this.rejects.push({ reason, sample: sampleOf(this.text) });
     return this;
+  }
+
+  /**
+   * The trade of `fields`, or null after rejecting it with the reason of its first invalid field,
+   * checked in this order: symbol (wrong type, then another market), id, price, size, time, side.
+   */
+  trade(market: Market, receivedAt: number, fields: TradeFields): RawTrade | null {
+    const { symbol, tradeId, price, size, ts, side } = fields;
+    const reason: RejectReason | null = symbol === null
+      ? "wrong_type"
+      : symbol === false
+      ? "wrong_market"
+      : tradeId === null
+      ? "bad_trade_id"
+      : price === null
+      ? "bad_price"
+      : size === null
+      ? "bad_size"
+      : ts === null
+      ? "bad_time"
+      : side === null
+      ? "bad_side"
+      : null;
+    if (reason) {
+      this.reject(reason);
+      return null;
+    }
+    return {
+      market: marketName(market),
+      tradeId: tradeId!,
+      price: price!,
+      size: size!,
+      side: side!,
+      ts: ts!,
+      receivedAt,
+    };
   }
 
   event(e: AdapterEvent): this {

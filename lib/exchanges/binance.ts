@@ -19,8 +19,9 @@ import {
   rejectOnly,
   ResultBuilder,
   sortByTradeId,
+  symbolIs,
 } from "./_fields.ts";
-import { isTradeIdText, type Market, marketName, type RawTrade } from "../trade.ts";
+import { isTradeIdText, type Market, type RawTrade } from "../trade.ts";
 
 /** `BTCUSDT` for BTC-USDT. */
 export function binanceSymbol(market: Market): string {
@@ -65,12 +66,22 @@ function tradeOf(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  if (typeof o.s !== "string") return out.reject("wrong_type"), null;
-  if (o.s !== binanceSymbol(market)) return out.reject("wrong_market"), null;
-  return buildTrade(o.t, o.p, o.q, o.T, o.m, market, receivedAt, out);
+  return buildTrade(
+    symbolIs(o.s, binanceSymbol(market)),
+    o.t,
+    o.p,
+    o.q,
+    o.T,
+    o.m,
+    market,
+    receivedAt,
+    out,
+  );
 }
 
+/** One trade from the fields of a stream message or a REST row (`m`: buyer is the maker). */
 function buildTrade(
+  symbol: boolean | undefined | null,
   id: Json | undefined,
   p: Json | undefined,
   q: Json | undefined,
@@ -80,17 +91,14 @@ function buildTrade(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  const tradeId = idFromNumber(id);
-  if (tradeId === null) return out.reject("bad_trade_id"), null;
-  const price = decimalFromString(p);
-  if (price === null) return out.reject("bad_price"), null;
-  const size = decimalFromString(q);
-  if (size === null) return out.reject("bad_size"), null;
-  const ts = msFromNumber(time);
-  if (ts === null) return out.reject("bad_time"), null;
-  if (typeof buyerIsMaker !== "boolean") return out.reject("bad_side"), null;
-  const side = buyerIsMaker ? "sell" : "buy";
-  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+  return out.trade(market, receivedAt, {
+    symbol,
+    tradeId: idFromNumber(id),
+    price: decimalFromString(p),
+    size: decimalFromString(q),
+    ts: msFromNumber(time),
+    side: typeof buyerIsMaker === "boolean" ? (buyerIsMaker ? "sell" : "buy") : null,
+  });
 }
 
 function parsePage(body: string, market: Market, receivedAt: number): ParseResult {
@@ -107,6 +115,7 @@ function parsePage(body: string, market: Market, receivedAt: number): ParseResul
       continue;
     }
     const t = buildTrade(
+      undefined,
       row.id,
       row.price,
       row.qty,

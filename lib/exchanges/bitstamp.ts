@@ -20,7 +20,7 @@ import {
   rejectOnly,
   ResultBuilder,
 } from "./_fields.ts";
-import { type Market, marketName, type RawTrade } from "../trade.ts";
+import { type Market, type RawTrade } from "../trade.ts";
 
 /** `live_trades_btcusd` for BTC-USD. */
 export function bitstampChannel(market: Market): string {
@@ -70,18 +70,14 @@ function tradeOf(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  const tradeId = idFromNumber(o.id);
-  if (tradeId === null) return out.reject("bad_trade_id"), null;
-  const price = decimalFromString(o.price_str);
-  if (price === null) return out.reject("bad_price"), null;
-  const size = decimalFromString(o.amount_str);
-  if (size === null) return out.reject("bad_size"), null;
-  const ts = msFromString(o.microtimestamp, 1000);
-  if (ts === null) return out.reject("bad_time"), null;
   const type = o.type instanceof JsonNumber ? o.type.text : null;
-  if (type !== "0" && type !== "1") return out.reject("bad_side"), null;
-  const side = type === "0" ? "buy" : "sell";
-  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+  return out.trade(market, receivedAt, {
+    tradeId: idFromNumber(o.id),
+    price: decimalFromString(o.price_str),
+    size: decimalFromString(o.amount_str),
+    ts: msFromString(o.microtimestamp, 1000),
+    side: type === "0" ? "buy" : type === "1" ? "sell" : null,
+  });
 }
 
 /** Bitstamp live trades; no REST backfill (second-resolution history). */

@@ -18,8 +18,9 @@ import {
   rejectOnly,
   ResultBuilder,
   sideFrom,
+  symbolIs,
 } from "./_fields.ts";
-import { type Market, marketName, type RawTrade } from "../trade.ts";
+import { type Market, type RawTrade } from "../trade.ts";
 
 /** `BTCUSDT` for BTC-USDT. */
 export function bybitSymbol(market: Market): string {
@@ -60,19 +61,14 @@ function tradeOf(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  if (typeof o.s !== "string") return out.reject("wrong_type"), null;
-  if (o.s !== bybitSymbol(market)) return out.reject("wrong_market"), null;
-  const tradeId = idFromString(o.i);
-  if (tradeId === null) return out.reject("bad_trade_id"), null;
-  const price = decimalFromString(o.p);
-  if (price === null) return out.reject("bad_price"), null;
-  const size = decimalFromString(o.v);
-  if (size === null) return out.reject("bad_size"), null;
-  const ts = msFromNumber(o.T);
-  if (ts === null) return out.reject("bad_time"), null;
-  const side = sideFrom(o.S, "Buy", "Sell");
-  if (side === null) return out.reject("bad_side"), null;
-  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+  return out.trade(market, receivedAt, {
+    symbol: symbolIs(o.s, bybitSymbol(market)),
+    tradeId: idFromString(o.i),
+    price: decimalFromString(o.p),
+    size: decimalFromString(o.v),
+    ts: msFromNumber(o.T),
+    side: sideFrom(o.S, "Buy", "Sell"),
+  });
 }
 
 /** Bybit spot public trades; JSON ping keep-alive; no REST backfill. */

@@ -25,8 +25,9 @@ import {
   ResultBuilder,
   sideFrom,
   sortByTradeId,
+  symbolIs,
 } from "./_fields.ts";
-import { isTradeIdText, type Market, marketName, type RawTrade } from "../trade.ts";
+import { isTradeIdText, type Market, type RawTrade } from "../trade.ts";
 
 /** Public trade sides are the maker's: invert them to get the taker's. */
 export const COINBASE_SIDE_IS_MAKER = true;
@@ -113,9 +114,7 @@ function tradeOf(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  if (typeof o.product_id !== "string") return out.reject("wrong_type"), null;
-  if (o.product_id !== coinbaseProduct(market)) return out.reject("wrong_market"), null;
-  return buildTrade(o, market, receivedAt, out);
+  return buildTrade(o, market, receivedAt, out, symbolIs(o.product_id, coinbaseProduct(market)));
 }
 
 function buildTrade(
@@ -123,21 +122,17 @@ function buildTrade(
   market: Market,
   receivedAt: number,
   out: ResultBuilder,
+  symbol?: boolean | null,
 ): RawTrade | null {
-  const tradeId = o.trade_id instanceof JsonNumber
-    ? idFromNumber(o.trade_id)
-    : idFromString(o.trade_id);
-  if (tradeId === null) return out.reject("bad_trade_id"), null;
-  const price = decimalFromString(o.price);
-  if (price === null) return out.reject("bad_price"), null;
-  const size = decimalFromString(o.size);
-  if (size === null) return out.reject("bad_size"), null;
-  const ts = msFromRfc3339(o.time);
-  if (ts === null) return out.reject("bad_time"), null;
   const reported = sideFrom(o.side, "BUY", "SELL") ?? sideFrom(o.side, "buy", "sell");
-  if (reported === null) return out.reject("bad_side"), null;
-  const side = COINBASE_SIDE_IS_MAKER ? invertSide(reported) : reported;
-  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+  return out.trade(market, receivedAt, {
+    symbol,
+    tradeId: o.trade_id instanceof JsonNumber ? idFromNumber(o.trade_id) : idFromString(o.trade_id),
+    price: decimalFromString(o.price),
+    size: decimalFromString(o.size),
+    ts: msFromRfc3339(o.time),
+    side: reported && (COINBASE_SIDE_IS_MAKER ? invertSide(reported) : reported),
+  });
 }
 
 function parsePage(body: string, market: Market, receivedAt: number): ParseResult {

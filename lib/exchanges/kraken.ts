@@ -23,9 +23,9 @@ import {
   rejectOnly,
   ResultBuilder,
   sideFrom,
+  symbolIs,
 } from "./_fields.ts";
 import type { Market, RawTrade } from "../trade.ts";
-import { marketName } from "../trade.ts";
 
 /** `BTC/USD` for BTC-USD (WebSocket v2 naming). */
 export function krakenSymbol(market: Market): string {
@@ -100,19 +100,14 @@ function tradeOf(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  if (typeof o.symbol !== "string") return out.reject("wrong_type"), null;
-  if (o.symbol !== krakenSymbol(market)) return out.reject("wrong_market"), null;
-  const tradeId = idFromNumber(o.trade_id);
-  if (tradeId === null) return out.reject("bad_trade_id"), null;
-  const price = decimalFromNumber(o.price);
-  if (price === null) return out.reject("bad_price"), null;
-  const size = decimalFromNumber(o.qty);
-  if (size === null) return out.reject("bad_size"), null;
-  const ts = msFromRfc3339(o.timestamp);
-  if (ts === null) return out.reject("bad_time"), null;
-  const side = sideFrom(o.side, "buy", "sell");
-  if (side === null) return out.reject("bad_side"), null;
-  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+  return out.trade(market, receivedAt, {
+    symbol: symbolIs(o.symbol, krakenSymbol(market)),
+    tradeId: idFromNumber(o.trade_id),
+    price: decimalFromNumber(o.price),
+    size: decimalFromNumber(o.qty),
+    ts: msFromRfc3339(o.timestamp),
+    side: sideFrom(o.side, "buy", "sell"),
+  });
 }
 
 function parsePage(body: string, market: Market, receivedAt: number): ParseResult {
@@ -143,17 +138,13 @@ function restRow(
   out: ResultBuilder,
 ): RawTrade | null {
   const [p, q, time, s, , , id] = row;
-  const tradeId = idFromNumber(id);
-  if (tradeId === null) return out.reject("bad_trade_id"), null;
-  const price = decimalFromString(p);
-  if (price === null) return out.reject("bad_price"), null;
-  const size = decimalFromString(q);
-  if (size === null) return out.reject("bad_size"), null;
-  const ts = time instanceof JsonNumber ? msFromSecondsText(time.text) : null;
-  if (ts === null) return out.reject("bad_time"), null;
-  const side = sideFrom(s, "b", "s");
-  if (side === null) return out.reject("bad_side"), null;
-  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+  return out.trade(market, receivedAt, {
+    tradeId: idFromNumber(id),
+    price: decimalFromString(p),
+    size: decimalFromString(q),
+    ts: time instanceof JsonNumber ? msFromSecondsText(time.text) : null,
+    side: sideFrom(s, "b", "s"),
+  });
 }
 
 /** Kraken WebSocket v2 trades with REST backfill by time. */

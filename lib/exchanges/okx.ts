@@ -19,8 +19,9 @@ import {
   rejectOnly,
   ResultBuilder,
   sideFrom,
+  symbolIs,
 } from "./_fields.ts";
-import { type Market, marketName, type RawTrade } from "../trade.ts";
+import { type Market, type RawTrade } from "../trade.ts";
 
 /** `BTC-USDT` for BTC-USDT. */
 export function okxInstId(market: Market): string {
@@ -77,19 +78,14 @@ function tradeOf(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  if (typeof o.instId !== "string") return out.reject("wrong_type"), null;
-  if (o.instId !== okxInstId(market)) return out.reject("wrong_market"), null;
-  const tradeId = idFromString(o.tradeId);
-  if (tradeId === null) return out.reject("bad_trade_id"), null;
-  const price = decimalFromString(o.px);
-  if (price === null) return out.reject("bad_price"), null;
-  const size = decimalFromString(o.sz);
-  if (size === null) return out.reject("bad_size"), null;
-  const ts = msFromString(o.ts);
-  if (ts === null) return out.reject("bad_time"), null;
-  const side = sideFrom(o.side, "buy", "sell");
-  if (side === null) return out.reject("bad_side"), null;
-  return { market: marketName(market), tradeId, price, size, side, ts, receivedAt };
+  return out.trade(market, receivedAt, {
+    symbol: symbolIs(o.instId, okxInstId(market)),
+    tradeId: idFromString(o.tradeId),
+    price: decimalFromString(o.px),
+    size: decimalFromString(o.sz),
+    ts: msFromString(o.ts),
+    side: sideFrom(o.side, "buy", "sell"),
+  });
 }
 
 /** OKX public trades; text ping/pong keep-alive; no REST backfill. */
