@@ -1,10 +1,16 @@
 /**
  * Chooses the market behind the consolidated price `P:btc:last`: the highest-priority market
- * that is live, has traded recently, and does not stray from the others' median.
+ * that is live, has traded within `freshMs`, and does not stray from the others.
  *
- * A market whose price is more than `maxDeviation` away from the median of the other markets'
- * fresh prices is an outlier: flagged, counted and logged once, and left out. With fewer than two
- * other fresh markets there is no median to compare with, so nothing is flagged.
+ * A fresh market whose price is more than `maxDeviation` (relative) away from the median of all
+ * fresh markets' prices is an outlier: flagged, counted and logged once when it turns one, and
+ * left out. The median includes the market itself, so one stray market cannot drag the reference
+ * and make the sound ones look like outliers. With fewer than three fresh markets there is no
+ * majority to judge by, so nothing is flagged. A market that is no longer fresh loses its flag
+ * (it is left out for being stale anyway) and is judged again when it trades.
+ *
+ * When no market qualifies, the previous choice is kept (or the first market, at start), so
+ * `P:btc:last` keeps its last value rather than jumping to an arbitrary source.
  */
 
 import { log } from "./log.ts";
@@ -59,10 +65,14 @@ export class Consolidator {
     const fresh = [...this.#views].filter(([, v]) =>
       v.live && now - v.receivedAt <= this.#options.freshMs
     );
+    const freshNames = new Set(fresh.map(([m]) => m));
+    for (const market of this.#outliers) {
+      if (!freshNames.has(market)) this.#outliers.delete(market);
+    }
+    const reference = fresh.length >= 3 ? median(fresh.map(([, v]) => v.price)) : NaN;
     for (const [market, view] of fresh) {
-      const others = fresh.filter(([m]) => m !== market).map(([, v]) => v.price);
-      const outlier = others.length >= 2 &&
-        Math.abs(view.price - median(others)) / median(others) > this.#options.maxDeviation;
+      const outlier = reference > 0 &&
+        !(Math.abs(view.price - reference) / reference <= this.#options.maxDeviation);
       if (outlier !== this.#outliers.has(market)) {
         if (outlier) {
           this.#outliers.add(market);
@@ -70,7 +80,7 @@ export class Consolidator {
           log.warn("market left out of the consolidated price: it strays from the median", {
             market,
             price: view.price,
-            median: median(others),
+            median: reference,
           });
         } else {
           this.#outliers.delete(market);

@@ -5,15 +5,23 @@ import type { Config } from "../config.ts";
 import { ENV } from "../config.ts";
 import { addSharedOptions, configFrom } from "./options.ts";
 import { log } from "../log.ts";
-import { FailoverCore, type RedisTarget } from "../failover/core.ts";
+import { FailoverCore } from "../failover/core.ts";
 import { Outbox } from "../failover/outbox.ts";
-import { checkCredentials, closeTarget, openTarget } from "../failover/targets.ts";
+import {
+  checkCredentials,
+  closeTarget,
+  openTarget,
+  type RedisTarget,
+} from "../failover/targets.ts";
 import { StatusPublisher } from "../failover/publisher.ts";
 import { readControl } from "../failover/status.ts";
 import { takeStreamLock } from "../failover/stream_lock.ts";
 import { Consolidator } from "../consolidator.ts";
-import { adapterFor } from "../exchanges/registry.ts";
-import { Feed } from "../feed/feed.ts";
+import { GapStore } from "../failover/gap_store.ts";
+import { GapRecorder } from "../failover/gap_recorder.ts";
+import { Replayer } from "../failover/replayer.ts";
+import { describeRedisError } from "../redis/errors.ts";
+import { openSource, type StreamSource } from "./_stream_source.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { compareEntryIds, type Trade } from "../trade.ts";
 import { withDeadline } from "../failover/deadline.ts";
@@ -45,13 +53,19 @@ export function streamCommand() {
     });
 }
 
-/** Runs until SIGINT/SIGTERM; then leaves every unacknowledged trade in the outbox. */
+/**
+ * Runs until SIGINT/SIGTERM; then leaves every unacknowledged trade (and gap record) in the
+ * outbox. With `--replay`, returns by itself once the recording is consumed and every trade and
+ * gap record of it is on the primary (it waits for the primary as long as it takes).
+ */
 export async function runStream(config: Config): Promise<void> {
   Deno.mkdirSync(config.dataDir, { recursive: true });
   const unlock = takeStreamLock(config.dataDir);
   const outbox = Outbox.open(config.dataDir, { maxTrades: config.outboxMax });
+  const gapStore = GapStore.open(config.dataDir);
   const primary = openTarget(config.primaryUrl, "primary", config);
   const failover = config.failoverUrl ? openTarget(config.failoverUrl, "failover", config) : null;
+  let source: StreamSource | null = null;
   try {
     const primaryUp = await checkCredentials(primary, "primary", 1_000);
     if (failover) await checkCredentials(failover, "failover", 1_000);
@@ -62,10 +76,29 @@ export async function runStream(config: Config): Promise<void> {
         outbox: config.dataDir,
       });
     }
-    const markets = config.markets.map((m) => m.market);
-    const consolidator = new Consolidator(markets);
-    let consolidated = consolidator.choose(Date.now());
-    const core = new FailoverCore({
+    const gaps = new GapRecorder({ store: gapStore, primary, failover, prefix: config.prefix }, {
+      deadlineMs: config.deadlineMs,
+    });
+    let core: FailoverCore | null = null;
+    let consolidator: Consolidator | null = null;
+    let publisher: StatusPublisher | null = null;
+    source = await openSource(config, {
+      initialLast: (markets) =>
+        lastKnownTrades(markets, outbox, primaryUp ? primary : null, config),
+      onTrades: (trades: Trade[]) => {
+        const newest = trades[trades.length - 1];
+        consolidator!.observe(newest.market, newest.price, newest.receivedAt);
+        publisher!.observe(trades);
+        core!.submit(trades);
+      },
+      onGap: (gap) => gaps.record(gap),
+      busy: () => backlog(core!) > REPLAY_MAX_BACKLOG,
+    });
+    const markets = source.markets.map((m) => m.market);
+    const src = source;
+    consolidator = new Consolidator(markets);
+    let consolidated = consolidator.choose(src.now());
+    core = new FailoverCore({
       primary,
       failover,
       outbox,
@@ -74,38 +107,18 @@ export async function runStream(config: Config): Promise<void> {
       forced: readControl(config.dataDir)?.forced ?? false,
       onLatency: (target, ms) => metrics.observeLatency(target, ms),
     }, { deadlineMs: config.deadlineMs, holdDownMs: config.holdDownMs });
-
-    const initialLast = await lastKnownTrades(markets, outbox, primaryUp ? primary : null, config);
-    const feed = new Feed({
-      markets: config.markets.map((m) => {
-        const adapter = adapterFor(m.exchange)!;
-        return {
-          market: { exchange: m.exchange, base: m.base, quote: m.quote },
-          adapter,
-          wsUrl: config.exchangeUrls[m.exchange] ?? adapter.defaultWsUrl,
-          restUrl: config.restUrls[m.exchange] ?? adapter.rest?.baseUrl,
-        };
-      }),
-      initialLast,
-      onTrades: (trades: Trade[]) => {
-        const newest = trades[trades.length - 1];
-        consolidator.observe(newest.market, newest.price, newest.receivedAt);
-        publisher.observe(trades);
-        core.submit(trades);
-      },
-    });
-    const publisher = new StatusPublisher(config.dataDir, markets, {
+    publisher = new StatusPublisher(config.dataDir, markets, {
       core,
-      feed: () => feed.snapshot(),
+      feed: () => src.snapshot(),
       consolidated: () => consolidated,
-      isOutlier: (m) => consolidator.isOutlier(m),
+      isOutlier: (m) => consolidator!.isOutlier(m),
     });
 
-    const metrics = new StreamMetrics(() => publisher.snapshot(), { version: VERSION });
+    const metrics = new StreamMetrics(() => publisher!.snapshot(), { version: VERSION });
     const http = config.http
       ? startHttpServer(config.http, {
         health: () =>
-          report(inputFromStatus(publisher.snapshot(), Date.now(), {
+          report(inputFromStatus(publisher!.snapshot(), Date.now(), {
             version: VERSION,
             dataDir: config.dataDir,
             deadLetters: outbox.deadLetterCount(),
@@ -116,7 +129,8 @@ export async function runStream(config: Config): Promise<void> {
       : null;
 
     core.start();
-    feed.start();
+    gaps.start();
+    const replayed = src.start();
     log.info("stream started", {
       markets,
       primary: primary.url,
@@ -124,6 +138,7 @@ export async function runStream(config: Config): Promise<void> {
       dataDir: config.dataDir,
       mode: core.mode,
       http: http ? `http://${http.hostname}:${http.port}` : "off",
+      ...(config.replay ? { replay: config.replay } : {}),
     });
 
     const stop = Promise.withResolvers<string>();
@@ -131,28 +146,101 @@ export async function runStream(config: Config): Promise<void> {
     const signals = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
     for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
     const tick = setInterval(() => {
-      const snapshot = feed.snapshot();
-      for (const [m, s] of Object.entries(snapshot)) consolidator.setLive(m, s.state === "live");
-      consolidated = consolidator.choose(Date.now());
-      core.setForced(readControl(config.dataDir)?.forced ?? false);
-      publisher.publish();
+      const snapshot = src.snapshot();
+      for (const [m, s] of Object.entries(snapshot)) consolidator!.setLive(m, s.state === "live");
+      consolidated = consolidator!.choose(src.now());
+      core!.setForced(readControl(config.dataDir)?.forced ?? false);
+      publisher!.publish();
     }, 500);
     publisher.publish();
 
-    const reason = await stop.promise;
-    log.info("stream stopping", { signal: reason });
+    const finished = replayed?.then(() => "", (e) => {
+      log.error("replay failed", {
+        file: config.replay,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return "replay failed";
+    });
+    const reason = await Promise.race([stop.promise, finished ?? stop.promise]);
+    if (reason === "") {
+      // The recording is consumed: deliver everything, then exit like a finished `sync`.
+      await src.close();
+      await core.close();
+      const drained = await drainToPrimary(outbox, primary, gaps, consolidated, stop.promise);
+      log.info(
+        drained ? "replay written to the primary" : "stream stopping before the replay was written",
+        {
+          outboxDepth: outbox.depth(),
+          gapRecordsPending: gaps.pending(),
+        },
+      );
+    } else log.info("stream stopping", { signal: reason });
     clearInterval(tick);
     for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
     await http?.close();
-    await feed.close();
+    await src.close();
     await core.close();
+    await gaps.close();
     publisher.publish();
-    log.info("stream stopped", { outboxDepth: outbox.depth() });
+    log.info("stream stopped", { outboxDepth: outbox.depth(), gapRecordsPending: gaps.pending() });
+    if (reason === "replay failed") throw new Error(`--replay: reading ${config.replay} failed`);
   } finally {
+    await source?.close().catch(() => {});
     closeTarget(primary);
     closeTarget(failover);
+    gapStore.close();
     outbox.close();
     unlock();
+  }
+}
+
+/** Trades a replay may have in memory ahead of the writer before it pauses reading. */
+const REPLAY_MAX_BACKLOG = 50_000;
+
+/** Trades submitted to the core but neither written nor stored yet (approximate, for pacing). */
+function backlog(core: FailoverCore): number {
+  const c = core.counters;
+  return c.tradesReceived - c.writtenPrimary - c.duplicates - c.outOfOrder - c.outboxAppended -
+    c.dropped;
+}
+
+/**
+ * After a replay: replays the outbox into the primary and flushes the gap records, retrying
+ * until both are empty (true) or `stopped` resolves (false, everything stays stored).
+ */
+async function drainToPrimary(
+  outbox: Outbox,
+  primary: RedisTarget,
+  gaps: GapRecorder,
+  consolidated: string | null,
+  stopped: Promise<string>,
+): Promise<boolean> {
+  let stop = false;
+  stopped.then(() => (stop = true));
+  const replayer = new Replayer(outbox, primary.writer, (m) => m === consolidated, {
+    holder: `stream:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
+  });
+  let waiting = false;
+  try {
+    while (!stop) {
+      try {
+        const step = await replayer.step();
+        if (step.kind === "replayed") continue;
+        if (step.kind === "drained" && (await gaps.flush())) return true;
+      } catch (e) {
+        if (!waiting) {
+          log.warn("waiting for the primary to write the replay", {
+            error: describeRedisError(e, primary.url),
+            outboxDepth: outbox.depth(),
+          });
+        }
+        waiting = true;
+      }
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 250))]);
+    }
+    return false;
+  } finally {
+    replayer.release();
   }
 }
 

@@ -18,7 +18,6 @@
 
 import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
-export type { RedisTarget } from "./targets.ts"; // TEMP: until stream.ts imports it from targets.ts
 import type { Outbox } from "./outbox.ts";
 import type { Mode } from "./mode.ts";
 import type { RedisTargetStatus, StreamStatus, Transition } from "./status.ts";

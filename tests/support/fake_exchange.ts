@@ -56,6 +56,8 @@ export interface FakeExchangeOptions {
   seed?: number;
   /** Time of the first trade, µs since the epoch. @default 1785312345677000 */
   startMicros?: number;
+  /** Whole currency units added to every price on the tape. @default 0 */
+  priceOffset?: number;
 }
 
 /** Defaults of {@link FakeExchangeOptions}. */
@@ -134,6 +136,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
       : protocol.defaultStartTradeId,
     seed: o.seed,
     startMicros: o.startMicros,
+    priceOffset: o.priceOffset,
   });
   const perMessage = Math.max(
     1,

@@ -33,6 +33,8 @@ export interface TapeOptions {
   seed: number;
   /** First trade's time, µs. */
   startMicros: number;
+  /** Whole currency units added to every price (a market that strays from the others). @default 0 */
+  priceOffset?: number;
 }
 
 /** A small seeded PRNG (mulberry32); returns floats in [0, 1). */
@@ -51,7 +53,7 @@ export function prng(seed: number): () => number {
 export function makeTape(o: TapeOptions): TapeEntry[] {
   const rnd = prng(o.seed);
   const out: TapeEntry[] = [];
-  let cents = 11_725_001n; // 117250.01
+  let cents = 11_725_001n + BigInt(Math.trunc(o.priceOffset ?? 0)) * 100n; // 117250.01 + offset
   let micros = o.startMicros;
   for (let i = 0; i < o.count; i++) {
     cents += BigInt(Math.floor(rnd() * 41) - 20);

@@ -1,0 +1,179 @@
+/**
+ * Durable storage for source-gap records waiting to be written to the primary Redis.
+ *
+ * The records live in the outbox's SQLite file (`<dataDir>/outbox.sqlite`, table `gaps`), opened
+ * with the same settings as the outbox (WAL, `synchronous=FULL`, `busy_timeout`), so one file
+ * holds everything not yet acknowledged by the primary and one backup covers both.
+ *
+ * Guarantees:
+ * - **Acknowledged means durable.** When {@link GapStore.append} returns, the record is committed
+ *   and fsynced: a `kill -9` or power loss (on a disk that honours fsync) does not lose it.
+ * - **Stable, increasing entry IDs.** Each record gets its Redis stream entry ID when it is stored:
+ *   `<detectedAtMs>-<seq>`, where `seq` is `AUTOINCREMENT` (never reused) and `detectedAtMs` never
+ *   goes below the previous record's (kept in the `gap_clock` row even after rows are removed), so
+ *   IDs strictly increase in storage order, across restarts too, whatever the wall clock does.
+ *   Re-sending a record therefore re-sends the same ID, which Redis refuses as "equal or smaller".
+ * - Rows leave only through {@link GapStore.remove}, which the recorder calls after the primary
+ *   acknowledged them.
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import type { GapRecord } from "../feed/market_pipeline.ts";
+
+/** A stored gap record and its Redis entry ID. */
+export interface StoredGap {
+  seq: number;
+  /** `<detectedAtMs>-<seq>`. */
+  entryId: string;
+  gap: GapRecord;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS gaps (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  market TEXT NOT NULL,
+  detected_at INTEGER NOT NULL,
+  reason TEXT NOT NULL CHECK (reason IN ('id_gap', 'disconnect')),
+  after_trade_id TEXT NOT NULL,
+  before_trade_id TEXT NOT NULL,
+  from_ts INTEGER NOT NULL,
+  to_ts INTEGER NOT NULL,
+  recovered INTEGER NOT NULL,
+  missing INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS gap_clock (id INTEGER PRIMARY KEY CHECK (id = 1), ms INTEGER NOT NULL)
+  STRICT;
+INSERT OR IGNORE INTO gap_clock (id, ms) VALUES (1, 0);
+`;
+
+const SQL = {
+  clock: "SELECT ms FROM gap_clock WHERE id = 1",
+  setClock: "UPDATE gap_clock SET ms = ? WHERE id = 1",
+  insert: "INSERT INTO gaps (market, detected_at, reason, after_trade_id, before_trade_id, " +
+    "from_ts, to_ts, recovered, missing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+  peek: "SELECT * FROM gaps ORDER BY seq LIMIT ?",
+  remove: "DELETE FROM gaps WHERE seq = ?",
+  count: "SELECT count(*) AS n FROM gaps",
+} as const;
+
+interface Row {
+  seq: number;
+  market: string;
+  detected_at: number;
+  reason: GapRecord["reason"];
+  after_trade_id: string;
+  before_trade_id: string;
+  from_ts: number;
+  to_ts: number;
+  recovered: number;
+  missing: number | null;
+}
+
+/** Gap records not yet acknowledged by the primary, durable and in detection order. */
+export class GapStore {
+  readonly path: string;
+  #db: DatabaseSync;
+  #s: Record<keyof typeof SQL, StatementSync>;
+  #closed = false;
+
+  private constructor(path: string, db: DatabaseSync) {
+    this.path = path;
+    this.#db = db;
+    this.#s = Object.fromEntries(
+      Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
+    ) as Record<keyof typeof SQL, StatementSync>;
+  }
+
+  /**
+   * Opens (creating if needed) the `gaps` table in `<dataDir>/outbox.sqlite`.
+   * @throws when the database cannot be opened or created
+   */
+  static open(dataDir: string, options: { busyTimeoutMs?: number } = {}): GapStore {
+    Deno.mkdirSync(dataDir, { recursive: true });
+    const path = join(dataDir, "outbox.sqlite");
+    const db = new DatabaseSync(path);
+    try {
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("BEGIN IMMEDIATE");
+      db.exec(SCHEMA);
+      db.exec("COMMIT");
+      return new GapStore(path, db);
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      db.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Stores `gap`, detected at `now`, durably; returns it with its entry ID.
+   * @throws when SQLite cannot commit (disk full, I/O error, lock timeout)
+   */
+  append(gap: GapRecord, now = Date.now()): StoredGap {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const last = Number((this.#s.clock.get() as { ms: number }).ms);
+      const detectedAt = Math.max(Math.floor(now), last);
+      this.#s.setClock.run(detectedAt);
+      const { seq } = this.#s.insert.get(
+        gap.market,
+        detectedAt,
+        gap.reason,
+        gap.afterTradeId,
+        gap.beforeTradeId,
+        wholeMs(gap.fromTs),
+        wholeMs(gap.toTs),
+        Math.max(0, Math.floor(gap.recovered)),
+        gap.missing === null ? null : Math.max(0, Math.floor(gap.missing)),
+      ) as { seq: number };
+      this.#db.exec("COMMIT");
+      return { seq: Number(seq), entryId: `${detectedAt}-${seq}`, gap: { ...gap } };
+    } catch (e) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  /** Up to `limit` stored records, oldest first. */
+  peek(limit: number): StoredGap[] {
+    const rows = this.#s.peek.all(Math.max(0, Math.floor(limit))) as unknown as Row[];
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      entryId: `${r.detected_at}-${r.seq}`,
+      gap: {
+        market: r.market,
+        reason: r.reason,
+        afterTradeId: r.after_trade_id,
+        beforeTradeId: r.before_trade_id,
+        fromTs: Number(r.from_ts),
+        toTs: Number(r.to_ts),
+        recovered: Number(r.recovered),
+        missing: r.missing === null ? null : Number(r.missing),
+      },
+    }));
+  }
+
+  /** Removes the record `seq` (acknowledged by the primary); true when it was there. */
+  remove(seq: number): boolean {
+    return Number(this.#s.remove.run(seq).changes) > 0;
+  }
+
+  /** Records waiting. */
+  depth(): number {
+    return Number((this.#s.count.get() as { n: number }).n);
+  }
+
+  /** Closes the connection. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+function wholeMs(ms: number): number {
+  return Number.isFinite(ms) ? Math.max(0, Math.floor(ms)) : 0;
+}

@@ -1,0 +1,300 @@
+/**
+ * `--replay <file>`: a recorded NDJSON file (see recorder.ts) as the source instead of the
+ * exchanges. No network: each line's `msg` goes through its market's adapter `parse` and the
+ * same {@link MarketPipeline} as live messages (sequencing, duplicate drop, quarantine, gap
+ * reports), so it lands in Redis like live data.
+ *
+ * Guarantees:
+ * - Lines are applied in file order; `receivedAt` is the recorded time `t`, and the pipeline's
+ *   clock follows the recorded times, not the wall clock.
+ * - Nothing is fetched: a gap in the recording (for contiguous exchanges) is reported through
+ *   `onGap` with its missing count, never filled or invented. Trades a live run backfilled over
+ *   REST are not in the recording, so its replay reports those gaps instead.
+ * - A line that is not a complete record (`{"t":<ms>,"market":"<name>","msg":"<text>"}`) is
+ *   skipped, counted and sampled to the log. A last line without its `\n` that does not parse is
+ *   a truncated write: reading stops there and one log line gives its byte offset.
+ * - Reading pauses while `busy()` says the sink is behind, so memory stays bounded however
+ *   large the file.
+ * - `close()` stops reading and resolves when nothing is running any more.
+ */
+
+import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
+import { log } from "../log.ts";
+import { type Market, marketName, type Trade } from "../trade.ts";
+import type { MarketSnapshot } from "./feed.ts";
+import { type GapRecord, MarketPipeline } from "./market_pipeline.ts";
+import type { LastTrade } from "./sequencer.ts";
+import { errorText } from "./_redact.ts";
+
+/** One market the replay feeds. */
+export interface ReplayMarket {
+  market: Market;
+  adapter: ExchangeAdapter;
+}
+
+/** Everything a {@link ReplaySource} needs. */
+export interface ReplaySourceInit {
+  path: string;
+  markets: ReplayMarket[];
+  /** What storage holds per market name, so a replay into the same Redis adds nothing twice. */
+  initialLast?: Record<string, LastTrade | null>;
+  /** Receives each market's trades in order. Must not block; errors are logged. */
+  onTrades: (trades: Trade[]) => void;
+  /** Receives every gap found in the recording. */
+  onGap?: (gap: GapRecord) => void;
+  /** Reading pauses while this returns true. @default never */
+  busy?: () => boolean;
+  /** @default 10_000 */
+  rejectLogIntervalMs?: number;
+}
+
+/** What a finished (or stopped) replay read. */
+export interface ReplaySummary {
+  /** Lines read (complete or not). */
+  lines: number;
+  /** Messages handed to an adapter. */
+  messages: number;
+  /** Lines that were not a record, or named a market without an adapter. */
+  skipped: number;
+  /** Byte offset of a truncated last line, or null. */
+  truncatedAt: number | null;
+}
+
+/** One line of the file, with its byte offset; `terminated` is false for a last line with no `\n`. */
+interface Line {
+  text: string;
+  offset: number;
+  terminated: boolean;
+}
+
+interface Run {
+  pipeline: MarketPipeline;
+  market: Market;
+  adapter: ExchangeAdapter;
+}
+
+const YIELD_EVERY_LINES = 500;
+
+/** The market names a recording holds, in order of first appearance (a first pass over it). */
+export async function scanReplayMarkets(path: string): Promise<string[]> {
+  const seen = new Set<string>();
+  for await (const line of readLines(path)) {
+    const rec = parseRecord(line.text);
+    if (rec) seen.add(rec.market);
+  }
+  return [...seen];
+}
+
+/** Replays a recording into the same pipeline as live messages; see the module comment. */
+export class ReplaySource {
+  #init: ReplaySourceInit;
+  #runs = new Map<string, Run>();
+  #abort = new AbortController();
+  #clock = 0;
+  #state: MarketSnapshot["state"] = "connecting";
+  #running: Promise<ReplaySummary> | null = null;
+
+  constructor(init: ReplaySourceInit) {
+    this.#init = init;
+    for (const { market, adapter } of init.markets) {
+      const name = marketName(market);
+      // No REST in a replay: gaps are reported with their missing count, never fetched.
+      const offline: ExchangeAdapter = { ...adapter, rest: undefined };
+      const pipeline = new MarketPipeline({
+        market,
+        adapter: offline,
+        initialLast: init.initialLast?.[name] ?? null,
+        emit: (trades) => this.#emit(name, trades),
+        onGap: (gap) => this.#gap(gap),
+        onError: () => {},
+        rejectLogIntervalMs: init.rejectLogIntervalMs,
+        now: () => this.#clock,
+        signal: this.#abort.signal,
+      });
+      this.#runs.set(name, { pipeline, market, adapter });
+    }
+  }
+
+  /** The newest recorded time read so far (ms), 0 before the first line. */
+  get clock(): number {
+    return this.#clock;
+  }
+
+  /** Reads the whole file (once); resolves when it is consumed or `close()` stopped it. */
+  run(): Promise<ReplaySummary> {
+    this.#running ??= this.#read();
+    return this.#running;
+  }
+
+  /** Per-market state in the shape of `Feed.snapshot()`: live while reading, down after. */
+  snapshot(): Record<string, MarketSnapshot> {
+    const out: Record<string, MarketSnapshot> = {};
+    for (const [name, { pipeline: p }] of this.#runs) {
+      const last = p.sequencer.last;
+      out[name] = {
+        state: this.#state,
+        reconnects: 0,
+        handovers: 0,
+        gaps: p.gaps,
+        gapsBackfilled: p.gapsBackfilled,
+        backfilling: p.backfilling,
+        quarantined: { ...p.quarantine.counts },
+        lastError: null,
+        duplicates: p.duplicates,
+        trades: p.trades,
+        clockAdjusted: p.sequencer.clockAdjusted,
+        lastTradeId: last?.tradeId ?? null,
+        lastTradeTs: last?.ts ?? null,
+      };
+    }
+    return out;
+  }
+
+  /** Stops reading; resolves when the reader and every pipeline are idle. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#running?.catch(() => {});
+    await Promise.all([...this.#runs.values()].map((r) => r.pipeline.idle()));
+  }
+
+  async #read(): Promise<ReplaySummary> {
+    const summary: ReplaySummary = { lines: 0, messages: 0, skipped: 0, truncatedAt: null };
+    const signal = this.#abort.signal;
+    const { path } = this.#init;
+    this.#state = "live";
+    for (const run of this.#runs.values()) run.pipeline.connectionOpened();
+    let sinceYield = 0;
+    let skipLoggedAt = -Infinity;
+    for await (const line of readLines(path)) {
+      if (signal.aborted) break;
+      summary.lines++;
+      const rec = parseRecord(line.text);
+      const run = rec ? this.#runs.get(rec.market) : undefined;
+      if (!rec && !line.terminated) {
+        summary.truncatedAt = line.offset;
+        log.warn("replay.truncated", {
+          file: path,
+          offset: line.offset,
+          bytes: new TextEncoder().encode(line.text).length,
+          message: `last line truncated at byte ${line.offset}: read up to the last complete line`,
+        });
+        break;
+      }
+      if (!rec || !run) {
+        summary.skipped++;
+        if (summary.skipped === 1 || this.#clock - skipLoggedAt >= 10_000) {
+          skipLoggedAt = this.#clock;
+          log.warn("replay.line_skipped", {
+            file: path,
+            offset: line.offset,
+            reason: rec ? `no such market here: ${rec.market}` : "not a recorded message",
+            total: summary.skipped,
+          });
+        }
+        continue;
+      }
+      this.#clock = Math.max(this.#clock, rec.t);
+      run.pipeline.message(this.#parse(run, rec.msg, rec.t));
+      summary.messages++;
+      if (++sinceYield >= YIELD_EVERY_LINES) {
+        sinceYield = 0;
+        await pause(0);
+        while (!signal.aborted && this.#init.busy?.()) await pause(20);
+      }
+    }
+    this.#state = "down";
+    log.info("replay.finished", { file: path, ...summary, stopped: signal.aborted });
+    return summary;
+  }
+
+  #parse(run: Run, msg: string, t: number): ParseResult {
+    try {
+      return run.adapter.parse(msg, run.market, t);
+    } catch (e) {
+      log.error("feed.adapter_threw", { market: marketName(run.market), error: errorText(e) });
+      return {
+        trades: [],
+        events: [],
+        rejects: [{ reason: "wrong_type", sample: msg.slice(0, 200) }],
+      };
+    }
+  }
+
+  #gap(gap: GapRecord): void {
+    try {
+      this.#init.onGap?.(gap);
+    } catch (e) {
+      log.error("feed.gap_handler_failed", { market: gap.market, error: errorText(e) });
+    }
+  }
+
+  #emit(market: string, trades: Trade[]): void {
+    try {
+      this.#init.onTrades(trades);
+    } catch (e) {
+      log.error("feed.sink_failed", { market, error: errorText(e) });
+    }
+  }
+}
+
+/** A recorded line, or null when it is not one. */
+function parseRecord(text: string): { t: number; market: string; msg: string } | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const o = v as { t?: unknown; market?: unknown; msg?: unknown } | null;
+  if (
+    typeof o !== "object" || o === null || typeof o.t !== "number" || !Number.isFinite(o.t) ||
+    typeof o.market !== "string" || typeof o.msg !== "string"
+  ) return null;
+  return { t: o.t, market: o.market, msg: o.msg };
+}
+
+/** The file's lines with their byte offsets, reading 64 KiB at a time. */
+async function* readLines(path: string): AsyncGenerator<Line> {
+  const file = await Deno.open(path, { read: true });
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(64 * 1024);
+  let carry: Uint8Array[] = [];
+  let carryBytes = 0;
+  let offset = 0;
+  const take = (tail: Uint8Array): Uint8Array => {
+    if (!carry.length) return tail;
+    const out = new Uint8Array(carryBytes + tail.length);
+    let at = 0;
+    for (const c of carry) out.set(c, at), at += c.length;
+    out.set(tail, at);
+    carry = [];
+    carryBytes = 0;
+    return out;
+  };
+  try {
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      let start = 0;
+      for (let nl = buf.indexOf(10, start); nl !== -1 && nl < n; nl = buf.indexOf(10, start)) {
+        const bytes = take(buf.subarray(start, nl));
+        yield { text: decoder.decode(bytes), offset, terminated: true };
+        offset += bytes.length + 1;
+        start = nl + 1;
+      }
+      if (start < n) {
+        carry.push(buf.slice(start, n));
+        carryBytes += n - start;
+      }
+    }
+    if (carryBytes > 0) {
+      yield { text: decoder.decode(take(new Uint8Array(0))), offset, terminated: false };
+    }
+  } finally {
+    file.close();
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

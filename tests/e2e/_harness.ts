@@ -1,0 +1,135 @@
+/**
+ * Shared set-up of the end-to-end tests in this folder: real redis-server, fake exchanges, the
+ * real `btcfeed stream` as a subprocess, and cleanup of all of them in `finally`.
+ */
+
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { Redis } from "ioredis";
+import { type RedisServer, startRedis } from "../support/redis_server.ts";
+import {
+  type FakeExchange,
+  type FakeExchangeOptions,
+  startFakeExchange,
+} from "../support/fake_exchange.ts";
+import { type CliProcess, spawnCli } from "../support/cli.ts";
+import { describeVerdict, verifyMarket } from "../support/verify.ts";
+import { readStatus, type StreamStatus } from "../../lib/failover/status.ts";
+import { marketKeys } from "../../lib/redis/keys.ts";
+
+/** What a test gets: the services, the stream (once started) and a reader of the primary. */
+export interface Env {
+  redis: RedisServer;
+  /** Reads the primary directly. */
+  client: Redis;
+  dataDir: string;
+  fakes: FakeExchange[];
+  stream: CliProcess | null;
+  /** Starts `btcfeed stream` on every fake, in their order, plus `extra` flags. */
+  startStream(extra?: string[], primaryUrl?: string): CliProcess;
+  /** The stream's status file, or null. */
+  status(): StreamStatus | null;
+}
+
+/** `--exchanges`, `--exchange-url` and `--rest-url` for `fakes`, in priority order. */
+export function sourceArgs(fakes: FakeExchange[]): string[] {
+  const args = ["--exchanges", fakes.map((f) => f.market.exchange).join(",")];
+  for (const f of fakes) {
+    args.push("--exchange-url", `${f.market.exchange}=${f.wsUrl}`);
+    args.push("--rest-url", `${f.market.exchange}=${f.restUrl}`);
+  }
+  return args;
+}
+
+/** Runs `fn` with a fresh redis-server, data directory and the given fakes; cleans up after. */
+export async function withEnv(
+  fakeOptions: FakeExchangeOptions[],
+  fn: (env: Env) => Promise<void>,
+): Promise<void> {
+  const redis = await startRedis();
+  const fakes: FakeExchange[] = [];
+  const dataDir = await Deno.makeTempDir({ prefix: "btcfeed-e2e-" });
+  const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on("error", () => {});
+  const env: Env = {
+    redis,
+    client,
+    dataDir,
+    fakes,
+    stream: null,
+    startStream(extra = [], primaryUrl = redis.url) {
+      env.stream = spawnCli([
+        "stream",
+        ...sourceArgs(fakes),
+        "--primary",
+        primaryUrl,
+        "--data-dir",
+        dataDir,
+        "--http",
+        "off",
+        ...extra,
+      ]);
+      return env.stream;
+    },
+    status() {
+      try {
+        return readStatus(dataDir);
+      } catch {
+        return null; // being replaced right now
+      }
+    },
+  };
+  try {
+    for (const o of fakeOptions) fakes.push(await startFakeExchange(o));
+    await fn(env);
+  } catch (e) {
+    const lines = env.stream?.lines.slice(-30).join("\n") ?? "";
+    throw new Error(`${e instanceof Error ? e.message : e}\n--- stream log ---\n${lines}`, {
+      cause: e,
+    });
+  } finally {
+    await env.stream?.stop();
+    client.disconnect();
+    for (const f of fakes) await f.stop();
+    await redis.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Asserts the primary holds exactly `fake`'s tape: once each, in order, exact fields, candles. */
+export async function assertFullTape(client: Redis, fake: FakeExchange): Promise<void> {
+  const verdict = await verifyMarket(client, "btcfeed", fake.tape);
+  assertEquals(
+    describeVerdict(verdict),
+    describeVerdict({
+      ...verdict,
+      lost: 0,
+      duplicated: 0,
+      reordered: 0,
+      mismatched: [],
+      badCandles: [],
+      badLast: null,
+    }),
+  );
+}
+
+/** Entries of a market's gap stream as field objects, oldest first. */
+export async function gapEntries(
+  client: Redis,
+  market: string,
+): Promise<(Record<string, string> & { id: string })[]> {
+  const entries = await client.xrange(marketKeys("btcfeed", market).gaps, "-", "+");
+  return entries.map(([id, flat]) => {
+    const f: Record<string, string> & { id: string } = { id };
+    for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
+    return f;
+  });
+}
+
+/** Trades in a market's stream on the primary. */
+export async function tradeCount(client: Redis, market: string): Promise<number> {
+  try {
+    return await client.xlen(marketKeys("btcfeed", market).trades);
+  } catch {
+    return -1;
+  }
+}
