@@ -8,6 +8,10 @@ import { Outbox } from "../failover/outbox.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { checkCredentials, closeTarget, openTarget } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
+import type { Config } from "../config.ts";
+import { GapStore } from "../failover/gap_store.ts";
+import { GapRecorder } from "../failover/gap_recorder.ts";
+import type { RedisTarget } from "../failover/targets.ts";
 
 export interface SyncSummary {
   replayed: number;
@@ -16,6 +20,8 @@ export interface SyncSummary {
   /** Rejected as out-of-order and kept in the outbox's dead-letter table. */
   deadLettered: number;
   remaining: number;
+  /** Gap records still waiting for the primary (they are flushed too). */
+  gapRecordsPending: number;
   seconds: number;
 }
 
@@ -41,15 +47,10 @@ export function syncCommand() {
           }
           return;
         }
-        if (outbox.depth() === 0) {
-          const empty: SyncSummary = {
-            replayed: 0,
-            skipped: 0,
-            deadLettered: 0,
-            remaining: 0,
-            seconds: 0,
-          };
-          console.log(flags.json ? JSON.stringify(empty) : "outbox is empty: nothing to replay");
+        if (outbox.depth() === 0 && pendingGapRecords(config.dataDir) === 0) {
+          console.log(
+            flags.json ? JSON.stringify(emptySummary()) : "outbox is empty: nothing to replay",
+          );
           return;
         }
         const summary = await replayAll(outbox, config, !flags.json && Deno.stderr.isTerminal());
@@ -58,6 +59,9 @@ export function syncCommand() {
           console.log(
             `replayed ${summary.replayed}, skipped ${summary.skipped} already present, ` +
               `dead-lettered ${summary.deadLettered}, ${summary.remaining} remaining, ` +
+              (summary.gapRecordsPending
+                ? `${summary.gapRecordsPending} gap records waiting, `
+                : "") +
               `${summary.seconds} s`,
           );
         }
@@ -69,18 +73,12 @@ export function syncCommand() {
 
 async function replayAll(
   outbox: Outbox,
-  config: ReturnType<typeof configFrom>,
+  config: Config,
   progress: boolean,
 ): Promise<SyncSummary> {
   const started = performance.now();
   const primary = openTarget(config.primaryUrl, "primary", config);
-  const summary: SyncSummary = {
-    replayed: 0,
-    skipped: 0,
-    deadLettered: 0,
-    remaining: 0,
-    seconds: 0,
-  };
+  const summary = emptySummary();
   const replayer = new Replayer(outbox, primary.writer, () => false, {
     holder: `sync:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
     untilSeq: outbox.maxSeq(),
@@ -112,6 +110,7 @@ async function replayAll(
       summary.deadLettered += step.deadLettered;
       bar?.increment(step.rows);
     }
+    summary.gapRecordsPending = await flushGapRecords(config, primary);
   } finally {
     bar?.stop();
     replayer.release();
@@ -120,4 +119,37 @@ async function replayAll(
     summary.seconds = Math.round((performance.now() - started) / 10) / 100;
   }
   return summary;
+}
+
+/** Writes gap records that a stream stored while the primary was away; returns how many wait. */
+async function flushGapRecords(config: Config, primary: RedisTarget): Promise<number> {
+  const store = GapStore.open(config.dataDir);
+  try {
+    if (store.depth() === 0) return 0;
+    const recorder = new GapRecorder({ store, primary, failover: null, prefix: config.prefix });
+    await recorder.flush();
+    return store.depth();
+  } finally {
+    store.close();
+  }
+}
+
+function emptySummary(): SyncSummary {
+  return {
+    replayed: 0,
+    skipped: 0,
+    deadLettered: 0,
+    remaining: 0,
+    gapRecordsPending: 0,
+    seconds: 0,
+  };
+}
+
+function pendingGapRecords(dataDir: string): number {
+  const store = GapStore.open(dataDir);
+  try {
+    return store.depth();
+  } finally {
+    store.close();
+  }
 }

@@ -6,6 +6,7 @@ import { startRedis } from "../support/redis_server.ts";
 import { runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { assertClean, Rig, sleep } from "../support/rig.ts";
 import { Outbox } from "../../lib/failover/outbox.ts";
+import { GapStore } from "../../lib/failover/gap_store.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import { entryIdFor, type Trade } from "../../lib/trade.ts";
 
@@ -178,5 +179,38 @@ Deno.test("sync while the stream is syncing the same outbox: no duplicate, no lo
     assertClean(await rig.settle());
   } finally {
     await rig.stop();
+  }
+});
+
+Deno.test("sync also writes gap records a stream stored while the primary was away", async () => {
+  const redis = await startRedis();
+  const dataDir = await Deno.makeTempDir();
+  const client = new Redis(redis.url);
+  try {
+    const store = GapStore.open(dataDir);
+    const stored = store.append({
+      market: MARKET,
+      reason: "disconnect",
+      afterTradeId: "100",
+      beforeTradeId: "250",
+      fromTs: 1_785_312_345_000,
+      toTs: 1_785_312_346_000,
+      recovered: 0,
+      missing: null,
+    });
+    store.close();
+    const r = await runCli(["sync", "--json", "--primary", redis.url, "--data-dir", dataDir]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.stdout).gapRecordsPending, 0);
+    const entries = await client.xrange(marketKeys("btcfeed", MARKET).gaps, "-", "+");
+    assertEquals(entries.map(([id]) => id), [stored.entryId]);
+    const fields = Object.fromEntries(
+      entries[0][1].flatMap((_, i, a) => i % 2 ? [] : [[a[i], a[i + 1]]]),
+    );
+    assertEquals([fields.reason, fields.after_trade_id, fields.missing], ["disconnect", "100", ""]);
+  } finally {
+    client.disconnect();
+    await redis.stop();
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
