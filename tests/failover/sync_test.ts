@@ -3,7 +3,7 @@
 import { deepStrictEqual as assertEquals, match, ok } from "node:assert/strict";
 import { Redis } from "ioredis";
 import { startRedis } from "../support/redis_server.ts";
-import { runCli, spawnCli, waitFor } from "../support/cli.ts";
+import { BTCFEED_PERMISSIONS, runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { assertClean, Rig, sleep } from "../support/rig.ts";
 import { Outbox } from "../../lib/failover/outbox.ts";
 import { GapStore } from "../../lib/failover/gap_store.ts";
@@ -210,6 +210,40 @@ Deno.test("sync also writes gap records a stream stored while the primary was aw
     assertEquals([fields.reason, fields.after_trade_id, fields.missing], ["disconnect", "100", ""]);
   } finally {
     client.disconnect();
+    await redis.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("sync shows a progress bar on a terminal", async () => {
+  const redis = await startRedis();
+  const dataDir = await Deno.makeTempDir();
+  try {
+    fillOutbox(dataDir, syntheticTrades(50_000));
+    const main = new URL("../../main.ts", import.meta.url).pathname;
+    const cmd = [
+      Deno.execPath(),
+      "run",
+      ...BTCFEED_PERMISSIONS,
+      main,
+      "sync",
+      "--primary",
+      redis.url,
+      "--data-dir",
+      dataDir,
+    ].join(" ");
+    const out = await new Deno.Command("script", {
+      args: ["-qec", cmd, "/dev/null"],
+      stdout: "piped",
+      stderr: "piped",
+      env: { TERM: "xterm" },
+    }).output();
+    const screen = new TextDecoder().decode(out.stdout);
+    assertEquals(out.code, 0, screen);
+    match(screen, /progress \[=+-*\] \d+% \| ETA/);
+    match(screen, /50000\/50000/);
+    match(screen, /replayed 50000, skipped 0 already present/);
+  } finally {
     await redis.stop();
     await Deno.remove(dataDir, { recursive: true });
   }
