@@ -59,6 +59,11 @@ export function streamCommand() {
  * gap record of it is on the primary (it waits for the primary as long as it takes).
  */
 export async function runStream(config: Config): Promise<void> {
+  // Signals are ours from the first moment: a SIGTERM during start-up still stops gracefully.
+  const stop = Promise.withResolvers<string>();
+  const onSignal = (name: string) => () => stop.resolve(name);
+  const signals = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
+  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
   Deno.mkdirSync(config.dataDir, { recursive: true });
   const unlock = takeStreamLock(config.dataDir);
   const outbox = Outbox.open(config.dataDir, { maxTrades: config.outboxMax });
@@ -141,10 +146,6 @@ export async function runStream(config: Config): Promise<void> {
       ...(config.replay ? { replay: config.replay } : {}),
     });
 
-    const stop = Promise.withResolvers<string>();
-    const onSignal = (name: string) => () => stop.resolve(name);
-    const signals = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
-    for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
     const tick = setInterval(() => {
       const snapshot = src.snapshot();
       for (const [m, s] of Object.entries(snapshot)) consolidator!.setLive(m, s.state === "live");
@@ -176,7 +177,6 @@ export async function runStream(config: Config): Promise<void> {
       );
     } else log.info("stream stopping", { signal: reason });
     clearInterval(tick);
-    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
     await http?.close();
     await src.close();
     await core.close();
@@ -185,6 +185,7 @@ export async function runStream(config: Config): Promise<void> {
     log.info("stream stopped", { outboxDepth: outbox.depth(), gapRecordsPending: gaps.pending() });
     if (reason === "replay failed") throw new Error(`--replay: reading ${config.replay} failed`);
   } finally {
+    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
     await source?.close().catch(() => {});
     closeTarget(primary);
     closeTarget(failover);

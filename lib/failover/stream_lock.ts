@@ -4,18 +4,9 @@
  */
 
 import { join } from "node:path";
+import { isPidAlive } from "./lease.ts";
 
 const LOCK_FILE = "stream.pid";
-
-/** True when a process with this pid exists on this host. */
-export function pidAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Takes the stream lock of `dataDir`.
@@ -34,7 +25,7 @@ export function takeStreamLock(dataDir: string): () => void {
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
       const holder = Number(Deno.readTextFileSync(path).trim());
-      if (holder && holder !== Deno.pid && pidAlive(holder)) {
+      if (holder && holder !== Deno.pid && isPidAlive(holder)) {
         throw new Error(`another btcfeed stream (pid ${holder}) is already using ${dataDir}`);
       }
       Deno.removeSync(path);

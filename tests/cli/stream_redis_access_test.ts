@@ -145,3 +145,36 @@ Deno.test("with no Redis at all the stream keeps running, says so, and carries t
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("one stream per data directory: a second one exits 1 naming the first; a killed one's lock is taken over", async () => {
+  const port = await freePort();
+  const { fake, args } = await fakeBinance(100);
+  const dataDir = await Deno.makeTempDir();
+  const streamArgs = [
+    "stream",
+    ...args,
+    "--primary",
+    `redis://127.0.0.1:${port}`,
+    "--data-dir",
+    dataDir,
+  ];
+  const first = spawnCli(streamArgs);
+  try {
+    await first.waitForLine(/stream started/);
+    const second = await runCli(streamArgs);
+    assertEquals(second.code, 1, second.stderr);
+    match(
+      second.stderr,
+      new RegExp(`another btcfeed stream \\(pid ${first.pid}\\) is already using`),
+    );
+    first.kill("SIGKILL");
+    await first.status;
+    const third = spawnCli(streamArgs);
+    await third.waitForLine(/stream started/);
+    assertEquals((await third.stop()).code, 0);
+  } finally {
+    await first.stop();
+    await fake.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
