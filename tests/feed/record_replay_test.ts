@@ -3,7 +3,7 @@
  * saw, and a replay feeds it through the same pipeline, reporting truncation and bad lines.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { adapterFor } from "../../lib/exchanges/registry.ts";
