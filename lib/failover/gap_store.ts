@@ -20,6 +20,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import type { GapRecord } from "../feed/market_pipeline.ts";
+import { immediate } from "./_sqlite.ts";
 
 /** A stored gap record and its Redis entry ID. */
 export interface StoredGap {
@@ -113,8 +114,7 @@ export class GapStore {
    * @throws when SQLite cannot commit (disk full, I/O error, lock timeout)
    */
   append(gap: GapRecord, now = Date.now()): StoredGap {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+    return immediate(this.#db, () => {
       const last = Number((this.#s.clock.get() as { ms: number }).ms);
       const detectedAt = Math.max(Math.floor(now), last);
       this.#s.setClock.run(detectedAt);
@@ -129,12 +129,8 @@ export class GapStore {
         Math.max(0, Math.floor(gap.recovered)),
         gap.missing === null ? null : Math.max(0, Math.floor(gap.missing)),
       ) as { seq: number };
-      this.#db.exec("COMMIT");
       return { seq: Number(seq), entryId: `${detectedAt}-${seq}`, gap: { ...gap } };
-    } catch (e) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    });
   }
 
   /** Up to `limit` stored records, oldest first. */

@@ -19,6 +19,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { immediate } from "./_sqlite.ts";
 
 const LEASE_NAME = "replay";
 const HOLDER_PID_RE = /^[^:]*:(\d+):/;
@@ -113,7 +114,7 @@ export class Lease {
 
   /** Takes the lease for `ttlMs` if it is free, expired, ours, or its holder's process is gone. */
   acquire(holder: string, ttlMs: number, now: number): boolean {
-    return this.#immediate(() => {
+    return immediate(this.#db, () => {
       const row = this.#get.get(LEASE_NAME) as
         | { holder: string; expires_at: number; host: string | null }
         | undefined;
@@ -127,12 +128,15 @@ export class Lease {
 
   /** Extends the lease; false when `holder` no longer holds it (the caller must stop). */
   renew(holder: string, ttlMs: number, now: number): boolean {
-    return this.#immediate(() => this.#renew.run(now + ttlMs, LEASE_NAME, holder).changes === 1);
+    return immediate(
+      this.#db,
+      () => this.#renew.run(now + ttlMs, LEASE_NAME, holder).changes === 1,
+    );
   }
 
   /** Gives the lease up if `holder` holds it; otherwise does nothing. */
   release(holder: string): void {
-    this.#immediate(() => this.#release.run(LEASE_NAME, holder));
+    immediate(this.#db, () => this.#release.run(LEASE_NAME, holder));
   }
 
   /** The current lease row, expired or not; null when nobody holds it. */
@@ -145,17 +149,5 @@ export class Lease {
     const pid = holderPid(row.holder);
     const host = hostName();
     return pid !== null && host !== null && row.host === host && !isPidAlive(pid);
-  }
-
-  #immediate<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = fn();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (e) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw e;
-    }
   }
 }

@@ -42,6 +42,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import type { Trade } from "../trade.ts";
 import { Lease, type LeaseInfo } from "./lease.ts";
+import { immediate } from "./_sqlite.ts";
 import {
   classifySqliteError,
   errText,
@@ -369,15 +370,7 @@ export class Outbox {
 
   #write<T>(fn: () => T): T {
     return this.#guard(() => {
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
-        const result = fn();
-        this.#db.exec("COMMIT");
-        return result;
-      } catch (e) {
-        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-        throw e;
-      }
+      return immediate(this.#db, fn);
     });
   }
 

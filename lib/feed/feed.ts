@@ -18,12 +18,11 @@ import { type Market, marketName, type Trade } from "../trade.ts";
 import type { BackfillOptions } from "./backfill.ts";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { type ConnectionOptions, FeedConnection } from "./connection.ts";
-import { type GapRecord, MarketPipeline } from "./market_pipeline.ts";
-import type { QuarantineReason } from "./quarantine.ts";
+import { type GapRecord, MarketPipeline, type MarketSnapshot } from "./market_pipeline.ts";
 import type { LastTrade, SequencerOptions } from "./sequencer.ts";
 import { errorText } from "./_redact.ts";
 
-export type { GapRecord } from "./market_pipeline.ts";
+export type { GapRecord, MarketSnapshot } from "./market_pipeline.ts";
 export type { LastTrade } from "./sequencer.ts";
 
 /** One market to run. */
@@ -34,34 +33,6 @@ export interface FeedMarket {
   wsUrl: string;
   /** REST base URL for backfill (`--rest-url`); defaults to the adapter's. */
   restUrl?: string;
-}
-
-/** A market's state in {@link Feed.snapshot}. */
-export interface MarketSnapshot {
-  /** `blocked`: the exchange refuses this location (HTTP 451/403); retried slowly. */
-  state: "connecting" | "live" | "down" | "blocked";
-  /** Connection attempts after the first (planned hand-overs not included). */
-  reconnects: number;
-  /** Planned, overlapping replacements (age limit, exchange notice). */
-  handovers: number;
-  /** Gaps detected (id gaps and disconnect windows). */
-  gaps: number;
-  /** Gaps whose trades were all recovered. */
-  gapsBackfilled: number;
-  /** True while live trades are held for a backfill. */
-  backfilling: boolean;
-  /** Refused messages and trades by reason (adapter rejects, `id_regression`). */
-  quarantined: Partial<Record<QuarantineReason, number>>;
-  /** Latest connection failure or exchange error, one line. */
-  lastError: string | null;
-  /** Trades dropped because they were already delivered (overlaps, snapshots). */
-  duplicates: number;
-  /** Trades delivered. */
-  trades: number;
-  /** Entry IDs moved past their trade time to stay increasing. */
-  clockAdjusted: number;
-  lastTradeId: string | null;
-  lastTradeTs: number | null;
 }
 
 /** Configuration of a {@link Feed}. */
@@ -151,23 +122,13 @@ export class Feed {
   /** Per-market state, keyed by market name. */
   snapshot(): Record<string, MarketSnapshot> {
     const out: Record<string, MarketSnapshot> = {};
-    for (const { pipeline: p, conn, lastError } of this.#runs) {
-      const last = p.sequencer.last;
-      out[p.name] = {
+    for (const { pipeline, conn, lastError } of this.#runs) {
+      out[pipeline.name] = pipeline.snapshot({
         state: conn.state === "closed" ? "down" : conn.state,
         reconnects: conn.reconnects,
         handovers: conn.handovers,
-        gaps: p.gaps,
-        gapsBackfilled: p.gapsBackfilled,
-        backfilling: p.backfilling,
-        quarantined: { ...p.quarantine.counts },
         lastError,
-        duplicates: p.duplicates,
-        trades: p.trades,
-        clockAdjusted: p.sequencer.clockAdjusted,
-        lastTradeId: last?.tradeId ?? null,
-        lastTradeTs: last?.ts ?? null,
-      };
+      });
     }
     return out;
   }

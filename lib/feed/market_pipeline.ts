@@ -19,7 +19,7 @@ import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
 import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
-import { Quarantine } from "./quarantine.ts";
+import { Quarantine, type QuarantineReason } from "./quarantine.ts";
 import {
   type LastTrade,
   MarketSequencer,
@@ -45,6 +45,34 @@ export interface GapRecord {
   recovered: number;
   /** Trades still missing; null when the exchange gives no way to know. */
   missing: number | null;
+}
+
+/** A market's state, as `Feed.snapshot()` and `ReplaySource.snapshot()` report it. */
+export interface MarketSnapshot {
+  /** `blocked`: the exchange refuses this location (HTTP 451/403); retried slowly. */
+  state: "connecting" | "live" | "down" | "blocked";
+  /** Connection attempts after the first (planned hand-overs not included). */
+  reconnects: number;
+  /** Planned, overlapping replacements (age limit, exchange notice). */
+  handovers: number;
+  /** Gaps detected (id gaps and disconnect windows). */
+  gaps: number;
+  /** Gaps whose trades were all recovered. */
+  gapsBackfilled: number;
+  /** True while live trades are held for a backfill. */
+  backfilling: boolean;
+  /** Refused messages and trades by reason (adapter rejects, `id_regression`). */
+  quarantined: Partial<Record<QuarantineReason, number>>;
+  /** Latest connection failure or exchange error, one line. */
+  lastError: string | null;
+  /** Trades dropped because they were already delivered (overlaps, snapshots). */
+  duplicates: number;
+  /** Trades delivered. */
+  trades: number;
+  /** Entry IDs moved past their trade time to stay increasing. */
+  clockAdjusted: number;
+  lastTradeId: string | null;
+  lastTradeTs: number | null;
 }
 
 /** Everything a {@link MarketPipeline} needs. */
@@ -241,5 +269,24 @@ export class MarketPipeline {
     if (!trades.length) return;
     this.trades += trades.length;
     this.#init.emit(trades);
+  }
+
+  /** This market's snapshot, given what its connection (or replay reader) reports. */
+  snapshot(
+    link: Pick<MarketSnapshot, "state" | "reconnects" | "handovers" | "lastError">,
+  ): MarketSnapshot {
+    const last = this.sequencer.last;
+    return {
+      ...link,
+      gaps: this.gaps,
+      gapsBackfilled: this.gapsBackfilled,
+      backfilling: this.backfilling,
+      quarantined: { ...this.quarantine.counts },
+      duplicates: this.duplicates,
+      trades: this.trades,
+      clockAdjusted: this.sequencer.clockAdjusted,
+      lastTradeId: last?.tradeId ?? null,
+      lastTradeTs: last?.ts ?? null,
+    };
   }
 }

@@ -21,7 +21,7 @@
 import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type Trade } from "../trade.ts";
-import type { MarketSnapshot } from "./feed.ts";
+import type { MarketSnapshot } from "./market_pipeline.ts";
 import { type GapRecord, MarketPipeline } from "./market_pipeline.ts";
 import type { LastTrade } from "./sequencer.ts";
 import { errorText } from "./_redact.ts";
@@ -129,23 +129,13 @@ export class ReplaySource {
   /** Per-market state in the shape of `Feed.snapshot()`: live while reading, down after. */
   snapshot(): Record<string, MarketSnapshot> {
     const out: Record<string, MarketSnapshot> = {};
-    for (const [name, { pipeline: p }] of this.#runs) {
-      const last = p.sequencer.last;
-      out[name] = {
+    for (const [name, { pipeline }] of this.#runs) {
+      out[name] = pipeline.snapshot({
         state: this.#state,
         reconnects: 0,
         handovers: 0,
-        gaps: p.gaps,
-        gapsBackfilled: p.gapsBackfilled,
-        backfilling: p.backfilling,
-        quarantined: { ...p.quarantine.counts },
         lastError: null,
-        duplicates: p.duplicates,
-        trades: p.trades,
-        clockAdjusted: p.sequencer.clockAdjusted,
-        lastTradeId: last?.tradeId ?? null,
-        lastTradeTs: last?.ts ?? null,
-      };
+      });
     }
     return out;
   }

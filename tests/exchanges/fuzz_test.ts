@@ -16,7 +16,7 @@ import {
   marketName,
   type RawTrade,
 } from "../../lib/trade.ts";
-import { prng } from "../support/fake_protocols/tape.ts";
+import { seededRandom } from "../support/rng.ts";
 import { sampleMessages } from "../support/fake_protocols/samples.ts";
 import { KNOWN_BAD_MESSAGES } from "./known_bad_messages.ts";
 import { mutate, type MutationKind, STRUCTURAL } from "./_mutate.ts";
@@ -90,7 +90,7 @@ function fuzzOne(
   seed: number,
   tally: Map<string, number>,
 ): number {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   let count = 0;
   for (const original of seeds) {
     const base = run(() => parse(original), market, original, tally);
@@ -178,7 +178,7 @@ for (const name of EXCHANGE_NAMES) {
       const small = sampleMessages(name, 4).restPage!;
       total += fuzzOne(adapter, page, market, [small], 99, tally);
     }
-    const rnd = prng(7 * name.length);
+    const rnd = seededRandom(7 * name.length);
     for (let i = 0; i < 400; i++, total++) {
       const text = randomText(rnd);
       run(() => parse(text), market, text, tally);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { Backoff, DEFAULT_BACKOFF_OPTIONS, MIN_BACKOFF_DELAY_MS } from "../../lib/feed/backoff.ts";
-import { prng } from "../support/fake_protocols/tape.ts";
+import { seededRandom } from "../support/rng.ts";
 
 Deno.test("backoff delays stay within ±30% of the doubling base and never exceed the cap", () => {
-  const rnd = prng(7);
+  const rnd = seededRandom(7);
   const b = new Backoff({}, rnd);
   const { initialMs, maxMs, factor, jitter } = DEFAULT_BACKOFF_OPTIONS;
   for (let i = 0; i < 40; i++) {

@@ -6,6 +6,7 @@
  */
 
 import type { Side } from "../../../lib/trade.ts";
+import { seededRandom } from "../rng.ts";
 
 /** One published trade, in the terms every protocol encoder renders from. */
 export interface TapeEntry {
@@ -37,21 +38,9 @@ export interface TapeOptions {
   priceOffset?: number;
 }
 
-/** A small seeded PRNG (mulberry32); returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Builds `count` trades deterministically from the seed. */
 export function makeTape(o: TapeOptions): TapeEntry[] {
-  const rnd = prng(o.seed);
+  const rnd = seededRandom(o.seed);
   const out: TapeEntry[] = [];
   let cents = 11_725_001n + BigInt(Math.trunc(o.priceOffset ?? 0)) * 100n; // 117250.01 + offset
   let micros = o.startMicros;
