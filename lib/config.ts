@@ -11,6 +11,9 @@ import { join } from "node:path";
 import { adapterFor, EXCHANGE_NAMES } from "./exchanges/registry.ts";
 import { marketName } from "./trade.ts";
 import { parseRedisUrl, redactUrl } from "./redis/url.ts";
+import { DEFAULT_WRITER_OPTIONS } from "./redis/writer.ts";
+import { DEFAULT_OUTBOX_OPTIONS } from "./failover/outbox.ts";
+import { DEFAULT_FAILOVER_CORE_OPTIONS } from "./failover/core.ts";
 
 /** A usage or configuration error: one line, exit code 2. */
 export class ConfigError extends Error {
@@ -55,15 +58,16 @@ export interface Config {
 /** Flag names as commander gives them (camelCase keys), all optional strings or booleans. */
 export type RawFlags = Partial<Record<string, string | string[] | boolean | undefined>>;
 
+/** Defaults of the settings; those the modules own are taken from them, so each is defined once. */
 export const DEFAULTS = {
   primary: "redis://127.0.0.1:6379",
   exchanges: "binance,coinbase,kraken",
   http: "127.0.0.1:9464",
-  prefix: "btcfeed",
-  maxTrades: 1_000_000,
-  outboxMax: 10_000_000,
-  deadlineMs: 500,
-  holdDownMs: 3_000,
+  prefix: DEFAULT_WRITER_OPTIONS.prefix,
+  maxTrades: DEFAULT_WRITER_OPTIONS.maxTrades,
+  outboxMax: DEFAULT_OUTBOX_OPTIONS.maxTrades,
+  deadlineMs: DEFAULT_FAILOVER_CORE_OPTIONS.deadlineMs,
+  holdDownMs: DEFAULT_FAILOVER_CORE_OPTIONS.holdDownMs,
   logLevel: "info",
 } as const;
 

@@ -1,7 +1,7 @@
 /** Options shared by several subcommands, and the one way to turn them into a Config. */
 
 import type { Command } from "@commander-js/extra-typings";
-import { type Config, ENV, type RawFlags, resolveConfig } from "../config.ts";
+import { type Config, DEFAULTS, ENV, type RawFlags, resolveConfig } from "../config.ts";
 import { log } from "../log.ts";
 
 /** Adds the Redis, data-directory and logging options every core-using subcommand shares. */
@@ -9,17 +9,17 @@ export function addSharedOptions<C extends Command<[], Record<string, unknown>>>
   cmd
     .option(
       "--primary <url>",
-      `primary Redis URL (env ${ENV.primary}; default redis://127.0.0.1:6379)`,
+      `primary Redis URL (env ${ENV.primary}; default ${DEFAULTS.primary})`,
     )
     .option("--failover <url>", `failover Redis URL (env ${ENV.failover}; default none)`)
     .option("--data-dir <dir>", `outbox and status directory (env ${ENV.dataDir})`)
-    .option("--prefix <p>", `Redis key prefix (env ${ENV.prefix}; default btcfeed)`)
+    .option("--prefix <p>", `Redis key prefix (env ${ENV.prefix}; default ${DEFAULTS.prefix})`)
     .option("--tls-ca <file>", `CA certificate for rediss:// (env ${ENV.tlsCa})`)
     .option("--tls-insecure", `skip TLS certificate verification: unsafe (env ${ENV.tlsInsecure})`)
     .option("--log-format <fmt>", `pretty or json (env ${ENV.logFormat}; default pretty on a TTY)`)
     .option(
       "--log-level <level>",
-      `debug, info, warn or error (env ${ENV.logLevel}; default info)`,
+      `debug, info, warn or error (env ${ENV.logLevel}; default ${DEFAULTS.logLevel})`,
     );
   return cmd;
 }

@@ -2,7 +2,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import type { Config } from "../config.ts";
-import { ENV } from "../config.ts";
+import { DEFAULTS, ENV } from "../config.ts";
 import { addSharedOptions, configFrom } from "./options.ts";
 import { log } from "../log.ts";
 import { FailoverCore } from "../failover/core.ts";
@@ -34,18 +34,36 @@ import { VERSION } from "../version.ts";
 export function streamCommand() {
   return addSharedOptions(new Command("stream"))
     .description("stream trades into Redis with automatic failover")
-    .option("--exchanges <list>", `markets in priority order (env ${ENV.exchanges})`)
+    .option(
+      "--exchanges <list>",
+      `markets in priority order (env ${ENV.exchanges}; default ${DEFAULTS.exchanges})`,
+    )
     .option(
       "--exchange-url <e=url...>",
       `override an exchange's WebSocket URL (env ${ENV.exchangeUrl})`,
     )
     .option("--rest-url <e=url...>", `override an exchange's REST base (env ${ENV.restUrl})`)
-    .option("--http <host:port|off>", `/health and /metrics listener (env ${ENV.http})`)
+    .option(
+      "--http <host:port|off>",
+      `/health and /metrics listener (env ${ENV.http}; default ${DEFAULTS.http})`,
+    )
     .option("--legacy-keys", `also write the original service's keys (env ${ENV.legacyKeys})`)
-    .option("--max-trades <n>", `approximate length of each market's stream (env ${ENV.maxTrades})`)
-    .option("--outbox-max <n>", `outbox limit in trades (env ${ENV.outboxMax})`)
-    .option("--deadline-ms <ms>", `primary write deadline (env ${ENV.deadlineMs}; default 500)`)
-    .option("--hold-down-ms <ms>", `primary healthy this long before use (env ${ENV.holdDownMs})`)
+    .option(
+      "--max-trades <n>",
+      `approximate length of each market's stream (env ${ENV.maxTrades}; default ${DEFAULTS.maxTrades})`,
+    )
+    .option(
+      "--outbox-max <n>",
+      `outbox limit in trades (env ${ENV.outboxMax}; default ${DEFAULTS.outboxMax})`,
+    )
+    .option(
+      "--deadline-ms <ms>",
+      `primary write deadline (env ${ENV.deadlineMs}; default ${DEFAULTS.deadlineMs})`,
+    )
+    .option(
+      "--hold-down-ms <ms>",
+      `primary healthy this long before use (env ${ENV.holdDownMs}; default ${DEFAULTS.holdDownMs})`,
+    )
     .option("--record <file>", `append raw exchange messages as NDJSON (env ${ENV.record})`)
     .option("--replay <file>", `use a recorded NDJSON file as the source (env ${ENV.replay})`)
     .action(async (flags) => {

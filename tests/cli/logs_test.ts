@@ -53,6 +53,6 @@ Deno.test("--log-format pretty gives readable lines", async () => {
   const lines = await streamLines(["--log-format", "pretty"]);
   const started = lines.find((l) => l.includes("stream started"));
   ok(started, lines.join("\n"));
-  match(started!, /^\d\d:\d\d:\d\d\.\d{3} INFO  stream started markets=/);
+  match(started!, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}stream started markets=/);
   assertEquals(lines.filter((l) => l.startsWith("{")).length, 0);
 });
