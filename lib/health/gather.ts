@@ -18,6 +18,7 @@ import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../failover/status.ts";
 import { Outbox } from "../failover/outbox.ts";
 import { pingWithin } from "../redis/client.ts";
+import { withDeadline } from "../failover/deadline.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { parseRedisUrl, redactUrl, redisOptions } from "../redis/url.ts";
@@ -149,7 +150,7 @@ async function readAges(
   const reads = targets.map(async (t) => {
     const pipeline = t.redis.pipeline();
     for (const m of markets) pipeline.hmget(marketKeys(prefix, m).last, "ts", "received_at");
-    const replies = await within(pipeline.exec(), timeoutMs).catch(() => null);
+    const replies = await withDeadline(pipeline.exec(), timeoutMs, "market read").catch(() => null);
     return { t, replies };
   });
   const now = Date.now();
@@ -210,13 +211,4 @@ function readOutbox(
   } finally {
     outbox?.close();
   }
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  promise.catch(() => {});
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
