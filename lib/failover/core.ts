@@ -185,6 +185,7 @@ export class FailoverCore {
         maxTrades: outbox.maxTrades,
         full: outbox.isFull(),
         lastError: this.#outboxError,
+        deadLetters: outbox.deadLetterCount(),
       },
       sync: this.#sync ? { done: this.#sync.done, total: this.#sync.done + depth } : null,
       primary: { ...this.#primaryHealth },

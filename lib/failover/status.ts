@@ -86,6 +86,8 @@ export interface StreamStatus {
     maxTrades: number;
     full: boolean;
     lastError: string | null;
+    /** Rows the primary rejected as out-of-order, kept in the dead-letter table. */
+    deadLetters: number;
   };
   /** Replay progress while syncing. */
   sync: { total: number; done: number } | null;

@@ -183,6 +183,12 @@ export class StreamMetrics {
       (g, s) => g.set(s.outbox.maxTrades),
     );
     gauge(
+      "btcfeed_outbox_dead_letters",
+      "Outbox rows the primary rejected as out-of-order, kept for inspection.",
+      [],
+      (g, s) => g.set(s.outbox.deadLetters ?? 0),
+    );
+    gauge(
       "btcfeed_outbox_full",
       "1 while the outbox is at its limit.",
       [],

@@ -197,7 +197,14 @@ Deno.test("health exits 2 when no stream ever ran or its heartbeat is old", asyn
 Deno.test("health exits 2 when no Redis is reachable and the outbox is at its limit", async () => {
   await withSetup(async (ctx) => {
     const s = live({ mode: "failover" });
-    s.outbox = { depth: 100, bytes: 9000, maxTrades: 100, full: true, lastError: null };
+    s.outbox = {
+      depth: 100,
+      bytes: 9000,
+      maxTrades: 100,
+      full: true,
+      lastError: null,
+      deadLetters: 0,
+    };
     writeStatus(ctx.dir, s);
     await Promise.all([ctx.primary.stop(), ctx.failover.stop()]);
     const run = await health(targets(ctx));

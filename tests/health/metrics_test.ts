@@ -33,7 +33,14 @@ Deno.test("metrics are read from the stream's status at scrape time", async () =
   s.counters.writtenFailover = 40;
   s.counters.outboxAppended = 41;
   s.counters.dropped = 3;
-  s.outbox = { depth: 41, bytes: 4096, maxTrades: 100, full: false, lastError: "disk full" };
+  s.outbox = {
+    depth: 41,
+    bytes: 4096,
+    maxTrades: 100,
+    full: false,
+    lastError: "disk full",
+    deadLetters: 3,
+  };
   s.markets["binance:BTC-USDT"].quarantined = { "bad-price": 2, "bad-size": 1 };
   s.markets["binance:BTC-USDT"].reconnects = 5;
   s.markets["binance:BTC-USDT"].gaps = 2;
@@ -52,6 +59,7 @@ Deno.test("metrics are read from the stream's status at scrape time", async () =
   assert.equal(got.get("btcfeed_outbox_depth"), 41);
   assert.equal(got.get("btcfeed_outbox_bytes"), 4096);
   assert.equal(got.get("btcfeed_outbox_error"), 1);
+  assert.equal(got.get("btcfeed_outbox_dead_letters"), 3);
   assert.equal(got.get('btcfeed_redis_up{target="primary"}'), 0);
   assert.equal(
     got.get('btcfeed_market_quarantined_total{market="binance:BTC-USDT",reason="bad-price"}'),

@@ -263,7 +263,7 @@ Deno.test("an outbox disk error fails", () => {
 
 Deno.test("without its own outbox reading, the stream's view of the outbox decides", () => {
   const s = status();
-  s.outbox = { depth: 5, bytes: 500, maxTrades: 5, full: true, lastError: null };
+  s.outbox = { depth: 5, bytes: 500, maxTrades: 5, full: true, lastError: null, deadLetters: 0 };
   assertVerdict(report(input({ outbox: null }, s)), "fail", 2);
 });
 

@@ -39,7 +39,14 @@ Deno.test("GET /health is 200 for pass and warn, 503 for fail, as application/he
     assert.ok(warn.checks["redis-primary:responseTime"]);
 
     s = status();
-    s.outbox = { depth: 10, bytes: 100, maxTrades: 10, full: true, lastError: null };
+    s.outbox = {
+      depth: 10,
+      bytes: 100,
+      maxTrades: 10,
+      full: true,
+      lastError: null,
+      deadLetters: 0,
+    };
     res = await fetch(url("/health"));
     assert.equal(res.status, 503);
     assert.equal((await res.json()).status, "fail");
