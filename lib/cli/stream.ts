@@ -82,6 +82,14 @@ export async function runStream(config: Config): Promise<void> {
   const onSignal = (name: string) => () => stop.resolve(name);
   const signals = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
   for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
+  try {
+    await streamUntil(config, stop);
+  } finally {
+    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
+  }
+}
+
+async function streamUntil(config: Config, stop: PromiseWithResolvers<string>): Promise<void> {
   Deno.mkdirSync(config.dataDir, { recursive: true });
   const unlock = takeStreamLock(config.dataDir);
   const outbox = Outbox.open(config.dataDir, { maxTrades: config.outboxMax });
@@ -203,7 +211,6 @@ export async function runStream(config: Config): Promise<void> {
     log.info("stream stopped", { outboxDepth: outbox.depth(), gapRecordsPending: gaps.pending() });
     if (reason === "replay failed") throw new Error(`--replay: reading ${config.replay} failed`);
   } finally {
-    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
     await source?.close().catch(() => {});
     closeTarget(primary);
     closeTarget(failover);
