@@ -1,10 +1,13 @@
 /** Deadlines for Redis round trips: detection must not wait for TCP timeouts. */
 
-/** A write or probe that did not finish in time; its outcome is unknown. */
+/**
+ * A write or probe that did not finish in time; its outcome is unknown. Its message says
+ * "timed out", so `classifyRedisError` counts it as transient like any other timeout.
+ */
 export class DeadlineError extends Error {
   override name = "DeadlineError";
   constructor(what: string, ms: number) {
-    super(`${what} did not answer within ${ms} ms`);
+    super(`${what} timed out after ${ms} ms`);
   }
 }
 

@@ -28,7 +28,7 @@ import type { GapRecord } from "../feed/market_pipeline.ts";
 import { log } from "../log.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
-import { DeadlineError, withDeadline } from "./deadline.ts";
+import { withDeadline } from "./deadline.ts";
 import type { GapStore, StoredGap } from "./gap_store.ts";
 
 /** A Redis the recorder writes to. */
@@ -189,7 +189,7 @@ export class GapRecorder {
         try {
           await this.#send(this.#deps.primary, row);
         } catch (e) {
-          if (e instanceof DeadlineError || classifyRedisError(e) !== "fatal") {
+          if (classifyRedisError(e) !== "fatal") {
             if (!this.#waiting) {
               log.warn("gap records wait for the primary", {
                 pending: this.pending(),
