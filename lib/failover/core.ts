@@ -21,9 +21,9 @@ import type { RedisTarget } from "./targets.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Mode } from "./mode.ts";
 import type { RedisTargetStatus, StreamStatus, Transition } from "./status.ts";
-import { withDeadline } from "./deadline.ts";
+import { abortableSleep, Alarm, withDeadline } from "./deadline.ts";
 import { Replayer } from "./replayer.ts";
-import { abortableSleep, FailoverMirror } from "./mirror.ts";
+import { FailoverMirror } from "./mirror.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { pingWithin } from "../redis/client.ts";
 import { log } from "../log.ts";
@@ -86,7 +86,7 @@ export class FailoverCore {
   #outboxError: string | null = null;
   #sync: { done: number } | null = null;
   #replayer: Replayer;
-  #wake: () => void = () => {};
+  #alarm = new Alarm();
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
   readonly counters: StreamStatus["counters"] = {
@@ -141,7 +141,7 @@ export class FailoverCore {
     this.counters.tradesReceived += trades.length;
     if (this.#mode === "primary") {
       for (const t of trades) this.#pending.push(t);
-      this.#wake();
+      this.#alarm.wake();
     } else {
       this.#toOutbox(trades);
       this.#toFailover(trades);
@@ -153,7 +153,7 @@ export class FailoverCore {
     if (forced === this.#forced) return;
     this.#forced = forced;
     log.info(forced ? "failover forced" : "failover released", {});
-    this.#wake();
+    this.#alarm.wake();
   }
 
   start(): void {
@@ -165,7 +165,6 @@ export class FailoverCore {
   /** Stops the loops; trades not yet acknowledged by the primary are left in the outbox. */
   async close(): Promise<void> {
     this.#abort.abort();
-    this.#wake();
     await Promise.all(this.#loops);
     if (this.#pending.length) this.#toOutbox(this.#pending.splice(0));
     this.#replayer.release();
@@ -219,7 +218,10 @@ export class FailoverCore {
       } else if (this.#mode === "syncing") {
         if (await this.#replayStep()) continue;
       }
-      await this.#sleep(this.#mode === "primary" ? 1_000 : this.#options.probeIntervalMs);
+      await this.#alarm.sleep(
+        this.#mode === "primary" ? 1_000 : this.#options.probeIntervalMs,
+        signal,
+      );
     }
   }
 
@@ -331,7 +333,7 @@ export class FailoverCore {
       this.#markPrimaryDown(e);
       if (this.#mode === "primary") {
         this.#primaryFault = this.#primaryHealth.lastError;
-        this.#wake();
+        this.#alarm.wake();
       }
     }
   }
@@ -359,21 +361,6 @@ export class FailoverCore {
     log.error("trades older than the primary's newest were not appended (out-of-order)", {
       count: trades.length,
       first: `${trades[0].market} ${trades[0].id}`,
-    });
-  }
-
-  /** Sleeps up to `ms`; `submit`, `setForced`, the probe and `close` cut it short. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.#abort.signal;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      this.#wake = done;
     });
   }
 }

@@ -1,4 +1,7 @@
-/** Deadlines for Redis round trips: detection must not wait for TCP timeouts. */
+/**
+ * Time limits for the core's loops: deadlines for Redis round trips (detection must not wait for
+ * TCP timeouts) and sleeps that stop at once when their loop is aborted or woken.
+ */
 
 /**
  * A write or probe that did not finish in time; its outcome is unknown. Its message says
@@ -20,4 +23,33 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
   // The loser must never surface as an unhandled rejection.
   promise.catch(() => {});
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** An interruptible sleep for a loop that others wake when there is work (new trades, records). */
+export class Alarm {
+  #woken = new AbortController();
+
+  /** Sleeps up to `ms`; {@link wake} or aborting `signal` cuts it short. */
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    this.#woken = new AbortController();
+    return abortableSleep(ms, AbortSignal.any([signal, this.#woken.signal]));
+  }
+
+  /** Ends the current sleep, if any. */
+  wake(): void {
+    this.#woken.abort();
+  }
 }

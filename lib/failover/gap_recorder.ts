@@ -28,7 +28,7 @@ import type { GapRecord } from "../feed/market_pipeline.ts";
 import { log } from "../log.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
-import { withDeadline } from "./deadline.ts";
+import { Alarm, withDeadline } from "./deadline.ts";
 import type { GapStore, StoredGap } from "./gap_store.ts";
 
 /** A Redis the recorder writes to. */
@@ -102,7 +102,7 @@ export class GapRecorder {
   #waiting = false;
   /** Set by `record`, so a record stored during a flush is not left for the long sleep. */
   #dirty = false;
-  #wake: () => void = () => {};
+  #alarm = new Alarm();
   #abort = new AbortController();
   #loop: Promise<void> | null = null;
 
@@ -139,7 +139,7 @@ export class GapRecorder {
     const failover = this.#deps.failover;
     if (failover) void this.#send(failover, stored).catch(() => {/* best effort */});
     this.#dirty = true;
-    this.#wake();
+    this.#alarm.wake();
   }
 
   /** Starts the background flush loop (which flushes at once). */
@@ -160,7 +160,6 @@ export class GapRecorder {
   /** Stops the loop after one last flush attempt; what is not written stays stored. */
   async close(): Promise<void> {
     this.#abort.abort();
-    this.#wake();
     await this.#loop;
     await this.flush();
   }
@@ -171,7 +170,7 @@ export class GapRecorder {
       const empty = await this.flush();
       if (signal.aborted) return;
       if (empty && this.#dirty) continue;
-      await this.#sleep(empty ? 60_000 : this.#options.retryMs);
+      await this.#alarm.sleep(empty ? 60_000 : this.#options.retryMs, signal);
     }
   }
 
@@ -233,20 +232,5 @@ export class GapRecorder {
       log.debug("gap record already present", { market: row.gap.market, id: row.entryId });
     }
     if (target === this.#deps.primary) this.written++;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.#abort.signal;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.#wake = () => {};
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      this.#wake = done;
-    });
   }
 }

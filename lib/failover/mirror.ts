@@ -13,7 +13,7 @@
 import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
 import type { RedisTargetStatus } from "./status.ts";
-import { withDeadline } from "./deadline.ts";
+import { abortableSleep, withDeadline } from "./deadline.ts";
 import { pingWithin } from "../redis/client.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { log } from "../log.ts";
@@ -106,17 +106,4 @@ export class FailoverMirror {
     }
     this.#health = { ...this.#health, healthy: false, lastError: error };
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
