@@ -2,7 +2,7 @@
  * Prometheus metrics of a running stream, served at `GET /metrics`.
  *
  * Everything except the Redis latency histogram is read from the stream's status at scrape
- * time (prom-client `collect` callbacks), so the metrics and `/health` can never disagree and
+ * time (prom-client `collect` callbacks, all reading one snapshot taken per scrape), so the metrics and `/health` can never disagree and
  * the hot path pays nothing. Counters are the status's own monotonic counters (they restart at
  * zero with the process, as Prometheus expects of counters). A scrape never changes the stream.
  *
@@ -49,11 +49,16 @@ export class StreamMetrics {
   /** The registry holding every btcfeed metric. */
   readonly registry: Registry = new Registry();
   #latency: Histogram<"target">;
+  #getStatus: () => StreamStatus | null;
+  /** The status every collect callback of the current scrape reads (one snapshot a scrape). */
+  #scraped: StreamStatus | null | undefined = undefined;
 
   /** `getStatus` is called at each scrape; null (no status yet) exports only static metrics. */
   constructor(getStatus: () => StreamStatus | null, options: Partial<StreamMetricsOptions> = {}) {
     const now = options.now ?? Date.now;
     const r = this.registry;
+    this.#getStatus = getStatus;
+    const current = () => this.#scraped === undefined ? getStatus() : this.#scraped;
     const gauge = <L extends string>(
       name: string,
       help: string,
@@ -67,7 +72,7 @@ export class StreamMetrics {
         registers: [r],
         collect() {
           this.reset();
-          const s = getStatus();
+          const s = current();
           if (s) fill(this, s);
           else if (!labelNames.length) this.remove({});
         },
@@ -85,7 +90,7 @@ export class StreamMetrics {
         registers: [r],
         collect() {
           this.reset();
-          const s = getStatus();
+          const s = current();
           if (s) fill((labels, v) => this.inc(labels, Math.max(0, v)), s);
           else if (!labelNames.length) this.remove({});
         },
@@ -293,9 +298,14 @@ export class StreamMetrics {
     this.#latency.observe({ target }, ms / 1000);
   }
 
-  /** Prometheus text exposition of every metric. */
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  /** Prometheus text exposition of every metric, all from one status snapshot. */
+  async metrics(): Promise<string> {
+    this.#scraped = this.#getStatus();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#scraped = undefined;
+    }
   }
 
   /** The exposition's content type (`text/plain; version=0.0.4; charset=utf-8`). */
