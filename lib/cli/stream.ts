@@ -22,6 +22,7 @@ import { GapRecorder } from "../failover/gap_recorder.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { openSource, type StreamSource } from "./_stream_source.ts";
+import type { LastTrade } from "../feed/feed.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { compareEntryIds, type Trade } from "../trade.ts";
 import { withDeadline } from "../failover/deadline.ts";
@@ -276,10 +277,12 @@ async function lastKnownTrades(
   outbox: Outbox,
   primary: RedisTarget | null,
   config: Config,
-): Promise<Record<string, { tradeId: string; ts: number; id: string } | null>> {
-  const out: Record<string, { tradeId: string; ts: number; id: string } | null> = {};
+): Promise<Record<string, LastTrade | null>> {
+  const out: Record<string, LastTrade | null> = {};
   for (const market of markets) {
-    let best = outbox.lastTrade(market);
+    const stored = outbox.lastTrade(market);
+    let best: LastTrade | null = stored &&
+      { tradeId: stored.tradeId, ts: stored.ts, id: stored.id };
     if (primary) {
       try {
         const h = await withDeadline(
@@ -288,11 +291,11 @@ async function lastKnownTrades(
           "primary read",
         );
         if (h.id && (!best || compareEntryIds(h.id, best.id) > 0)) {
-          best = { tradeId: h.trade_id, ts: Number(h.ts), id: h.id } as Trade;
+          best = { tradeId: h.trade_id, ts: Number(h.ts), id: h.id };
         }
       } catch { /* the outbox view is enough to avoid duplicates; backfill covers the rest */ }
     }
-    out[market] = best ? { tradeId: best.tradeId, ts: best.ts, id: best.id } : null;
+    out[market] = best;
   }
   return out;
 }

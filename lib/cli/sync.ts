@@ -11,7 +11,6 @@ import { describeRedisError } from "../redis/errors.ts";
 import type { Config } from "../config.ts";
 import { GapStore } from "../failover/gap_store.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
-import type { RedisTarget } from "../failover/targets.ts";
 
 export interface SyncSummary {
   replayed: number;
@@ -34,6 +33,7 @@ export function syncCommand() {
       const config = configFrom(flags);
       Deno.mkdirSync(config.dataDir, { recursive: true });
       const outbox = Outbox.open(config.dataDir, { maxTrades: config.outboxMax });
+      const gaps = GapStore.open(config.dataDir);
       try {
         if (flags.dryRun) {
           const markets = outbox.summary();
@@ -47,13 +47,14 @@ export function syncCommand() {
           }
           return;
         }
-        if (outbox.depth() === 0 && pendingGapRecords(config.dataDir) === 0) {
+        if (outbox.depth() === 0 && gaps.depth() === 0) {
           console.log(
             flags.json ? JSON.stringify(emptySummary()) : "outbox is empty: nothing to replay",
           );
           return;
         }
-        const summary = await replayAll(outbox, config, !flags.json && Deno.stderr.isTerminal());
+        const progress = !flags.json && Deno.stderr.isTerminal();
+        const summary = await replayAll(outbox, gaps, config, progress);
         if (flags.json) console.log(JSON.stringify(summary));
         else {
           console.log(
@@ -66,6 +67,7 @@ export function syncCommand() {
           );
         }
       } finally {
+        gaps.close();
         outbox.close();
       }
     });
@@ -73,6 +75,7 @@ export function syncCommand() {
 
 async function replayAll(
   outbox: Outbox,
+  gaps: GapStore,
   config: Config,
   progress: boolean,
 ): Promise<SyncSummary> {
@@ -110,7 +113,12 @@ async function replayAll(
       summary.deadLettered += step.deadLettered;
       bar?.increment(step.rows);
     }
-    summary.gapRecordsPending = await flushGapRecords(config, primary);
+    // Gap records a stream stored while the primary was away go now too.
+    if (gaps.depth() > 0) {
+      await new GapRecorder({ store: gaps, primary, failover: null, prefix: config.prefix })
+        .flush();
+    }
+    summary.gapRecordsPending = gaps.depth();
   } finally {
     bar?.stop();
     replayer.release();
@@ -119,19 +127,6 @@ async function replayAll(
     summary.seconds = Math.round((performance.now() - started) / 10) / 100;
   }
   return summary;
-}
-
-/** Writes gap records that a stream stored while the primary was away; returns how many wait. */
-async function flushGapRecords(config: Config, primary: RedisTarget): Promise<number> {
-  const store = GapStore.open(config.dataDir);
-  try {
-    if (store.depth() === 0) return 0;
-    const recorder = new GapRecorder({ store, primary, failover: null, prefix: config.prefix });
-    await recorder.flush();
-    return store.depth();
-  } finally {
-    store.close();
-  }
 }
 
 function emptySummary(): SyncSummary {
@@ -143,13 +138,4 @@ function emptySummary(): SyncSummary {
     gapRecordsPending: 0,
     seconds: 0,
   };
-}
-
-function pendingGapRecords(dataDir: string): number {
-  const store = GapStore.open(dataDir);
-  try {
-    return store.depth();
-  } finally {
-    store.close();
-  }
 }

@@ -79,7 +79,6 @@ export class FailoverCore {
   #pending: Trade[] = [];
   #primaryHealth: RedisTargetStatus;
   #mirror: FailoverMirror | null;
-  #noFailover: RedisTargetStatus;
   #healthySince: number | null = null;
   /** Set by the probe loop when the primary fails while in `primary` mode; acted on by the pump. */
   #primaryFault: string | null = null;
@@ -106,14 +105,12 @@ export class FailoverCore {
     this.#options = { ...DEFAULT_FAILOVER_CORE_OPTIONS, ...options };
     this.#now = deps.now ?? Date.now;
     this.#forced = deps.forced;
-    const target = (t: RedisTarget | null): RedisTargetStatus => ({
-      url: t?.url ?? null,
+    this.#primaryHealth = {
+      url: deps.primary.url,
       healthy: false,
       latencyMs: null,
       lastError: null,
-    });
-    this.#noFailover = target(null);
-    this.#primaryHealth = target(deps.primary);
+    };
     this.#mirror = deps.failover
       ? new FailoverMirror(deps.failover, deps.isConsolidated, {
         deadlineMs: this.#options.deadlineMs,
@@ -188,7 +185,8 @@ export class FailoverCore {
       },
       sync: this.#sync ? { done: this.#sync.done, total: this.#sync.done + depth } : null,
       primary: { ...this.#primaryHealth },
-      failover: this.#mirror?.health() ?? { ...this.#noFailover },
+      failover: this.#mirror?.health() ??
+        { url: null, healthy: false, latencyMs: null, lastError: null },
     };
   }
 
@@ -339,7 +337,7 @@ export class FailoverCore {
   }
 
   #markPrimaryDown(e: unknown): void {
-    const error = this.#describe(e, this.#deps.primary);
+    const error = describeRedisError(e, this.#deps.primary.url);
     // One warning per outage, not per probe: the cause may alternate (refused, timed out).
     const wasUp = this.#primaryHealth.healthy || this.#primaryHealth.lastError === null;
     (wasUp ? log.warn : log.debug).call(log, "primary redis unhealthy", {
@@ -349,10 +347,6 @@ export class FailoverCore {
     });
     this.#primaryHealth = { ...this.#primaryHealth, healthy: false, lastError: error };
     this.#healthySince = null;
-  }
-
-  #describe(e: unknown, target: RedisTarget): string {
-    return describeRedisError(e, target.url);
   }
 
   #reportOutOfOrder(trades: Trade[]): void {
