@@ -51,6 +51,7 @@ export function spawnChild(args: string[]): Child {
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--cached-only",
       "--quiet",
       ...["--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-run=kill"],
       CHILD,

@@ -9,6 +9,7 @@ const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
 const ROOT = fromFileUrl(new URL("../../", import.meta.url));
 /** The permissions of the `btcfeed` task in deno.json. */
 export const BTCFEED_PERMISSIONS = [
+  "--cached-only",
   "--no-prompt",
   "--allow-net",
   "--allow-read",
