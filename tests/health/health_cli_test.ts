@@ -35,7 +35,15 @@ async function health(args: string[]): Promise<Run> {
   }
   const started = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--cached-only", "--allow-all", "--quiet", join(ROOT, "main.ts"), "health", ...args],
+    args: [
+      "run",
+      "--cached-only",
+      "--allow-all",
+      "--quiet",
+      join(ROOT, "main.ts"),
+      "health",
+      ...args,
+    ],
     cwd: ROOT,
     env,
     clearEnv: true,

@@ -25,7 +25,8 @@ Deno.test("monitor follows the stream in a terminal and restores it on Ctrl-C", 
   const dir = await Deno.makeTempDir({ prefix: "btcfeed-monitor-" });
   writeStatus(dir, status({}, Date.now()));
   // `exec`: no shell in between to be interrupted by the Ctrl-C too.
-  const cmd = `exec '${Deno.execPath()}' run --cached-only --allow-all --quiet '${join(ROOT, "main.ts")}' ` +
+  const cmd =
+    `exec '${Deno.execPath()}' run --cached-only --allow-all --quiet '${join(ROOT, "main.ts")}' ` +
     `monitor --data-dir '${dir}'`;
   const child = new Deno.Command("script", {
     args: ["-qfec", cmd, "/dev/null"],
