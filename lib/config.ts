@@ -53,6 +53,10 @@ export interface Config {
   holdDownMs: number;
   record: string | null;
   replay: string | null;
+  /** No status line on a terminal. */
+  quiet: boolean;
+  /** Time between two status lines on a terminal. */
+  statusIntervalMs: number;
 }
 
 /** Flag names as commander gives them (camelCase keys), all optional strings or booleans. */
@@ -69,6 +73,7 @@ export const DEFAULTS = {
   deadlineMs: DEFAULT_FAILOVER_CORE_OPTIONS.deadlineMs,
   holdDownMs: DEFAULT_FAILOVER_CORE_OPTIONS.holdDownMs,
   logLevel: "info",
+  statusIntervalMs: 10_000,
 } as const;
 
 /** Flag → environment variable, for every setting. */
@@ -92,6 +97,8 @@ export const ENV = {
   holdDownMs: "BTCFEED_HOLD_DOWN_MS",
   record: "BTCFEED_RECORD",
   replay: "BTCFEED_REPLAY",
+  quiet: "BTCFEED_QUIET",
+  statusIntervalMs: "BTCFEED_STATUS_INTERVAL_MS",
 } as const;
 
 type Key = keyof typeof ENV;
@@ -141,6 +148,8 @@ export function resolveConfig(flags: RawFlags, env: Record<string, string | unde
     holdDownMs: parseInteger(pick("holdDownMs"), DEFAULTS.holdDownMs, 0),
     record: pick("record")?.value ?? null,
     replay: pick("replay") ? checkReadable(pick("replay")!) : null,
+    quiet: parseBool(pick("quiet")),
+    statusIntervalMs: parseInteger(pick("statusIntervalMs"), DEFAULTS.statusIntervalMs, 100),
   };
 }
 

@@ -31,6 +31,7 @@ import { startHttpServer } from "../health/server.ts";
 import { report } from "../health/report.ts";
 import { inputFromStatus } from "../health/from_status.ts";
 import { VERSION } from "../version.ts";
+import { startStatusLine } from "./_status_line.ts";
 
 export function streamCommand() {
   return addSharedOptions(new Command("stream"))
@@ -67,6 +68,10 @@ export function streamCommand() {
     )
     .option("--record <file>", `append raw exchange messages as NDJSON (env ${ENV.record})`)
     .option("--replay <file>", `use a recorded NDJSON file as the source (env ${ENV.replay})`)
+    .option(
+      "--quiet",
+      `no status line every ${DEFAULTS.statusIntervalMs / 1000} s on a terminal (env ${ENV.quiet})`,
+    )
     .action(async (flags) => {
       await runStream(configFrom(flags));
     });
@@ -181,6 +186,10 @@ async function streamUntil(config: Config, stop: PromiseWithResolvers<string>): 
       publisher!.publish();
     }, 500);
     publisher.publish();
+    const stopStatusLine = startStatusLine(() => publisher!.snapshot(), {
+      intervalMs: config.statusIntervalMs,
+      quiet: config.quiet,
+    });
 
     const finished = replayed?.then(() => "", (e) => {
       log.error("replay failed", {
@@ -204,6 +213,7 @@ async function streamUntil(config: Config, stop: PromiseWithResolvers<string>): 
       );
     } else log.info("stream stopping", { signal: reason });
     clearInterval(tick);
+    stopStatusLine();
     await http?.close();
     await src.close();
     await core.close();

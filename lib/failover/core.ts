@@ -11,6 +11,9 @@
  * - Ingestion never waits on a Redis: `submit` is synchronous, and a primary write waits at most
  *   `deadlineMs` before its batch is moved to the outbox.
  *
+ * An unreachable primary is logged calmly: its first failure in full, then at most one "still
+ * unreachable" line per `failureLogIntervalMs` (every probe at debug), and one line when it answers.
+ *
  * Only the pump loop changes the mode, through `#setMode`, which logs from -> to with a reason.
  * The probe loop only reports health; the pump acts on it between writes, so a mode change never
  * races an in-flight batch.
@@ -27,6 +30,12 @@ import { FailoverMirror } from "./mirror.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { pingWithin } from "../redis/client.ts";
 import { log } from "../log.ts";
+import {
+  DEFAULT_FAILURE_LOG_OPTIONS,
+  FailureLog,
+  recoveredText,
+  stillDownText,
+} from "../failure_log.ts";
 
 export interface FailoverCoreOptions {
   /** A primary write batch that takes longer fails over. @default 500 */
@@ -39,6 +48,8 @@ export interface FailoverCoreOptions {
   maxBatch: number;
   /** Failover-Redis backlog beyond which the oldest queued trades skip it (the outbox has them). @default 100_000 */
   maxFailoverBacklog: number;
+  /** Least time between two log lines about one primary outage. @default 60_000 */
+  failureLogIntervalMs: number;
 }
 
 export const DEFAULT_FAILOVER_CORE_OPTIONS: FailoverCoreOptions = {
@@ -47,6 +58,7 @@ export const DEFAULT_FAILOVER_CORE_OPTIONS: FailoverCoreOptions = {
   probeIntervalMs: 250,
   maxBatch: 5_000,
   maxFailoverBacklog: 100_000,
+  failureLogIntervalMs: DEFAULT_FAILURE_LOG_OPTIONS.intervalMs,
 };
 
 export interface FailoverCoreDeps {
@@ -86,6 +98,7 @@ export class FailoverCore {
   #sync: { done: number } | null = null;
   #replayer: Replayer;
   #alarm = new Alarm();
+  #failures: FailureLog;
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
   readonly counters: StreamStatus["counters"] = {
@@ -105,6 +118,7 @@ export class FailoverCore {
     this.#options = { ...DEFAULT_FAILOVER_CORE_OPTIONS, ...options };
     this.#now = deps.now ?? Date.now;
     this.#forced = deps.forced;
+    this.#failures = new FailureLog({ intervalMs: this.#options.failureLogIntervalMs }, this.#now);
     this.#primaryHealth = {
       url: deps.primary.url,
       healthy: false,
@@ -318,7 +332,11 @@ export class FailoverCore {
       const ms = await pingWithin(this.#deps.primary.redis, this.#options.deadlineMs);
       this.#deps.onLatency?.("primary", ms);
       if (!this.#primaryHealth.healthy) {
-        log.info("primary redis answering", { url: this.#deps.primary.url });
+        const recovery = this.#failures.recovered("primary");
+        log.info("primary redis answering", {
+          url: this.#deps.primary.url,
+          ...(recovery && { ...recovery, message: recoveredText("primary redis", recovery) }),
+        });
       }
       this.#primaryHealth = {
         ...this.#primaryHealth,
@@ -338,13 +356,24 @@ export class FailoverCore {
 
   #markPrimaryDown(e: unknown): void {
     const error = describeRedisError(e, this.#deps.primary.url);
-    // One warning per outage, not per probe: the cause may alternate (refused, timed out).
-    const wasUp = this.#primaryHealth.healthy || this.#primaryHealth.lastError === null;
-    (wasUp ? log.warn : log.debug).call(log, "primary redis unhealthy", {
-      url: this.#deps.primary.url,
-      error,
-      kind: classifyRedisError(e),
-    });
+    // Condensed per outage, not per cause: the cause may alternate (refused, timed out).
+    const verdict = this.#failures.failed("primary");
+    const fields = { url: this.#deps.primary.url, error, kind: classifyRedisError(e) };
+    if (verdict.log === "repeat") {
+      const { attempts, downMs } = verdict;
+      const nextMs = this.#options.probeIntervalMs;
+      log.warn("primary redis still unreachable", {
+        ...fields,
+        attempts,
+        downMs,
+        message: stillDownText("primary redis", attempts, error, nextMs),
+      });
+    } else {
+      (verdict.log === "first" ? log.warn : log.debug).call(log, "primary redis unhealthy", {
+        ...fields,
+        attempts: verdict.attempts,
+      });
+    }
     this.#primaryHealth = { ...this.#primaryHealth, healthy: false, lastError: error };
     this.#healthySince = null;
   }

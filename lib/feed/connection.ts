@@ -14,6 +14,9 @@
  *   old connection is closed and the held trades follow. The sequencer drops the overlap.
  * - Each message reaches the handler in arrival order; handler exceptions never reach the socket
  *   code. Failures are logged as one line without stack traces or URL credentials.
+ * - A calm log while a market stays down: its first failure is logged in full, then at most one
+ *   "still unreachable" line per `failureLogIntervalMs` (every attempt is at debug), and one line
+ *   when it is live again (see `FailureLog`).
  * - `close()` (or aborting the signal) stops every timer and socket; it resolves when all are gone.
  */
 
@@ -23,8 +26,15 @@ import { log } from "../log.ts";
 import { type Market, marketName, type RawTrade } from "../trade.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
-import { Link } from "./_link.ts";
+import { Link, type LinkEnd } from "./_link.ts";
 import { errorText, safeUrl } from "./_redact.ts";
+import {
+  DEFAULT_FAILURE_LOG_OPTIONS,
+  FailureLog,
+  recoveredText,
+  stillDownText,
+} from "../failure_log.ts";
+import type { LogLevel } from "../log.ts";
 
 /** Where a connection is in its life. */
 export type ConnectionState = "connecting" | "live" | "down" | "blocked" | "closed";
@@ -43,6 +53,8 @@ export interface ConnectionOptions {
   handoverTimeoutMs: number;
   /** Opening handshake timeout. @default 10_000 */
   connectTimeoutMs: number;
+  /** Least time between two log lines about one outage. @default 60_000 */
+  failureLogIntervalMs: number;
 }
 
 /** The defaults of {@link ConnectionOptions}. */
@@ -53,6 +65,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<ConnectionOptions> = Object.fr
   maxConnectionAgeMs: 23 * 3_600_000,
   handoverTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
+  failureLogIntervalMs: DEFAULT_FAILURE_LOG_OPTIONS.intervalMs,
 });
 
 /** What a {@link FeedConnection} reports to its owner. Handlers must not block. */
@@ -90,6 +103,7 @@ export class FeedConnection {
   #init: FeedConnectionInit;
   #clock: Clock;
   #backoff: Backoff;
+  #failures: FailureLog;
   #state: ConnectionState = "down";
   #primary: Link | null = null;
   #candidate: Link | null = null;
@@ -111,6 +125,10 @@ export class FeedConnection {
     this.#clock = init.clock ?? SYSTEM_CLOCK;
     this.options = Object.freeze({ ...DEFAULT_CONNECTION_OPTIONS, ...init.options });
     this.#backoff = new Backoff(this.options.backoff, init.random);
+    this.#failures = new FailureLog(
+      { intervalMs: this.options.failureLogIntervalMs },
+      () => this.#clock.now(),
+    );
     init.signal?.addEventListener("abort", () => void this.close(), { once: true });
   }
 
@@ -161,17 +179,24 @@ export class FeedConnection {
   }
 
   /**
-   * The one place the state changes. `notice` makes the from -> to line a warning with its own
-   * event name (a failure is one clear line); other changes log at debug, recoveries at info.
+   * The one place the state changes. `notice` makes the from -> to line its own event at its
+   * level (a warning unless said otherwise); other changes log at debug, recoveries at info.
    */
   #setState(
     next: ConnectionState,
     detail: string | null,
-    notice?: { event: string; fields: Record<string, unknown> },
+    notice?: { event: string; fields: Record<string, unknown>; level?: LogLevel },
   ): void {
     const from = this.#state;
     if (next === "down" || next === "blocked") this.#lastError = detail;
-    if (notice) log.warn(notice.event, { market: this.name, from, to: next, ...notice.fields });
+    if (notice) {
+      log[notice.level ?? "warn"](notice.event, {
+        market: this.name,
+        from,
+        to: next,
+        ...notice.fields,
+      });
+    }
     if (next === from) return;
     this.#state = next;
     const fields = { market: this.name, from, to: next };
@@ -216,7 +241,18 @@ export class FeedConnection {
   #onLinkOpen(link: Link): void {
     if (this.#closed) return;
     if (link === this.#primary) {
-      this.#setState("live", null);
+      const recovery = this.#failures.recovered(this.name);
+      this.#setState(
+        "live",
+        null,
+        recovery
+          ? {
+            event: "feed.recovered",
+            level: "info",
+            fields: { ...recovery, message: recoveredText(this.name, recovery) },
+          }
+          : undefined,
+      );
       this.#armAgeTimer();
       try {
         this.#init.handlers.onOpen?.();
@@ -301,7 +337,7 @@ export class FeedConnection {
     }, this.options.maxConnectionAgeMs);
   }
 
-  #onLinkEnd(link: Link, why: { error: string | null; status: number | null }): void {
+  #onLinkEnd(link: Link, why: LinkEnd): void {
     this.#links.delete(link);
     if (this.#links.size === 0 && this.#closed) {
       for (const resolve of this.#idle.splice(0)) resolve();
@@ -339,7 +375,7 @@ export class FeedConnection {
     this.#scheduleReconnect(link, why);
   }
 
-  #scheduleReconnect(link: Link, why: { error: string | null; status: number | null }): void {
+  #scheduleReconnect(link: Link, why: LinkEnd): void {
     const now = this.#clock.now();
     if (link.openedAt !== null) this.#backoff.connectionEnded(link.openedAt, now);
     let delay: number;
@@ -353,14 +389,30 @@ export class FeedConnection {
       });
     } else {
       delay = this.#backoff.next();
-      const error = why.error ?? "connection closed";
-      this.#setState("down", error, {
-        event: "feed.disconnected",
-        fields: { url: safeUrl(link.url), error, retryInMs: delay },
-      });
+      this.#setState(
+        "down",
+        why.error ?? "connection closed",
+        this.#failureNotice(link, why, delay),
+      );
     }
     this.#reconnects++;
     this.#retryTimer = this.#clock.setTimeout(() => this.#connectPrimary(), delay);
+  }
+
+  /** The log line of a failed attempt: in full, condensed, or at debug (see `FailureLog`). */
+  #failureNotice(link: Link, why: LinkEnd, retryInMs: number) {
+    const error = why.error ?? "connection closed";
+    const verdict = this.#failures.failed(this.name);
+    if (verdict.log === "repeat") {
+      const { attempts, downMs } = verdict;
+      const message = stillDownText(this.name, attempts, error, retryInMs);
+      return { event: "feed.still_down", fields: { attempts, downMs, error, retryInMs, message } };
+    }
+    return {
+      event: "feed.disconnected",
+      level: verdict.log === "first" ? "warn" as const : "debug" as const,
+      fields: { url: safeUrl(link.url), error, retryInMs, attempts: verdict.attempts },
+    };
   }
 }
 

@@ -72,6 +72,12 @@ const CASES: { name: string; args: string[]; env?: Record<string, string>; error
     error: /BTCFEED_LEGACY_KEYS: "maybe" is not a boolean/,
   },
   {
+    name: "quiet boolean",
+    args: ["stream"],
+    env: { BTCFEED_QUIET: "sometimes" },
+    error: /BTCFEED_QUIET: "sometimes" is not a boolean/,
+  },
+  {
     name: "log format",
     args: ["stream", "--log-format", "xml"],
     error: /--log-format: "xml" must be one of pretty, json/,

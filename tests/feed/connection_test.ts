@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { assertExactlyTape, FAST, feedFor, logged, waitFor } from "./_harness.ts";
+import { log } from "../../lib/log.ts";
 
 Deno.test("a connection that goes silent with its socket open is noticed by the stale watchdog and replaced", async () => {
   const fake = await startFakeExchange({
@@ -165,7 +166,7 @@ Deno.test("a replacement that cannot prove overlap (old connection silent) takes
   }
 });
 
-Deno.test("a refused connection is retried with growing delays (no hot loop), one log line per attempt", async () => {
+Deno.test("a refused connection is retried with growing delays (no hot loop), one debug line per attempt and only the first a warning", async () => {
   const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (dead.addr as Deno.NetAddr).port;
   dead.close();
@@ -177,6 +178,8 @@ Deno.test("a refused connection is retried with growing delays (no hot loop), on
   const { feed } = feedFor([target as never], {
     connection: { ...FAST, backoff: { initialMs: 50, maxMs: 400 } },
   });
+  // Every attempt is logged at debug; the condensed view (at info) is proven in condensed_log_test.
+  log.configure({ level: "debug" });
   try {
     feed.start();
     await new Promise((r) => setTimeout(r, 1_000));
@@ -190,7 +193,9 @@ Deno.test("a refused connection is retried with growing delays (no hot loop), on
     const delays = lines.map((l) => Number(l.retryInMs));
     assert.ok(delays.at(-1)! > delays[0], `delays grow: ${delays}`);
     assert.ok(lines.every((l) => !String(l.error).includes("\n")), "one line each");
+    assert.deepEqual(lines.map((l) => l.level), ["warn", ...lines.slice(1).map(() => "debug")]);
   } finally {
+    log.configure({ level: "info" });
     await feed.close();
   }
 });
