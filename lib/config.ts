@@ -53,6 +53,8 @@ export interface Config {
   holdDownMs: number;
   record: string | null;
   replay: string | null;
+  /** Replay pace (1 = recorded pace); unset replays as fast as possible. Set by `demo`. */
+  replaySpeed?: number;
 }
 
 /** Flag names as commander gives them (camelCase keys), all optional strings or booleans. */
