@@ -71,7 +71,11 @@ export function makeDemoRecording(): DemoRecording {
   }
 }
 
-function exchangeLines(exchange: string, seed: number, clock: FakeTimers.InstalledClock) {
+function exchangeLines(
+  exchange: string,
+  seed: number,
+  clock: { setSystemTime(now: number): void },
+) {
   const p = FAKE_PROTOCOLS[exchange];
   const plan = PLAN[exchange];
   const market: Market = { exchange, ...p.defaultMarket };

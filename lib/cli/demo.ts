@@ -177,8 +177,11 @@ function recordedSeconds(text: string): number {
 
 const encoder = new TextEncoder();
 
+/** Writes to stdout; a closed stdout must not keep the demo from cleaning up. */
 function print(...lines: string[]): void {
-  Deno.stdout.writeSync(encoder.encode(lines.map((l) => l + "\n").join("")));
+  try {
+    Deno.stdout.writeSync(encoder.encode(lines.map((l) => l + "\n").join("")));
+  } catch { /* stdout closed: nobody to show it to */ }
 }
 
 function say(line: string): void {

@@ -33,9 +33,14 @@ function baseEnv(env: Record<string, string>): Record<string, string> {
   return { ...out, NO_COLOR: "1", ...env };
 }
 
-function command(args: string[], env: Record<string, string>, piped: boolean) {
+function command(
+  args: string[],
+  env: Record<string, string>,
+  piped: boolean,
+  permissions: string[],
+) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...BTCFEED_PERMISSIONS, MAIN, ...args],
+    args: ["run", ...permissions, MAIN, ...args],
     cwd: ROOT,
     env: baseEnv(env),
     clearEnv: true,
@@ -45,9 +50,18 @@ function command(args: string[], env: Record<string, string>, piped: boolean) {
   });
 }
 
+/** The permissions of the `demo` task: the `btcfeed` ones, and redis-server may be run. */
+export const DEMO_PERMISSIONS = BTCFEED_PERMISSIONS.map((p) =>
+  p === "--allow-run=kill" ? "--allow-run=kill,redis-server" : p
+);
+
 /** Runs `btcfeed <args>` to completion. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const out = await command(args, env, true).output();
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  permissions = BTCFEED_PERMISSIONS,
+): Promise<CliResult> {
+  const out = await command(args, env, true, permissions).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
@@ -66,8 +80,12 @@ export interface CliProcess {
   readonly status: Promise<Deno.CommandStatus>;
 }
 
-export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
-  const child = command(args, env, true).spawn();
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+  permissions = BTCFEED_PERMISSIONS,
+): CliProcess {
+  const child = command(args, env, true, permissions).spawn();
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   const pump = (async () => {
