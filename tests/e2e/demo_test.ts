@@ -107,13 +107,17 @@ Deno.test("demo: Ctrl-C mid-run stops the stream and its redis-server and remove
     const { pid } = redisPid(await demo.waitForLine(/redis-server pid \d+/));
     ok(alive(pid));
     const [root] = [...Deno.readDirSync(tmp)].map((e) => join(tmp, e.name));
-    await waitFor(() => {
-      try {
-        return Object.values(readStatus(root).markets).some((m) => m.trades > 0);
-      } catch {
-        return false;
-      }
-    }, 20_000, "trades flowing");
+    await waitFor(
+      () => {
+        try {
+          return Object.values(readStatus(root).markets).some((m) => m.trades > 0);
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      "trades flowing",
+    );
     demo.kill("SIGINT");
     const status = await demo.status;
     assertEquals(status.code, 0, demo.lines.join("\n"));
