@@ -117,18 +117,23 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       print(`no Redis: the trades are in the outbox (${status?.outbox.depth ?? 0} trades).`);
     }
   } finally {
-    await redis?.stop();
-    if (redis) say(`redis-server pid ${redis.pid} stopped`);
-    if (o.dataDir) {
-      say(
-        `kept in ${root}: redis/ (its data: redis-server --dir ${join(root, "redis")} ` +
-          `--appendonly yes), stream/ (outbox, gaps and status), recording.ndjson`,
-      );
-    } else {
-      await Deno.remove(root, { recursive: true }).catch(() => {});
-      say(`removed ${root}`);
-    }
+    await cleanUp(redis, root, o.dataDir !== null);
     for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
+  }
+}
+
+/** Stops the redis-server and removes the temporary directory (or says what stays). */
+async function cleanUp(redis: DemoRedis | null, root: string, keep: boolean): Promise<void> {
+  await redis?.stop();
+  if (redis) say(`redis-server pid ${redis.pid} stopped`);
+  if (keep) {
+    say(
+      `kept in ${root}: redis/ (its data: redis-server --dir ${join(root, "redis")} ` +
+        `--appendonly yes), stream/ (outbox, gaps and status), recording.ndjson`,
+    );
+  } else {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+    say(`removed ${root}`);
   }
 }
 
@@ -179,11 +184,17 @@ const encoder = new TextEncoder();
 
 /** Writes to stdout; a closed stdout must not keep the demo from cleaning up. */
 function print(...lines: string[]): void {
-  try {
-    Deno.stdout.writeSync(encoder.encode(lines.map((l) => l + "\n").join("")));
-  } catch { /* stdout closed: nobody to show it to */ }
+  writeQuietly(Deno.stdout, lines.map((l) => l + "\n").join(""));
 }
 
+/** Narration on stderr, as quietly tolerant of a closed terminal. */
 function say(line: string): void {
-  Deno.stderr.writeSync(encoder.encode(`demo: ${line}\n`));
+  writeQuietly(Deno.stderr, `demo: ${line}\n`);
+}
+
+function writeQuietly(out: { writeSync(p: Uint8Array): number }, text: string): void {
+  try {
+    const bytes = encoder.encode(text);
+    for (let off = 0; off < bytes.length;) off += out.writeSync(bytes.subarray(off));
+  } catch { /* the terminal is gone: nobody to show it to */ }
 }

@@ -144,3 +144,11 @@ Deno.test("demo without a redis-server on the PATH says how to get one and leave
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("demo --speed that is not a positive number is one line naming the flag, exit 2", async () => {
+  const run = await runCli(["demo", "--speed", "0"], {}, DEMO_PERMISSIONS);
+  assertEquals(run.code, 2);
+  const lines = run.stderr.trim().split("\n");
+  assertEquals(lines.length, 1, run.stderr);
+  ok(lines[0].includes("--speed"), lines[0]);
+});
