@@ -121,7 +121,7 @@ Deno.test("demo: Ctrl-C mid-run stops the stream and its redis-server and remove
     demo.kill("SIGINT");
     const status = await demo.status;
     assertEquals(status.code, 0, demo.lines.join("\n"));
-    await waitFor(() => !alive(pid), 5_000, "the redis-server to be gone");
+    await waitFor(() => !alive(pid), 15_000, "the redis-server to be gone");
     assertEquals([...Deno.readDirSync(tmp)], [], "the temporary directory is removed");
   } finally {
     await Deno.remove(tmp, { recursive: true });
