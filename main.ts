@@ -13,6 +13,7 @@ import { failoverCommand } from "./lib/cli/failover.ts";
 import { syncCommand } from "./lib/cli/sync.ts";
 import { healthCommand } from "./lib/cli/health.ts";
 import { monitorCommand } from "./lib/cli/monitor.ts";
+import { demoCommand } from "./lib/cli/demo.ts";
 
 const USAGE_ERROR = 2;
 const encoder = new TextEncoder();
@@ -35,6 +36,7 @@ function program(): Command {
       failoverCommand(),
       syncCommand(),
       monitorCommand(),
+      demoCommand(),
     ]
   ) {
     root.addCommand(sub.exitOverride().configureOutput(output));

@@ -57,6 +57,8 @@ export interface Config {
   quiet: boolean;
   /** Time between two status lines on a terminal. */
   statusIntervalMs: number;
+  /** Replay pace (1 = recorded pace); unset replays as fast as possible. Set by `demo`. */
+  replaySpeed?: number;
 }
 
 /** Flag names as commander gives them (camelCase keys), all optional strings or booleans. */

@@ -131,6 +131,7 @@ async function openReplay(config: Config, path: string, sinks: SourceSinks): Pro
     onTrades: sinks.onTrades,
     onGap: sinks.onGap,
     busy: sinks.busy,
+    speed: config.replaySpeed,
   });
   log.info("replaying a recording instead of the exchanges", {
     file: path,

@@ -77,25 +77,40 @@ export function streamCommand() {
     });
 }
 
+/** Options of {@link runStream} for callers that embed it (`demo`). */
+export interface RunStreamOptions {
+  /**
+   * After a replay, wait for the primary to hold every trade and gap record (true), or return
+   * once the recording is consumed, leaving what the primary lacks in the outbox (false).
+   * @default true
+   */
+  drainReplay?: boolean;
+}
+
 /**
  * Runs until SIGINT/SIGTERM; then leaves every unacknowledged trade (and gap record) in the
  * outbox. With `--replay`, returns by itself once the recording is consumed and every trade and
- * gap record of it is on the primary (it waits for the primary as long as it takes).
+ * gap record of it is on the primary (it waits for the primary as long as it takes, unless
+ * `drainReplay` is false).
  */
-export async function runStream(config: Config): Promise<void> {
+export async function runStream(config: Config, options: RunStreamOptions = {}): Promise<void> {
   // Signals are ours from the first moment: a SIGTERM during start-up still stops gracefully.
   const stop = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop.resolve(name);
   const signals = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]] as const;
   for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
   try {
-    await streamUntil(config, stop);
+    await streamUntil(config, stop, options.drainReplay ?? true);
   } finally {
     for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
   }
 }
 
-async function streamUntil(config: Config, stop: PromiseWithResolvers<string>): Promise<void> {
+async function streamUntil(
+  config: Config,
+  stop: PromiseWithResolvers<string>,
+  drainReplay: boolean,
+): Promise<void> {
   Deno.mkdirSync(config.dataDir, { recursive: true });
   const unlock = takeStreamLock(config.dataDir);
   const outbox = Outbox.open(config.dataDir, { maxTrades: config.outboxMax });
@@ -203,7 +218,8 @@ async function streamUntil(config: Config, stop: PromiseWithResolvers<string>): 
       // The recording is consumed: deliver everything, then exit like a finished `sync`.
       await src.close();
       await core.close();
-      const drained = await drainToPrimary(outbox, primary, gaps, consolidated, stop.promise);
+      const drained = drainReplay &&
+        await drainToPrimary(outbox, primary, gaps, consolidated, stop.promise);
       log.info(
         drained ? "replay written to the primary" : "stream stopping before the replay was written",
         {

@@ -15,6 +15,8 @@
  *   a truncated write: reading stops there and one log line gives its byte offset.
  * - Reading pauses while `busy()` says the sink is behind, so memory stays bounded however
  *   large the file.
+ * - As fast as possible by default; with `speed` (> 0) a line is applied no earlier than its
+ *   recorded offset from the first line divided by `speed` (1 = the recorded pace).
  * - `close()` stops reading and resolves when nothing is running any more.
  */
 
@@ -25,6 +27,7 @@ import type { MarketSnapshot } from "./market_pipeline.ts";
 import { type GapRecord, MarketPipeline } from "./market_pipeline.ts";
 import type { LastTrade } from "./sequencer.ts";
 import { errorText } from "./_redact.ts";
+import { abortableSleep } from "../failover/deadline.ts";
 
 /** One market the replay feeds. */
 export interface ReplayMarket {
@@ -46,6 +49,8 @@ export interface ReplaySourceInit {
   busy?: () => boolean;
   /** @default 10_000 */
   rejectLogIntervalMs?: number;
+  /** Pace: recorded time runs this many times faster than the wall clock. @default unpaced */
+  speed?: number;
 }
 
 /** What a finished (or stopped) replay read. */
@@ -155,6 +160,7 @@ export class ReplaySource {
     for (const run of this.#runs.values()) run.pipeline.connectionOpened();
     let sinceYield = 0;
     let skipLoggedAt = -Infinity;
+    const pace = this.#pacer();
     for await (const line of readLines(path)) {
       if (signal.aborted) break;
       summary.lines++;
@@ -183,6 +189,8 @@ export class ReplaySource {
         }
         continue;
       }
+      if (pace) await pace(rec.t);
+      if (signal.aborted) break;
       this.#clock = Math.max(this.#clock, rec.t);
       run.pipeline.message(this.#parse(run, rec.msg, rec.t));
       summary.messages++;
@@ -195,6 +203,19 @@ export class ReplaySource {
     this.#state = "down";
     log.info("replay.finished", { file: path, ...summary, stopped: signal.aborted });
     return summary;
+  }
+
+  /** With `speed`, waits until a line recorded at `t` is due; null when unpaced. */
+  #pacer(): ((t: number) => Promise<void>) | null {
+    const speed = this.#init.speed;
+    if (!speed || !(speed > 0)) return null;
+    let first: number | null = null;
+    const startedAt = Date.now();
+    return async (t) => {
+      first ??= t;
+      const wait = startedAt + (t - first) / speed - Date.now();
+      if (wait > 0) await abortableSleep(wait, this.#abort.signal);
+    };
   }
 
   #parse(run: Run, msg: string, t: number): ParseResult {

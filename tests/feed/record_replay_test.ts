@@ -157,3 +157,32 @@ Deno.test("a last line without its newline that is complete is applied, not repo
     assertEquals(summary.truncatedAt, null);
   });
 });
+
+Deno.test("a paced replay applies each line no earlier than its recorded offset divided by the speed; unpaced it does not wait", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "rec.ndjson");
+    // 1.6 s of recorded time: at ×4 the last line is due 400 ms after the first.
+    await Deno.writeTextFile(
+      path,
+      [0, 800, 1_600].map((dt, i) => line(1_000 + dt, tradeMsg(i + 1))).join(""),
+    );
+    const arrivals: number[] = [];
+    const startedAt = Date.now();
+    const source = new ReplaySource({
+      path,
+      markets: [{ market: MARKET, adapter: binance }],
+      onTrades: (t) => arrivals.push(...t.map(() => Date.now() - startedAt)),
+      speed: 4,
+    });
+    await source.run();
+    await source.close();
+    assertEquals(arrivals.length, 3);
+    for (const [i, due] of [0, 200, 400].entries()) {
+      if (arrivals[i] < due - 5) throw new Error(`line ${i} at ${arrivals[i]} ms, due at ${due}`);
+    }
+    const unpacedAt = Date.now();
+    await replay(path);
+    const unpacedMs = Date.now() - unpacedAt;
+    if (unpacedMs >= 300) throw new Error(`unpaced replay took ${unpacedMs} ms`);
+  });
+});

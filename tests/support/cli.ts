@@ -16,7 +16,7 @@ export const BTCFEED_PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
-  "--allow-run=kill",
+  "--allow-run=kill,redis-server",
 ];
 
 export interface CliResult {
@@ -47,7 +47,10 @@ function command(args: string[], env: Record<string, string>, piped: boolean) {
 }
 
 /** Runs `btcfeed <args>` to completion. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const out = await command(args, env, true).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
@@ -67,7 +70,10 @@ export interface CliProcess {
   readonly status: Promise<Deno.CommandStatus>;
 }
 
-export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+): CliProcess {
   const child = command(args, env, true).spawn();
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
