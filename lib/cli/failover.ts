@@ -5,6 +5,7 @@ import { addSharedOptions, configFrom } from "./options.ts";
 import { readStatus, writeControl } from "../failover/status.ts";
 import { CONTROL_FILE } from "../failover/status.ts";
 import { join } from "node:path";
+import { sleep } from "../time.ts";
 
 /** How long to wait for a running stream to act on the request. */
 const ACK_TIMEOUT_MS = 3_000;
@@ -45,7 +46,7 @@ export function failoverCommand() {
           console.log(`${what}; stream pid ${now.pid} is now in mode ${now.mode}`);
           return;
         }
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       console.log(`${what}; the running stream has not acknowledged it yet`);
       Deno.exitCode = 1;

@@ -132,6 +132,6 @@ export function classifySqliteError(e: unknown): "disk_full" | "io_error" | "bus
 }
 
 /** An error's message, or its text. */
-export function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+export function errorText(e: unknown): string {
+  return errorText(e);
 }

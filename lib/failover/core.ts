@@ -21,7 +21,7 @@ import type { RedisTarget } from "./targets.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Mode } from "./mode.ts";
 import type { RedisTargetStatus, StreamStatus, Transition } from "./status.ts";
-import { abortableSleep, Alarm, withDeadline } from "./deadline.ts";
+import { Alarm, type MonotonicClock, monotonicNow, sleep, withDeadline } from "../time.ts";
 import { Replayer } from "./replayer.ts";
 import { FailoverMirror } from "./mirror.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
@@ -61,7 +61,8 @@ export interface FailoverCoreDeps {
   forced: boolean;
   /** Round-trip observations for metrics. */
   onLatency?: (target: "primary" | "failover", ms: number) => void;
-  now?: () => number;
+  /** Measures the hold-down and latencies (transition times are wall time). @default monotonicNow */
+  clock?: MonotonicClock;
 }
 
 type CoreStatus = Pick<
@@ -72,7 +73,7 @@ type CoreStatus = Pick<
 export class FailoverCore {
   #deps: FailoverCoreDeps;
   #options: FailoverCoreOptions;
-  #now: () => number;
+  #clock: MonotonicClock;
   #mode: Mode = "primary";
   #forced: boolean;
   #transitions: Transition[] = [];
@@ -103,7 +104,7 @@ export class FailoverCore {
   constructor(deps: FailoverCoreDeps, options: Partial<FailoverCoreOptions> = {}) {
     this.#deps = deps;
     this.#options = { ...DEFAULT_FAILOVER_CORE_OPTIONS, ...options };
-    this.#now = deps.now ?? Date.now;
+    this.#clock = deps.clock ?? monotonicNow;
     this.#forced = deps.forced;
     this.#primaryHealth = {
       url: deps.primary.url,
@@ -117,7 +118,8 @@ export class FailoverCore {
         probeIntervalMs: this.#options.probeIntervalMs,
         maxBatch: this.#options.maxBatch,
         maxBacklog: this.#options.maxFailoverBacklog,
-      }, (ms) => deps.onLatency?.("failover", ms))
+      }, (ms) =>
+        deps.onLatency?.("failover", ms), this.#clock)
       : null;
     this.#replayer = new Replayer(deps.outbox, deps.primary.writer, deps.isConsolidated, {
       holder: deps.holder,
@@ -197,7 +199,7 @@ export class FailoverCore {
     this.#mode = to;
     if (to === "failover") this.counters.failovers++;
     this.#sync = to === "syncing" ? { done: 0 } : null;
-    this.#transitions.push({ at: this.#now(), from, to, reason });
+    this.#transitions.push({ at: Date.now(), from, to, reason });
     if (this.#transitions.length > 20) this.#transitions.shift();
     (to === "failover" ? log.warn : log.info).call(log, "mode change", { from, to, reason });
   }
@@ -225,14 +227,14 @@ export class FailoverCore {
 
   async #writePrimary(): Promise<void> {
     const batch = this.#pending.splice(0, this.#options.maxBatch);
-    const started = this.#now();
+    const started = this.#clock();
     try {
       const result = await withDeadline(
         this.#deps.primary.writer.apply(batch, this.#deps.isConsolidated),
         this.#options.deadlineMs,
         "primary write",
       );
-      this.#deps.onLatency?.("primary", this.#now() - started);
+      this.#deps.onLatency?.("primary", this.#clock() - started);
       this.counters.writtenPrimary += result.applied;
       this.counters.duplicates += result.duplicates + result.stale;
       this.#reportOutOfOrder(result.outOfOrder);
@@ -279,7 +281,7 @@ export class FailoverCore {
 
   #primaryReady(): boolean {
     return !this.#forced && this.#healthySince !== null &&
-      this.#now() - this.#healthySince >= this.#options.holdDownMs;
+      this.#clock() - this.#healthySince >= this.#options.holdDownMs;
   }
 
   #toOutbox(trades: Trade[]): void {
@@ -309,7 +311,7 @@ export class FailoverCore {
   async #probeLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.#probePrimary();
-      await abortableSleep(this.#options.probeIntervalMs, signal);
+      await sleep(this.#options.probeIntervalMs, signal);
     }
   }
 
@@ -326,7 +328,7 @@ export class FailoverCore {
         latencyMs: ms,
         lastError: null,
       };
-      this.#healthySince ??= this.#now();
+      this.#healthySince ??= this.#clock();
     } catch (e) {
       this.#markPrimaryDown(e);
       if (this.#mode === "primary") {

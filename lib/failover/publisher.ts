@@ -9,6 +9,7 @@ import type { MarketStatus, StreamStatus } from "./status.ts";
 import { writeStatus } from "./status.ts";
 import type { FailoverCore } from "./core.ts";
 import { log } from "../log.ts";
+import { errorText } from "../redact.ts";
 
 /** What the feed reports per market. */
 export type FeedMarketView = Pick<
@@ -118,7 +119,7 @@ export class StatusPublisher {
       if (!this.#failing) {
         log.error("cannot write the status file: health will report the stream as down", {
           dir: this.#dataDir,
-          error: e instanceof Error ? e.message : String(e),
+          error: errorText(e),
         });
       }
       this.#failing = true;

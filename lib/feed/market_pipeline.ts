@@ -26,7 +26,7 @@ import {
   type SequenceGap,
   type SequencerOptions,
 } from "./sequencer.ts";
-import { errorText } from "./_redact.ts";
+import { errorText } from "../redact.ts";
 
 /** A detected gap in a market's trades, reported once its recovery attempt ended. */
 export interface GapRecord {

@@ -24,7 +24,8 @@ import { type Market, marketName, type Trade } from "../trade.ts";
 import type { MarketSnapshot } from "./market_pipeline.ts";
 import { type GapRecord, MarketPipeline } from "./market_pipeline.ts";
 import type { LastTrade } from "./sequencer.ts";
-import { errorText } from "./_redact.ts";
+import { errorText } from "../redact.ts";
+import { sleep } from "../time.ts";
 
 /** One market the replay feeds. */
 export interface ReplayMarket {
@@ -188,8 +189,8 @@ export class ReplaySource {
       summary.messages++;
       if (++sinceYield >= YIELD_EVERY_LINES) {
         sinceYield = 0;
-        await pause(0);
-        while (!signal.aborted && this.#init.busy?.()) await pause(20);
+        await sleep(0);
+        while (!signal.aborted && this.#init.busy?.()) await sleep(20);
       }
     }
     this.#state = "down";
@@ -283,8 +284,4 @@ async function* readLines(path: string): AsyncGenerator<Line> {
   } finally {
     file.close();
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

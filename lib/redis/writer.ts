@@ -25,6 +25,7 @@ import type { Redis } from "ioredis";
 import { isDecimalText, parseMarket, type Trade } from "../trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
+import { errorText } from "../redact.ts";
 
 /** How {@link TradeWriter} writes. */
 export interface WriterOptions {
@@ -213,14 +214,14 @@ export class TradeWriter {
       if (this.#redis.status === "wait") await this.#redis.connect();
       replies = await pipeline.exec();
     } catch (e) {
-      throw new TradeWriteError(`redis write failed: ${messageOf(e)}`, { cause: e });
+      throw new TradeWriteError(`redis write failed: ${errorText(e)}`, { cause: e });
     }
     if (!replies || replies.length !== chunks.length + 1) {
       const e = new Error("pipeline returned no replies");
       throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
     }
     for (const [err] of replies) {
-      if (err) throw new TradeWriteError(`redis write failed: ${messageOf(err)}`, { cause: err });
+      if (err) throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
     }
     for (let i = 0; i < chunks.length; i++) {
       addReply(result, chunks[i], replies[i + 1][1]);
@@ -244,8 +245,4 @@ function addReply(result: ApplyResult, chunk: Trade[], reply: unknown): void {
       if (t) result.outOfOrder.push(t);
     }
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
