@@ -22,7 +22,7 @@
  */
 
 import type { Redis } from "ioredis";
-import { isDecimalText, parseMarket, type Trade } from "../trade.ts";
+import { type Trade, tradeProblem } from "../trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
 import { errorText } from "../redact.ts";
@@ -81,45 +81,6 @@ export class InvalidTradeError extends Error {
   }
 }
 
-const U64_RE = /^(0|[1-9][0-9]{0,19})$/;
-const ID_RE = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
-const MAX_U64_TEXT = "18446744073709551615";
-
-function fitsU64(digits: string): boolean {
-  return digits.length < 20 || digits <= MAX_U64_TEXT;
-}
-
-/**
- * Returns why `t` cannot be written, or null when it is valid. The same rules as the script's
- * validation pass (and `lib/trade.ts`), checked here so a bad trade never reaches Redis.
- */
-export function invalidTradeReason(t: Trade): string | null {
-  if (typeof t.market !== "string" || !parseMarket(t.market)) return "bad market";
-  return invalidFieldsReason(t);
-}
-
-function invalidFieldsReason(t: Trade): string | null {
-  const id = typeof t.id === "string" ? ID_RE.exec(t.id) : null;
-  if (!id || !fitsU64(id[1]) || !fitsU64(id[2]) || t.id === "0-0") return "bad id";
-  if (typeof t.tradeId !== "string" || !U64_RE.test(t.tradeId) || !fitsU64(t.tradeId)) {
-    return "bad tradeId";
-  }
-  if (typeof t.price !== "string" || t.price.length > 64 || !isDecimalText(t.price)) {
-    return "bad price";
-  }
-  if (typeof t.size !== "string" || t.size.length > 64 || !isDecimalText(t.size)) {
-    return "bad size";
-  }
-  if (t.side !== "buy" && t.side !== "sell") return "bad side";
-  if (!isTimeMs(t.ts)) return "bad ts";
-  if (!isTimeMs(t.receivedAt)) return "bad receivedAt";
-  return null;
-}
-
-function isTimeMs(n: unknown): n is number {
-  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < 1e15;
-}
-
 /** Writes trades to one Redis with the idempotent apply script. */
 export class TradeWriter {
   readonly #redis: Redis;
@@ -164,14 +125,9 @@ export class TradeWriter {
     const byMarket = new Map<string, Trade[]>();
     for (const t of trades) {
       let list = byMarket.get(t.market);
-      if (!list) {
-        if (typeof t.market !== "string" || !parseMarket(t.market)) {
-          throw new InvalidTradeError("invalid trade (bad market)", t);
-        }
-        byMarket.set(t.market, list = []);
-      }
-      const reason = invalidFieldsReason(t);
+      const reason = tradeProblem(t);
       if (reason) throw new InvalidTradeError(`invalid trade (${reason})`, t);
+      if (!list) byMarket.set(t.market, list = []);
       list.push(t);
     }
 
