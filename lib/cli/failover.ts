@@ -6,11 +6,12 @@ import { readStatus, writeControl } from "../failover/status.ts";
 import { CONTROL_FILE } from "../failover/status.ts";
 import { join } from "node:path";
 import { sleep } from "../time.ts";
+import { DEFAULT_HEALTH_OPTIONS } from "../health/types.ts";
 
 /** How long to wait for a running stream to act on the request. */
 const ACK_TIMEOUT_MS = 3_000;
-/** A heartbeat older than this means no stream is running. */
-const HEARTBEAT_STALE_MS = 10_000;
+/** A heartbeat older than this means no stream is running (the same limit as `health`). */
+const HEARTBEAT_STALE_MS = DEFAULT_HEALTH_OPTIONS.heartbeatMaxAgeSeconds * 1000;
 
 export function failoverCommand() {
   return addSharedOptions(new Command("failover"))

@@ -17,7 +17,7 @@
 
 import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
-import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
+import { type Market, marketName, type MarketState, type RawTrade, type Trade } from "../trade.ts";
 import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
 import { Quarantine, type QuarantineReason } from "./quarantine.ts";
 import {
@@ -50,7 +50,7 @@ export interface GapRecord {
 /** A market's state, as `Feed.snapshot()` and `ReplaySource.snapshot()` report it. */
 export interface MarketSnapshot {
   /** `blocked`: the exchange refuses this location (HTTP 451/403); retried slowly. */
-  state: "connecting" | "live" | "down" | "blocked";
+  state: MarketState;
   /** Connection attempts after the first (planned hand-overs not included). */
   reconnects: number;
   /** Planned, overlapping replacements (age limit, exchange notice). */

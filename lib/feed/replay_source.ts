@@ -26,6 +26,7 @@ import { type GapRecord, MarketPipeline } from "./market_pipeline.ts";
 import type { LastTrade } from "./sequencer.ts";
 import { errorText } from "../redact.ts";
 import { sleep } from "../time.ts";
+import { DEFAULT_REJECT_LOG_INTERVAL_MS } from "./quarantine.ts";
 
 /** One market the replay feeds. */
 export interface ReplayMarket {
@@ -173,7 +174,7 @@ export class ReplaySource {
       }
       if (!rec || !run) {
         summary.skipped++;
-        if (summary.skipped === 1 || this.#clock - skipLoggedAt >= 10_000) {
+        if (summary.skipped === 1 || this.#clock - skipLoggedAt >= DEFAULT_REJECT_LOG_INTERVAL_MS) {
           skipLoggedAt = this.#clock;
           log.warn("replay.line_skipped", {
             file: path,

@@ -13,9 +13,9 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StreamStatus } from "../failover/status.ts";
 import type { Mode } from "../failover/mode.ts";
+import { MARKET_STATES } from "../trade.ts";
 
 const MODES: Mode[] = ["primary", "failover", "syncing"];
-const MARKET_STATES = ["connecting", "live", "down", "blocked"] as const;
 
 /** Latency histogram buckets, seconds: 0.25 ms to 2.5 s. */
 export const LATENCY_BUCKETS_SECONDS = [
