@@ -144,6 +144,8 @@ async function streamUntil(config: Config, stop: PromiseWithResolvers<string>): 
       feed: () => src.snapshot(),
       consolidated: () => consolidated,
       isOutlier: (m) => consolidator!.isOutlier(m),
+      outlierEvents: () => consolidator!.outlierEvents,
+      gapRecords: () => gaps.counts(),
     });
 
     const metrics = new StreamMetrics(() => publisher!.snapshot(), { version: VERSION });

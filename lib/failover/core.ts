@@ -99,6 +99,8 @@ export class FailoverCore {
     outOfOrder: 0,
     dropped: 0,
     failovers: 0,
+    mirrorDropped: 0,
+    outlierEvents: 0,
   };
 
   constructor(deps: FailoverCoreDeps, options: Partial<FailoverCoreOptions> = {}) {
@@ -176,7 +178,11 @@ export class FailoverCore {
       mode: this.#mode,
       forced: this.#forced,
       transitions: [...this.#transitions],
-      counters: { ...this.counters, writtenFailover: this.#mirror?.written ?? 0 },
+      counters: {
+        ...this.counters,
+        writtenFailover: this.#mirror?.written ?? 0,
+        mirrorDropped: this.#mirror?.dropped ?? 0,
+      },
       outbox: {
         depth,
         bytes: outbox.bytes(),

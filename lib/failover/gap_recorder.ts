@@ -95,6 +95,11 @@ export class GapRecorder {
   /** Records that could not even be stored locally (logged; sent directly, best effort). */
   unstored = 0;
   #deps: GapRecorderDeps;
+
+  /** The counters, as status.json reports them. */
+  counts(): { written: number; failed: number; unstored: number } {
+    return { written: this.written, failed: this.failed, unstored: this.unstored };
+  }
   #options: GapRecorderOptions;
   #now: () => number;
   #flushing: Promise<boolean> | null = null;

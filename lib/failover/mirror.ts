@@ -35,6 +35,8 @@ export class FailoverMirror {
   #clock: MonotonicClock;
   /** Trades the mirror applied. */
   written = 0;
+  /** Trades that skipped the mirror because the backlog was full (the outbox has them). */
+  dropped = 0;
 
   constructor(
     target: RedisTarget,
@@ -54,7 +56,10 @@ export class FailoverMirror {
   enqueue(trades: Trade[]): void {
     for (const t of trades) this.#queue.push(t);
     const excess = this.#queue.length - this.#options.maxBacklog;
-    if (excess > 0) this.#queue.splice(0, excess);
+    if (excess > 0) {
+      this.#queue.splice(0, excess);
+      this.dropped += excess;
+    }
   }
 
   health(): RedisTargetStatus {

@@ -37,6 +37,12 @@ export interface MarketStatus {
   /** Trades per second over the last status period. */
   tradeRate: number;
   reconnects: number;
+  /** Planned, overlapping connection replacements. */
+  handovers: number;
+  /** Trades dropped because they were already delivered (overlaps, snapshots). */
+  duplicates: number;
+  /** Entry IDs moved past their trade time to stay increasing. */
+  clockAdjusted: number;
   gaps: number;
   gapsBackfilled: number;
   /** Quarantined messages by reason. */
@@ -79,7 +85,13 @@ export interface StreamStatus {
     /** Trades dropped because the outbox was full or the disk failed (each also logged). */
     dropped: number;
     failovers: number;
+    /** Trades that skipped the failover Redis mirror because its backlog was full. */
+    mirrorDropped: number;
+    /** Times a market was newly left out of the consolidated price as an outlier. */
+    outlierEvents: number;
   };
+  /** Gap records: acknowledged by the primary, refused for good, not storable locally. */
+  gapRecords: { written: number; failed: number; unstored: number };
   outbox: {
     depth: number;
     bytes: number;
