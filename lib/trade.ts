@@ -34,6 +34,13 @@ export interface Trade {
 /** A trade as an adapter produces it, before the sequencer assigns its entry ID. */
 export type RawTrade = Omit<Trade, "id">;
 
+/**
+ * A market's connection state: `connecting` until the first message, `live` while data flows,
+ * `down` between attempts, `blocked` after HTTP 451/403 (the exchange refuses this location).
+ */
+export const MARKET_STATES = ["connecting", "live", "down", "blocked"] as const;
+export type MarketState = typeof MARKET_STATES[number];
+
 export interface Market {
   exchange: string;
   base: string;
@@ -42,8 +49,15 @@ export interface Market {
 
 const MARKET_RE = /^([a-z][a-z0-9]*):([A-Z0-9]+)-([A-Z0-9]+)$/;
 const DECIMAL_RE = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
-const TRADE_ID_RE = /^(0|[1-9][0-9]{0,19})$/;
-const MAX_U64 = 18446744073709551615n;
+const U64_RE = /^(0|[1-9][0-9]{0,19})$/;
+const MAX_U64_TEXT = "18446744073709551615";
+
+/** Earliest accepted trade time (ms): 2001-09-09. */
+export const MIN_TRADE_MS = 1_000_000_000_000;
+/** Latest accepted trade time (ms): 2100-01-01. */
+export const MAX_TRADE_MS = 4_102_444_800_000;
+/** Longest accepted price or size text. */
+export const MAX_DECIMAL_CHARS = 64;
 
 /** `binance:BTC-USDT` from its parts. */
 export function marketName(m: Market): string {
@@ -56,19 +70,56 @@ export function parseMarket(name: string): Market | null {
   return m ? { exchange: m[1], base: m[2], quote: m[3] } : null;
 }
 
-/** True for plain non-negative decimal text such as `117250.01` (no sign, exponent or spaces). */
-export function isDecimalText(s: string): boolean {
-  return DECIMAL_RE.test(s);
-}
+/**
+ * The trade rules, in one place. Every part that accepts a trade applies these and no others:
+ * the adapters field by field (`exchanges/_fields.ts`), the writer and the outbox through
+ * {@link tradeProblem}, and the apply script's own server-side pass (`redis/apply_script.ts`,
+ * generated from the constants here). `tests/redis/trade_rules_test.ts` runs one table of cases
+ * against both this check and the script.
+ *
+ * - `market`: `<exchange>:<BASE>-<QUOTE>`, exchange lower-case `[a-z][a-z0-9]*`, base and quote
+ *   `[A-Z0-9]+`.
+ * - `price`, `size`: plain decimal text (digits, at most one inner dot; no sign, exponent,
+ *   spaces or leading zeros), strictly greater than zero, at most {@link MAX_DECIMAL_CHARS}
+ *   characters.
+ * - `tradeId`: an unsigned 64-bit integer in decimal text without leading zeros.
+ * - `id`: `<ms>-<seq>`, both unsigned 64-bit decimal text without leading zeros, not `0-0`.
+ * - `side`: exactly `buy` or `sell`.
+ * - `ts`, `receivedAt`: whole milliseconds in [{@link MIN_TRADE_MS}, {@link MAX_TRADE_MS}].
+ */
 
-/** True for decimal text that is strictly greater than zero. */
+/** True for a price or size: plain decimal text above zero, at most 64 characters. */
 export function isPositiveDecimal(s: string): boolean {
-  return isDecimalText(s) && /[1-9]/.test(s);
+  return s.length <= MAX_DECIMAL_CHARS && DECIMAL_RE.test(s) && /[1-9]/.test(s);
 }
 
 /** True when `s` is an unsigned 64-bit integer in decimal text, usable as a stream ID sequence. */
 export function isTradeIdText(s: string): boolean {
-  return TRADE_ID_RE.test(s) && BigInt(s) <= MAX_U64;
+  return U64_RE.test(s) && (s.length < 20 || s <= MAX_U64_TEXT);
+}
+
+/** True for a trade time in whole ms within the accepted range. */
+export function isTradeMs(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= MIN_TRADE_MS && (n as number) <= MAX_TRADE_MS;
+}
+
+/** Why `t` breaks the trade rules (`bad <field>`), or null when it is a valid trade. */
+export function tradeProblem(t: Trade): string | null {
+  if (t === null || typeof t !== "object") return "not a trade";
+  if (typeof t.market !== "string" || !MARKET_RE.test(t.market)) return "bad market";
+  const [ms, seq, more] = typeof t.id === "string" ? t.id.split("-") : [];
+  if (
+    more !== undefined || !isTradeIdText(ms ?? "") || !isTradeIdText(seq ?? "") || t.id === "0-0"
+  ) {
+    return "bad id";
+  }
+  if (typeof t.tradeId !== "string" || !isTradeIdText(t.tradeId)) return "bad tradeId";
+  if (typeof t.price !== "string" || !isPositiveDecimal(t.price)) return "bad price";
+  if (typeof t.size !== "string" || !isPositiveDecimal(t.size)) return "bad size";
+  if (t.side !== "buy" && t.side !== "sell") return "bad side";
+  if (!isTradeMs(t.ts)) return "bad ts";
+  if (!isTradeMs(t.receivedAt)) return "bad receivedAt";
+  return null;
 }
 
 /** The deterministic stream entry ID of a trade at `ms` with `tradeId`. */
@@ -80,10 +131,14 @@ export function entryIdFor(ms: number, tradeId: string): string {
 export function compareEntryIds(a: string, b: string): number {
   const [am, as] = a.split("-");
   const [bm, bs] = b.split("-");
-  return compareUnsigned(am, bm) || compareUnsigned(as, bs);
+  return compareTradeIds(am, bm) || compareTradeIds(as, bs);
 }
 
-function compareUnsigned(a: string, b: string): number {
+/**
+ * Orders unsigned decimal integer texts without leading zeros (trade ids, entry ID parts)
+ * numerically: -1, 0 or 1. The apply script's `ucmp` is the same comparison.
+ */
+export function compareTradeIds(a: string, b: string): number {
   if (a.length !== b.length) return a.length < b.length ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
 }

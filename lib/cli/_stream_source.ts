@@ -16,6 +16,7 @@ import { MessageRecorder, recordingAdapter } from "../feed/recorder.ts";
 import { ReplaySource, type ReplaySummary, scanReplayMarkets } from "../feed/replay_source.ts";
 import { log } from "../log.ts";
 import { parseMarket, type Trade } from "../trade.ts";
+import { errorText } from "../redact.ts";
 
 /** What `stream` runs its markets with. */
 export interface StreamSource {
@@ -61,7 +62,7 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
       recorder = await MessageRecorder.open(config.record);
     } catch (e) {
       throw new ConfigError(
-        `--record: cannot open "${config.record}": ${e instanceof Error ? e.message : e}`,
+        `--record: cannot open "${config.record}": ${errorText(e)}`,
       );
     }
     log.info("recording raw exchange messages", { file: config.record });
@@ -102,7 +103,7 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
 
 async function openReplay(config: Config, path: string, sinks: SourceSinks): Promise<StreamSource> {
   const names = await scanReplayMarkets(path).catch((e) => {
-    throw new ConfigError(`--replay: cannot read "${path}": ${e instanceof Error ? e.message : e}`);
+    throw new ConfigError(`--replay: cannot read "${path}": ${errorText(e)}`);
   });
   const known: { config: MarketConfig; adapter: ExchangeAdapter }[] = [];
   for (const name of names) {

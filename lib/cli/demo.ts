@@ -17,7 +17,7 @@ import { log } from "../log.ts";
 import { runStream } from "./stream.ts";
 import { runMonitor } from "../monitor/loop.ts";
 import { readStatus } from "../failover/status.ts";
-import { abortableSleep } from "../failover/deadline.ts";
+import { sleep } from "../time.ts";
 import { type DemoRedis, freePort, startDemoRedis } from "../demo/redis_process.ts";
 import { progressLine, redisCliLines, resultLines } from "../demo/report.ts";
 
@@ -168,7 +168,7 @@ async function withDashboard(
 
 async function progress(dataDir: string, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
-    await abortableSleep(PROGRESS_EVERY_MS, signal);
+    await sleep(PROGRESS_EVERY_MS, signal);
     if (!signal.aborted) print(progressLine(readStatus(dataDir)));
   }
 }

@@ -5,11 +5,13 @@ import { addSharedOptions, configFrom } from "./options.ts";
 import { readStatus, writeControl } from "../failover/status.ts";
 import { CONTROL_FILE } from "../failover/status.ts";
 import { join } from "node:path";
+import { sleep } from "../time.ts";
+import { DEFAULT_HEALTH_OPTIONS } from "../health/types.ts";
 
 /** How long to wait for a running stream to act on the request. */
 const ACK_TIMEOUT_MS = 3_000;
-/** A heartbeat older than this means no stream is running. */
-const HEARTBEAT_STALE_MS = 10_000;
+/** A heartbeat older than this means no stream is running (the same limit as `health`). */
+const HEARTBEAT_STALE_MS = DEFAULT_HEALTH_OPTIONS.heartbeatMaxAgeSeconds * 1000;
 
 export function failoverCommand() {
   return addSharedOptions(new Command("failover"))
@@ -45,7 +47,7 @@ export function failoverCommand() {
           console.log(`${what}; stream pid ${now.pid} is now in mode ${now.mode}`);
           return;
         }
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       console.log(`${what}; the running stream has not acknowledged it yet`);
       Deno.exitCode = 1;

@@ -25,7 +25,7 @@ import { openSource, type StreamSource } from "./_stream_source.ts";
 import type { LastTrade } from "../feed/feed.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { compareEntryIds, type Trade } from "../trade.ts";
-import { withDeadline } from "../failover/deadline.ts";
+import { withDeadline } from "../time.ts";
 import { StreamMetrics } from "../health/metrics.ts";
 import { startHttpServer } from "../health/server.ts";
 import { report } from "../health/report.ts";
@@ -164,6 +164,8 @@ async function streamUntil(
       feed: () => src.snapshot(),
       consolidated: () => consolidated,
       isOutlier: (m) => consolidator!.isOutlier(m),
+      outlierEvents: () => consolidator!.outlierEvents,
+      gapRecords: () => gaps.counts(),
     });
 
     const metrics = new StreamMetrics(() => publisher!.snapshot(), { version: VERSION });

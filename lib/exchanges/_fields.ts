@@ -1,27 +1,24 @@
 /**
  * Field validators and the result builder shared by the exchange adapters.
  *
- * Every validator returns the normalized value or `null`; none throws. Decimal text is accepted
- * only in plain form (no sign, exponent, spaces) and strictly positive; trade ids only as unsigned
- * 64-bit decimal text; times only as whole milliseconds between 2001-09-09 and 2100-01-01 (UTC),
- * converted from sub-millisecond text by truncation, never through floats.
+ * Every validator returns the normalized value or `null`; none throws. What is valid is the trade
+ * rules of `lib/trade.ts` (documented there, shared with the writer, the outbox and the apply
+ * script); these functions only read each exchange's encodings of them. Times are converted from
+ * sub-millisecond text by truncation, never through floats.
  */
 
 import type { AdapterEvent, ParseResult, Reject, RejectReason } from "./adapter.ts";
 import { type Json, JsonNumber } from "./_json.ts";
 import {
+  compareTradeIds,
   isPositiveDecimal,
   isTradeIdText,
+  isTradeMs,
   type Market,
   marketName,
   type RawTrade,
   type Side,
 } from "../trade.ts";
-
-/** Earliest accepted trade time (ms): 2001-09-09. */
-export const MIN_TRADE_MS = 1_000_000_000_000;
-/** Latest accepted trade time (ms): 2100-01-01. */
-export const MAX_TRADE_MS = 4_102_444_800_000;
 
 const SAMPLE_CHARS = 200;
 const INT_RE = /^(0|[1-9][0-9]*)$/;
@@ -192,12 +189,6 @@ export function invertSide(s: Side): Side {
   return s === "buy" ? "sell" : "buy";
 }
 
-/** Compares two trade id texts numerically (both valid ids). */
-export function compareTradeIds(a: string, b: string): number {
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Sorts trades by trade id ascending, in place (stable). */
 export function sortByTradeId(trades: RawTrade[]): RawTrade[] {
   return trades.sort((a, b) => compareTradeIds(a.tradeId, b.tradeId));
@@ -211,5 +202,5 @@ export function errorText(code: Json | undefined, msg: Json | undefined): string
 }
 
 function inRange(ms: number): number | null {
-  return Number.isSafeInteger(ms) && ms >= MIN_TRADE_MS && ms <= MAX_TRADE_MS ? ms : null;
+  return isTradeMs(ms) ? ms : null;
 }

@@ -7,7 +7,7 @@
  * STRICT, and `side` is checked, so a malformed value cannot be stored.
  */
 
-import { entryIdFor, type Trade } from "../trade.ts";
+import { entryIdFor, type Trade, tradeProblem } from "../trade.ts";
 import { LEASE_SCHEMA } from "./lease.ts";
 
 /** Bumped on any incompatible schema change; a newer file is refused rather than misread. */
@@ -105,12 +105,9 @@ export function tradeParams(
   return [t.tradeId, t.price, t.size, t.side === "buy" ? 1 : 0, t.ts, t.receivedAt, id];
 }
 
-/** True when every field has the type the schema needs (content was validated upstream). */
+/** True when `t` follows the trade rules (`tradeProblem` in lib/trade.ts), as the writer needs. */
 export function isStorable(t: Trade): boolean {
-  return t != null && typeof t.market === "string" && typeof t.tradeId === "string" &&
-    typeof t.price === "string" && typeof t.size === "string" &&
-    (t.side === "buy" || t.side === "sell") && Number.isSafeInteger(t.ts) &&
-    Number.isSafeInteger(t.receivedAt) && typeof t.id === "string";
+  return tradeProblem(t) === null;
 }
 
 /** A storage failure outside `append`; `reason` as {@link classifySqliteError} decides. */
@@ -132,6 +129,6 @@ export function classifySqliteError(e: unknown): "disk_full" | "io_error" | "bus
 }
 
 /** An error's message, or its text. */
-export function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+export function errorText(e: unknown): string {
+  return errorText(e);
 }

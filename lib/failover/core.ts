@@ -24,7 +24,7 @@ import type { RedisTarget } from "./targets.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Mode } from "./mode.ts";
 import type { RedisTargetStatus, StreamStatus, Transition } from "./status.ts";
-import { abortableSleep, Alarm, withDeadline } from "./deadline.ts";
+import { Alarm, type MonotonicClock, monotonicNow, sleep, withDeadline } from "../time.ts";
 import { Replayer } from "./replayer.ts";
 import { FailoverMirror } from "./mirror.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
@@ -73,7 +73,8 @@ export interface FailoverCoreDeps {
   forced: boolean;
   /** Round-trip observations for metrics. */
   onLatency?: (target: "primary" | "failover", ms: number) => void;
-  now?: () => number;
+  /** Measures the hold-down and latencies (transition times are wall time). @default monotonicNow */
+  clock?: MonotonicClock;
 }
 
 type CoreStatus = Pick<
@@ -84,7 +85,7 @@ type CoreStatus = Pick<
 export class FailoverCore {
   #deps: FailoverCoreDeps;
   #options: FailoverCoreOptions;
-  #now: () => number;
+  #clock: MonotonicClock;
   #mode: Mode = "primary";
   #forced: boolean;
   #transitions: Transition[] = [];
@@ -111,14 +112,19 @@ export class FailoverCore {
     outOfOrder: 0,
     dropped: 0,
     failovers: 0,
+    mirrorDropped: 0,
+    outlierEvents: 0,
   };
 
   constructor(deps: FailoverCoreDeps, options: Partial<FailoverCoreOptions> = {}) {
     this.#deps = deps;
     this.#options = { ...DEFAULT_FAILOVER_CORE_OPTIONS, ...options };
-    this.#now = deps.now ?? Date.now;
+    this.#clock = deps.clock ?? monotonicNow;
     this.#forced = deps.forced;
-    this.#failures = new FailureLog({ intervalMs: this.#options.failureLogIntervalMs }, this.#now);
+    this.#failures = new FailureLog(
+      { intervalMs: this.#options.failureLogIntervalMs },
+      this.#clock,
+    );
     this.#primaryHealth = {
       url: deps.primary.url,
       healthy: false,
@@ -131,7 +137,8 @@ export class FailoverCore {
         probeIntervalMs: this.#options.probeIntervalMs,
         maxBatch: this.#options.maxBatch,
         maxBacklog: this.#options.maxFailoverBacklog,
-      }, (ms) => deps.onLatency?.("failover", ms))
+      }, (ms) =>
+        deps.onLatency?.("failover", ms), this.#clock)
       : null;
     this.#replayer = new Replayer(deps.outbox, deps.primary.writer, deps.isConsolidated, {
       holder: deps.holder,
@@ -188,7 +195,11 @@ export class FailoverCore {
       mode: this.#mode,
       forced: this.#forced,
       transitions: [...this.#transitions],
-      counters: { ...this.counters, writtenFailover: this.#mirror?.written ?? 0 },
+      counters: {
+        ...this.counters,
+        writtenFailover: this.#mirror?.written ?? 0,
+        mirrorDropped: this.#mirror?.dropped ?? 0,
+      },
       outbox: {
         depth,
         bytes: outbox.bytes(),
@@ -211,7 +222,7 @@ export class FailoverCore {
     this.#mode = to;
     if (to === "failover") this.counters.failovers++;
     this.#sync = to === "syncing" ? { done: 0 } : null;
-    this.#transitions.push({ at: this.#now(), from, to, reason });
+    this.#transitions.push({ at: Date.now(), from, to, reason });
     if (this.#transitions.length > 20) this.#transitions.shift();
     (to === "failover" ? log.warn : log.info).call(log, "mode change", { from, to, reason });
   }
@@ -239,14 +250,14 @@ export class FailoverCore {
 
   async #writePrimary(): Promise<void> {
     const batch = this.#pending.splice(0, this.#options.maxBatch);
-    const started = this.#now();
+    const started = this.#clock();
     try {
       const result = await withDeadline(
         this.#deps.primary.writer.apply(batch, this.#deps.isConsolidated),
         this.#options.deadlineMs,
         "primary write",
       );
-      this.#deps.onLatency?.("primary", this.#now() - started);
+      this.#deps.onLatency?.("primary", this.#clock() - started);
       this.counters.writtenPrimary += result.applied;
       this.counters.duplicates += result.duplicates + result.stale;
       this.#reportOutOfOrder(result.outOfOrder);
@@ -293,7 +304,7 @@ export class FailoverCore {
 
   #primaryReady(): boolean {
     return !this.#forced && this.#healthySince !== null &&
-      this.#now() - this.#healthySince >= this.#options.holdDownMs;
+      this.#clock() - this.#healthySince >= this.#options.holdDownMs;
   }
 
   #toOutbox(trades: Trade[]): void {
@@ -323,7 +334,7 @@ export class FailoverCore {
   async #probeLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.#probePrimary();
-      await abortableSleep(this.#options.probeIntervalMs, signal);
+      await sleep(this.#options.probeIntervalMs, signal);
     }
   }
 
@@ -344,7 +355,7 @@ export class FailoverCore {
         latencyMs: ms,
         lastError: null,
       };
-      this.#healthySince ??= this.#now();
+      this.#healthySince ??= this.#clock();
     } catch (e) {
       this.#markPrimaryDown(e);
       if (this.#mode === "primary") {

@@ -27,9 +27,10 @@ import type { Redis } from "ioredis";
 import type { GapRecord } from "../feed/market_pipeline.ts";
 import { log } from "../log.ts";
 import { marketKeys } from "../redis/keys.ts";
-import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
-import { Alarm, withDeadline } from "./deadline.ts";
+import { classifyRedisError, describeRedisError, isIdNotAboveTop } from "../redis/errors.ts";
+import { Alarm, withDeadline } from "../time.ts";
 import type { GapStore, StoredGap } from "./gap_store.ts";
+import { errorText } from "../redact.ts";
 
 /** A Redis the recorder writes to. */
 export interface GapTarget {
@@ -65,8 +66,6 @@ export const DEFAULT_GAP_RECORDER_OPTIONS: Readonly<GapRecorderOptions> = Object
   maxLen: 10_000,
 });
 
-const ALREADY_WRITTEN_RE = /equal or smaller than the target stream top item/i;
-
 /** The stream fields of a gap record (the contract in README.md, "Redis keys"). */
 export function gapFields(gap: GapRecord): string[] {
   return [
@@ -96,6 +95,11 @@ export class GapRecorder {
   /** Records that could not even be stored locally (logged; sent directly, best effort). */
   unstored = 0;
   #deps: GapRecorderDeps;
+
+  /** The counters, as status.json reports them. */
+  counts(): { written: number; failed: number; unstored: number } {
+    return { written: this.written, failed: this.failed, unstored: this.unstored };
+  }
   #options: GapRecorderOptions;
   #now: () => number;
   #flushing: Promise<boolean> | null = null;
@@ -130,7 +134,7 @@ export class GapRecorder {
       this.unstored++;
       log.error("gap record could not be stored locally; writing it to the primary directly", {
         market: gap.market,
-        error: e instanceof Error ? e.message : String(e),
+        error: errorText(e),
       });
       // Sent once with an ID Redis picks: without a stored row there is nothing to re-send.
       void this.#send(this.#deps.primary, { seq: 0, entryId: "*", gap }).catch(() => {});
@@ -228,7 +232,7 @@ export class GapRecorder {
       })();
       await withDeadline(write, this.#options.deadlineMs, "gap record write");
     } catch (e) {
-      if (!ALREADY_WRITTEN_RE.test(e instanceof Error ? e.message : String(e))) throw e;
+      if (!isIdNotAboveTop(e)) throw e;
       log.debug("gap record already present", { market: row.gap.market, id: row.entryId });
     }
     if (target === this.#deps.primary) this.written++;

@@ -13,7 +13,7 @@
 import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
 import type { RedisTargetStatus } from "./status.ts";
-import { abortableSleep, withDeadline } from "./deadline.ts";
+import { type MonotonicClock, monotonicNow, sleep, withDeadline } from "../time.ts";
 import { pingWithin } from "../redis/client.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { log } from "../log.ts";
@@ -32,15 +32,20 @@ export class FailoverMirror {
   #queue: Trade[] = [];
   #health: RedisTargetStatus;
   #onLatency: (ms: number) => void;
+  #clock: MonotonicClock;
   /** Trades the mirror applied. */
   written = 0;
+  /** Trades that skipped the mirror because the backlog was full (the outbox has them). */
+  dropped = 0;
 
   constructor(
     target: RedisTarget,
     isConsolidated: (market: string) => boolean,
     options: MirrorOptions,
     onLatency: (ms: number) => void = () => {},
+    clock: MonotonicClock = monotonicNow,
   ) {
+    this.#clock = clock;
     this.#target = target;
     this.#isConsolidated = isConsolidated;
     this.#options = options;
@@ -51,7 +56,10 @@ export class FailoverMirror {
   enqueue(trades: Trade[]): void {
     for (const t of trades) this.#queue.push(t);
     const excess = this.#queue.length - this.#options.maxBacklog;
-    if (excess > 0) this.#queue.splice(0, excess);
+    if (excess > 0) {
+      this.#queue.splice(0, excess);
+      this.dropped += excess;
+    }
   }
 
   health(): RedisTargetStatus {
@@ -66,18 +74,18 @@ export class FailoverMirror {
   async #writeLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       if (!this.#queue.length || !this.#health.healthy) {
-        await abortableSleep(this.#options.probeIntervalMs, signal);
+        await sleep(this.#options.probeIntervalMs, signal);
         continue;
       }
       const batch = this.#queue.splice(0, this.#options.maxBatch);
-      const started = Date.now();
+      const started = this.#clock();
       try {
         const result = await withDeadline(
           this.#target.writer.apply(batch, this.#isConsolidated),
           this.#options.deadlineMs,
           "failover write",
         );
-        this.#onLatency(Date.now() - started);
+        this.#onLatency(this.#clock() - started);
         this.written += result.applied;
       } catch (e) {
         this.#down(e, "failover redis write failed");
@@ -94,7 +102,7 @@ export class FailoverMirror {
       } catch (e) {
         this.#down(e, "failover redis unreachable");
       }
-      await abortableSleep(this.#options.probeIntervalMs, signal);
+      await sleep(this.#options.probeIntervalMs, signal);
     }
   }
 

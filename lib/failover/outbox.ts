@@ -45,7 +45,6 @@ import { Lease, type LeaseInfo } from "./lease.ts";
 import { immediate } from "./_sqlite.ts";
 import {
   classifySqliteError,
-  errText,
   isStorable,
   OutboxError,
   type Row,
@@ -55,6 +54,7 @@ import {
   toTrade,
   tradeParams,
 } from "./_outbox_sql.ts";
+import { errorText } from "../redact.ts";
 
 export { classifySqliteError, OutboxError };
 
@@ -203,7 +203,7 @@ export class Outbox {
       const reason = classifySqliteError(e);
       const cause = e instanceof OutboxError ? e.cause : e;
       const message = `outbox append of ${valid.length} trades failed (${reason}): ${
-        errText(cause)
+        errorText(cause)
       }`;
       return { ok: false, reason, appended: 0, dropped: trades.length, message };
     }
@@ -380,7 +380,7 @@ export class Outbox {
     } catch (e) {
       if (e instanceof OutboxError) throw e;
       const reason = classifySqliteError(e);
-      throw new OutboxError(reason, `outbox ${reason}: ${errText(e)}`, e);
+      throw new OutboxError(reason, `outbox ${reason}: ${errorText(e)}`, e);
     }
   }
 }

@@ -9,11 +9,20 @@ import type { MarketStatus, StreamStatus } from "./status.ts";
 import { writeStatus } from "./status.ts";
 import type { FailoverCore } from "./core.ts";
 import { log } from "../log.ts";
+import { errorText } from "../redact.ts";
 
 /** What the feed reports per market. */
 export type FeedMarketView = Pick<
   MarketStatus,
-  "state" | "reconnects" | "gaps" | "gapsBackfilled" | "quarantined" | "lastError"
+  | "state"
+  | "reconnects"
+  | "handovers"
+  | "duplicates"
+  | "clockAdjusted"
+  | "gaps"
+  | "gapsBackfilled"
+  | "quarantined"
+  | "lastError"
 >;
 
 export interface PublisherSources {
@@ -21,6 +30,10 @@ export interface PublisherSources {
   feed: () => Record<string, FeedMarketView>;
   consolidated: () => string | null;
   isOutlier: (market: string) => boolean;
+  /** Outlier events so far (`Consolidator.outlierEvents`). */
+  outlierEvents: () => number;
+  /** The gap recorder's counters. */
+  gapRecords: () => StreamStatus["gapRecords"];
 }
 
 const HISTORY_POINTS = 60;
@@ -83,6 +96,9 @@ export class StatusPublisher {
         trades: m.trades,
         tradeRate: this.#rates.get(name) ?? 0,
         reconnects: f?.reconnects ?? 0,
+        handovers: f?.handovers ?? 0,
+        duplicates: f?.duplicates ?? 0,
+        clockAdjusted: f?.clockAdjusted ?? 0,
         gaps: f?.gaps ?? 0,
         gapsBackfilled: f?.gapsBackfilled ?? 0,
         quarantined: f?.quarantined ?? {},
@@ -91,12 +107,15 @@ export class StatusPublisher {
         lastError: f?.lastError ?? null,
       };
     }
+    const core = this.#sources.core.status();
     return {
       version: 1,
       pid: Deno.pid,
       startedAt: this.#startedAt,
       heartbeatAt: now,
-      ...this.#sources.core.status(),
+      ...core,
+      counters: { ...core.counters, outlierEvents: this.#sources.outlierEvents() },
+      gapRecords: this.#sources.gapRecords(),
       markets,
       consolidatedMarket: this.#sources.consolidated(),
     };
@@ -118,7 +137,7 @@ export class StatusPublisher {
       if (!this.#failing) {
         log.error("cannot write the status file: health will report the stream as down", {
           dir: this.#dataDir,
-          error: e instanceof Error ? e.message : String(e),
+          error: errorText(e),
         });
       }
       this.#failing = true;

@@ -14,7 +14,7 @@
 
 import type { Outbox, OutboxRow } from "./outbox.ts";
 import type { TradeWriter } from "../redis/writer.ts";
-import { withDeadline } from "./deadline.ts";
+import { withDeadline } from "../time.ts";
 
 export interface ReplayerOptions {
   /** Who holds the lease, e.g. `stream:<pid>:<random>`. */

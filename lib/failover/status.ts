@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import type { Mode } from "./mode.ts";
+import type { MarketState } from "../trade.ts";
 
 export const STATUS_FILE = "status.json";
 export const CONTROL_FILE = "control.json";
@@ -22,8 +23,7 @@ export interface Transition {
 
 /** Per-market view, as `health` and `monitor` show it. */
 export interface MarketStatus {
-  /** `connecting` until the first message, `live` while data flows, `blocked` after HTTP 451/403. */
-  state: "connecting" | "live" | "down" | "blocked";
+  state: MarketState;
   /** Last trade applied, or null before the first. */
   last: {
     price: string;
@@ -37,6 +37,12 @@ export interface MarketStatus {
   /** Trades per second over the last status period. */
   tradeRate: number;
   reconnects: number;
+  /** Planned, overlapping connection replacements. */
+  handovers: number;
+  /** Trades dropped because they were already delivered (overlaps, snapshots). */
+  duplicates: number;
+  /** Entry IDs moved past their trade time to stay increasing. */
+  clockAdjusted: number;
   gaps: number;
   gapsBackfilled: number;
   /** Quarantined messages by reason. */
@@ -79,7 +85,13 @@ export interface StreamStatus {
     /** Trades dropped because the outbox was full or the disk failed (each also logged). */
     dropped: number;
     failovers: number;
+    /** Trades that skipped the failover Redis mirror because its backlog was full. */
+    mirrorDropped: number;
+    /** Times a market was newly left out of the consolidated price as an outlier. */
+    outlierEvents: number;
   };
+  /** Gap records: acknowledged by the primary, refused for good, not storable locally. */
+  gapRecords: { written: number; failed: number; unstored: number };
   outbox: {
     depth: number;
     bytes: number;

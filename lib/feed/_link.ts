@@ -13,8 +13,8 @@
 import { Buffer } from "node:buffer";
 import type WebSocket from "ws";
 import type { KeepAlive } from "../exchanges/adapter.ts";
-import type { Clock } from "./clock.ts";
-import { errorText } from "./_redact.ts";
+import type { Clock } from "../time.ts";
+import { errorText } from "../redact.ts";
 
 /** Why a link ended. */
 export interface LinkEnd {

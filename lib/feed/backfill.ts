@@ -16,7 +16,7 @@ import type { ExchangeAdapter, Reject } from "../exchanges/adapter.ts";
 import type { Market, RawTrade } from "../trade.ts";
 import { isTradeIdText } from "../trade.ts";
 import type { SequenceGap } from "./sequencer.ts";
-import { errorText, safeUrl } from "./_redact.ts";
+import { errorText, safeUrl } from "../redact.ts";
 
 /** Tuning of {@link backfill}. */
 export interface BackfillOptions {

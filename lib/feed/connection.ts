@@ -23,11 +23,11 @@
 import WebSocket from "ws";
 import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
-import { type Market, marketName, type RawTrade } from "../trade.ts";
+import { type Market, marketName, type MarketState, type RawTrade } from "../trade.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
-import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
+import { type Clock, SYSTEM_CLOCK } from "../time.ts";
 import { Link, type LinkEnd } from "./_link.ts";
-import { errorText, safeUrl } from "./_redact.ts";
+import { errorText, safeUrl } from "../redact.ts";
 import {
   DEFAULT_FAILURE_LOG_OPTIONS,
   FailureLog,
@@ -37,7 +37,7 @@ import {
 import type { LogLevel } from "../log.ts";
 
 /** Where a connection is in its life. */
-export type ConnectionState = "connecting" | "live" | "down" | "blocked" | "closed";
+export type ConnectionState = MarketState | "closed";
 
 /** Timing of {@link FeedConnection}. */
 export interface ConnectionOptions {

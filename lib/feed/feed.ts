@@ -16,11 +16,11 @@ import type { ExchangeAdapter } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type Trade } from "../trade.ts";
 import type { BackfillOptions } from "./backfill.ts";
-import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
+import { type Clock, SYSTEM_CLOCK } from "../time.ts";
 import { type ConnectionOptions, FeedConnection } from "./connection.ts";
 import { type GapRecord, MarketPipeline, type MarketSnapshot } from "./market_pipeline.ts";
 import type { LastTrade, SequencerOptions } from "./sequencer.ts";
-import { errorText } from "./_redact.ts";
+import { errorText } from "../redact.ts";
 
 export type { GapRecord, MarketSnapshot } from "./market_pipeline.ts";
 export type { LastTrade } from "./sequencer.ts";

@@ -17,7 +17,7 @@
 
 import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
-import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
+import { type Market, marketName, type MarketState, type RawTrade, type Trade } from "../trade.ts";
 import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
 import { Quarantine, type QuarantineReason } from "./quarantine.ts";
 import {
@@ -26,7 +26,7 @@ import {
   type SequenceGap,
   type SequencerOptions,
 } from "./sequencer.ts";
-import { errorText } from "./_redact.ts";
+import { errorText } from "../redact.ts";
 
 /** A detected gap in a market's trades, reported once its recovery attempt ended. */
 export interface GapRecord {
@@ -50,7 +50,7 @@ export interface GapRecord {
 /** A market's state, as `Feed.snapshot()` and `ReplaySource.snapshot()` report it. */
 export interface MarketSnapshot {
   /** `blocked`: the exchange refuses this location (HTTP 451/403); retried slowly. */
-  state: "connecting" | "live" | "down" | "blocked";
+  state: MarketState;
   /** Connection attempts after the first (planned hand-overs not included). */
   reconnects: number;
   /** Planned, overlapping replacements (age limit, exchange notice). */

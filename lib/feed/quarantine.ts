@@ -13,6 +13,9 @@ import { log } from "../log.ts";
 /** Why a trade or message of a market was refused: an adapter reason or a feed-level one. */
 export type QuarantineReason = RejectReason | "id_regression";
 
+/** Default interval between two log lines about the same refusal (and skipped replay lines). */
+export const DEFAULT_REJECT_LOG_INTERVAL_MS = 10_000;
+
 /** Counts and samples one market's refusals. */
 export class Quarantine {
   readonly market: string;
@@ -21,8 +24,8 @@ export class Quarantine {
   #now: () => number;
   #loggedAt = new Map<string, number>();
 
-  /** @param intervalMs at most one log line per key per this interval (default 10 s) */
-  constructor(market: string, now: () => number, intervalMs = 10_000) {
+  /** @param intervalMs at most one log line per key per this interval */
+  constructor(market: string, now: () => number, intervalMs = DEFAULT_REJECT_LOG_INTERVAL_MS) {
     this.market = market;
     this.#now = now;
     this.#intervalMs = intervalMs;

@@ -22,6 +22,7 @@
 import type { ExchangeAdapter } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
 import { marketName } from "../trade.ts";
+import { errorText } from "../redact.ts";
 
 /** Options of {@link MessageRecorder}. */
 export interface RecorderOptions {
@@ -120,7 +121,7 @@ export class MessageRecorder {
         this.written += lines.length;
       } catch (e) {
         this.dropped += lines.length;
-        this.#stop(e instanceof Error ? e.message : String(e));
+        this.#stop(errorText(e));
       }
     });
   }

@@ -26,8 +26,9 @@ import { type Market, marketName, type Trade } from "../trade.ts";
 import type { MarketSnapshot } from "./market_pipeline.ts";
 import { type GapRecord, MarketPipeline } from "./market_pipeline.ts";
 import type { LastTrade } from "./sequencer.ts";
-import { errorText } from "./_redact.ts";
-import { abortableSleep } from "../failover/deadline.ts";
+import { errorText } from "../redact.ts";
+import { sleep } from "../time.ts";
+import { DEFAULT_REJECT_LOG_INTERVAL_MS } from "./quarantine.ts";
 
 /** One market the replay feeds. */
 export interface ReplayMarket {
@@ -178,7 +179,7 @@ export class ReplaySource {
       }
       if (!rec || !run) {
         summary.skipped++;
-        if (summary.skipped === 1 || this.#clock - skipLoggedAt >= 10_000) {
+        if (summary.skipped === 1 || this.#clock - skipLoggedAt >= DEFAULT_REJECT_LOG_INTERVAL_MS) {
           skipLoggedAt = this.#clock;
           log.warn("replay.line_skipped", {
             file: path,
@@ -196,8 +197,8 @@ export class ReplaySource {
       summary.messages++;
       if (++sinceYield >= YIELD_EVERY_LINES) {
         sinceYield = 0;
-        await pause(0);
-        while (!signal.aborted && this.#init.busy?.()) await pause(20);
+        await sleep(0);
+        while (!signal.aborted && this.#init.busy?.()) await sleep(20);
       }
     }
     this.#state = "down";
@@ -214,7 +215,7 @@ export class ReplaySource {
     return async (t) => {
       first ??= t;
       const wait = startedAt + (t - first) / speed - Date.now();
-      if (wait > 0) await abortableSleep(wait, this.#abort.signal);
+      if (wait > 0) await sleep(wait, this.#abort.signal);
     };
   }
 
@@ -304,8 +305,4 @@ async function* readLines(path: string): AsyncGenerator<Line> {
   } finally {
     file.close();
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -18,13 +18,14 @@ import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../failover/status.ts";
 import { Outbox } from "../failover/outbox.ts";
 import { pingWithin } from "../redis/client.ts";
-import { withDeadline } from "../failover/deadline.ts";
+import { withDeadline } from "../time.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { parseRedisUrl, redactUrl, redisOptions } from "../redis/url.ts";
 import type { HealthInput, MarketAge, OutboxSummary, ProbeResult } from "./types.ts";
 import { DEFAULT_HEALTH_OPTIONS } from "./types.ts";
 import { VERSION } from "../version.ts";
+import { errorText } from "../redact.ts";
 
 /** The health check itself could not run (exit 3, UNKNOWN). */
 export class HealthUnavailableError extends Error {
@@ -94,7 +95,7 @@ function loadStatus(dataDir: string): StreamStatus | null {
     }
     return status;
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
+    const why = errorText(e);
     throw new HealthUnavailableError(`cannot read ${join(dataDir, STATUS_FILE)}: ${why}`);
   }
 }
@@ -206,7 +207,7 @@ function readOutbox(
     // A running stream reports its own outbox errors, and may just hold the write lock now:
     // its view (above) is current enough. Without one, an unreadable outbox is an error.
     if (streamRunning) return base;
-    const why = e instanceof Error ? e.message : String(e);
+    const why = errorText(e);
     return { ...base, error: base.error ?? `cannot read the outbox: ${why}` };
   } finally {
     outbox?.close();

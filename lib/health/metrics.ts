@@ -13,9 +13,10 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StreamStatus } from "../failover/status.ts";
 import type { Mode } from "../failover/mode.ts";
+import { MARKET_STATES } from "../trade.ts";
+import { MARKET_COUNTERS, SCALAR_COUNTERS } from "./_counter_table.ts";
 
 const MODES: Mode[] = ["primary", "failover", "syncing"];
-const MARKET_STATES = ["connecting", "live", "down", "blocked"] as const;
 
 /** Latency histogram buckets, seconds: 0.25 ms to 2.5 s. */
 export const LATENCY_BUCKETS_SECONDS = [
@@ -110,15 +111,9 @@ export class StreamMetrics {
       (g, s) => g.set(s.startedAt / 1000),
     );
 
-    counter(
-      "btcfeed_trades_received_total",
-      "Trades received from all exchanges.",
-      [],
-      (inc, s) => inc({}, s.counters.tradesReceived),
-    );
-    counter("btcfeed_trades_total", "Trades accepted per market.", ["market"], (inc, s) => {
-      for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.trades);
-    });
+    for (const [name, help, value] of SCALAR_COUNTERS) {
+      counter(name, help, [], (inc, s) => inc({}, value(s) ?? 0));
+    }
     counter(
       "btcfeed_writes_total",
       "Trades written per target: primary, failover (Redis) or outbox (disk).",
@@ -130,34 +125,15 @@ export class StreamMetrics {
       },
     );
     counter(
-      "btcfeed_replayed_total",
-      "Trades replayed from the outbox into the primary.",
-      [],
-      (inc, s) => inc({}, s.counters.replayed),
-    );
-    counter(
-      "btcfeed_failovers_total",
-      "Switches from the primary to the failover path.",
-      [],
-      (inc, s) => inc({}, s.counters.failovers),
-    );
-    counter(
-      "btcfeed_dropped_trades_total",
-      "Trades dropped because the outbox was full or the disk failed (each logged).",
-      [],
-      (inc, s) => inc({}, s.counters.dropped),
-    );
-    counter(
-      "btcfeed_out_of_order_total",
-      "Trades older than a market's newest stream entry, reported instead of appended.",
-      [],
-      (inc, s) => inc({}, s.counters.outOfOrder),
-    );
-    counter(
-      "btcfeed_duplicates_total",
-      "Re-applied trades that changed nothing.",
-      [],
-      (inc, s) => inc({}, s.counters.duplicates),
+      "btcfeed_gap_records_total",
+      "Gap records by outcome: written (primary acknowledged), failed (refused, dropped), " +
+        "unstored (not storable locally).",
+      ["outcome"],
+      (inc, s) => {
+        for (const outcome of ["written", "failed", "unstored"] as const) {
+          inc({ outcome }, s.gapRecords?.[outcome] ?? 0);
+        }
+      },
     );
 
     gauge("btcfeed_mode", "1 for the current write mode, 0 for the others.", ["mode"], (g, s) => {
@@ -222,25 +198,11 @@ export class StreamMetrics {
       if (s.failover.url !== null) g.set({ target: "failover" }, s.failover.healthy ? 1 : 0);
     });
 
-    counter(
-      "btcfeed_market_reconnects_total",
-      "WebSocket reconnects per market.",
-      ["market"],
-      (inc, s) => {
-        for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.reconnects);
-      },
-    );
-    counter("btcfeed_market_gaps_total", "Source gaps found per market.", ["market"], (inc, s) => {
-      for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.gaps);
-    });
-    counter(
-      "btcfeed_market_gaps_backfilled_total",
-      "Source gaps filled from the exchange's REST history per market.",
-      ["market"],
-      (inc, s) => {
-        for (const [market, m] of Object.entries(s.markets)) inc({ market }, m.gapsBackfilled);
-      },
-    );
+    for (const [name, help, value] of MARKET_COUNTERS) {
+      counter(name, help, ["market"], (inc, s) => {
+        for (const [market, m] of Object.entries(s.markets)) inc({ market }, value(m) ?? 0);
+      });
+    }
     counter(
       "btcfeed_market_quarantined_total",
       "Messages set aside as invalid, per market and reason.",

@@ -9,6 +9,7 @@
 
 import type { HealthDocument } from "./types.ts";
 import { log } from "../log.ts";
+import { errorText } from "../redact.ts";
 
 /** Where to listen. Port 0 picks a free port (see {@link HttpServerHandle.port}). */
 export interface HttpServerAddress {
@@ -53,7 +54,7 @@ export function startHttpServer(
       (request) => handle(request, handlers),
     );
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
+    const why = errorText(e);
     throw new Error(`cannot serve HTTP on ${address.hostname}:${address.port}: ${why}`, {
       cause: e,
     });
@@ -95,7 +96,7 @@ export async function handle(request: Request, handlers: HttpServerHandlers): Pr
   } catch (e) {
     log.error("http handler failed", {
       path: pathname,
-      error: e instanceof Error ? e.message : String(e),
+      error: errorText(e),
     });
     return text(500, "internal error\n");
   }

@@ -10,6 +10,8 @@
 import type { StreamStatus } from "../failover/status.ts";
 import { readStatus } from "../failover/status.ts";
 import { render } from "./render.ts";
+import { sleep } from "../time.ts";
+import { errorText } from "../redact.ts";
 
 /** Enter the alternate screen and hide the cursor. */
 export const ENTER_SCREEN = "\x1b[?1049h\x1b[?25l";
@@ -88,12 +90,12 @@ function drawFrame(o: MonitorLoopOptions): string {
   try {
     status = o.read(o.dataDir);
   } catch (e) {
-    error = e instanceof Error ? e.message : String(e);
+    error = errorText(e);
   }
   try {
     return render({ ...base, status, error }, view);
   } catch (e) {
-    const why = `malformed status: ${e instanceof Error ? e.message : String(e)}`;
+    const why = `malformed status: ${errorText(e)}`;
     return render({ ...base, status: null, error: why }, view);
   }
 }
@@ -110,17 +112,4 @@ function writeAll(text: string): void {
   const bytes = encoder.encode(text);
   let off = 0;
   while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }

@@ -13,7 +13,8 @@
  *   compared and volumes summed exactly: on decimal text, or with a double only where that is
  *   provably exact (comparing prices of at most 15 digits; summing sizes of at most 6 + 9 digits
  *   as integer nano-units below 2^53).
- * - All input is validated before the first write: an invalid batch fails with an error reply
+ * - All input is validated before the first write, with the trade rules of `lib/trade.ts` (its
+ *   limits are generated into the source): an invalid batch fails with an error reply
  *   starting `BTCFEED_INVALID` and writes nothing (Redis does not roll back a script that fails
  *   half-way, so nothing after the validation pass can fail on the input).
  *
@@ -33,7 +34,8 @@
  */
 
 import { createHash } from "node:crypto";
-import type { Trade } from "../trade.ts";
+import { MAX_DECIMAL_CHARS, MAX_TRADE_MS, MIN_TRADE_MS, type Trade } from "../trade.ts";
+import { LEGACY_HISTORY_LENGTH } from "./keys.ts";
 
 /** Number of ARGV entries before the first trade. */
 export const APPLY_HEADER_ARGS = 7;
@@ -69,14 +71,21 @@ local function digitsOk(s)
   if n > 1 and byte(s, 1) == 48 then return false end
   return n < 20 or (n == 20 and s <= '18446744073709551615')
 end
--- Plain decimal text (only digits and dots, by the caller's pattern): at most one dot, not
--- first or last, no leading zero, at most 64 chars.
+-- Plain decimal text (only digits and dots, by the caller's pattern) above zero: at most one
+-- dot, not first or last, no leading zero, at most MAX_DECIMAL_CHARS chars.
 local function decOk(s)
   local n = #s
-  if n > 64 or byte(s, 1) == 46 or byte(s, n) == 46 then return false end
+  if n > ${MAX_DECIMAL_CHARS} or byte(s, 1) == 46 or byte(s, n) == 46 or not find(s, '[1-9]') then
+    return false
+  end
   local p = find(s, '.', 1, true)
   if p and find(s, '.', p + 1, true) then return false end
   return n == 1 or byte(s, 1) ~= 48 or byte(s, 2) == 46
+end
+-- Whole ms (digits only, by the caller's pattern) within the accepted trade times.
+local function msOk(s)
+  if #s > 1 and byte(s, 1) == 48 then return false end
+  return ucmp(s, '${MIN_TRADE_MS}') >= 0 and ucmp(s, '${MAX_TRADE_MS}') <= 0
 end
 local function idcmp(a, b)
   local am, as = match(a, '^(%d+)%-(%d+)$')
@@ -156,8 +165,7 @@ for n = 1, count do
     '^((%d+)%-(%d+)) (%d+) ([%d.]+) ([%d.]+) ([a-z]+) (%d+) (%d+)$')
   if not id or not digitsOk(ms) or not digitsOk(seq) or id == '0-0' or not digitsOk(tid)
     or not decOk(price) or not decOk(size) or (side ~= 'buy' and side ~= 'sell')
-    or #ts > 15 or (#ts > 1 and byte(ts, 1) == 48) or #recv > 15
-    or (#recv > 1 and byte(recv, 1) == 48) then
+    or not msOk(ts) or not msOk(recv) then
     return redis.error_reply('BTCFEED_INVALID trade at index ' .. (n - 1))
   end
   IDS[n], MSS[n], SEQS[n], TIDS[n], PRICES[n], SIZES[n] = id, ms, seq, tid, price, size
@@ -307,7 +315,7 @@ if applied > 0 then
       redis.call('SET', K_LPRICE, price)
       redis.call('SET', K_LTIME, secs)
       redis.call('LPUSH', K_LHIST, unpack(hist))
-      redis.call('LTRIM', K_LHIST, 0, 999)
+      redis.call('LTRIM', K_LHIST, 0, ${LEGACY_HISTORY_LENGTH - 1})
     end
   end
 end

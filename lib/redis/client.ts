@@ -11,6 +11,7 @@
  */
 
 import { Redis } from "ioredis";
+import { DeadlineError, monotonicNow, withDeadline } from "../time.ts";
 import { parseRedisUrl, type RedisClientOptions, redisOptions, type RedisUrl } from "./url.ts";
 
 /** {@link RedisClientOptions} plus a listener for the client's `error` events. */
@@ -35,9 +36,12 @@ export function createRedis(url: RedisUrl | string, options: CreateRedisOptions 
   return redis;
 }
 
-/** Error of a PING that missed its deadline (classified transient: "timed out"). */
-export class PingTimeoutError extends Error {
+/** Error of a PING that missed its deadline (a {@link DeadlineError}, so classified transient). */
+export class PingTimeoutError extends DeadlineError {
   override name = "PingTimeoutError";
+  constructor(ms: number) {
+    super("PING", ms);
+  }
 }
 
 /**
@@ -46,12 +50,8 @@ export class PingTimeoutError extends Error {
  * @throws PingTimeoutError after `ms`, or the connection/command error.
  */
 export async function pingWithin(redis: Redis, ms: number): Promise<number> {
-  const start = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const start = monotonicNow();
   let cancelWait = () => {};
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PingTimeoutError(`PING timed out after ${ms} ms`)), ms);
-  });
   let reason: Error | undefined;
   const onError = (e: Error) => {
     reason ??= e;
@@ -68,12 +68,10 @@ export async function pingWithin(redis: Redis, ms: number): Promise<number> {
   })().catch((e) => {
     throw reason ?? e;
   });
-  attempt.catch(() => {}); // may settle after the deadline; its outcome is then irrelevant
   try {
-    await Promise.race([attempt, deadline]);
-    return performance.now() - start;
+    await withDeadline(attempt, ms, "PING", () => new PingTimeoutError(ms));
+    return monotonicNow() - start;
   } finally {
-    clearTimeout(timer);
     cancelWait();
     redis.off("error", onError);
   }

@@ -7,12 +7,22 @@
  * covers everything else: error replies that retrying would repeat (WRONGTYPE, script errors,
  * invalid trades). {@link describeRedisError} turns any of them into one readable line without
  * secrets or stack.
+ *
+ * Errors are recognised by class or code first (our {@link DeadlineError}, Node's `code`,
+ * ioredis's `MaxRetriesPerRequestError`); Redis reports everything else only as reply text,
+ * whose first word (WRONGPASS, LOADING, READONLY...) is the protocol's error code, so those are
+ * matched here and nowhere else. ioredis's own "Connection is closed." has no class either.
  */
+
+import { ReplyError } from "ioredis";
+import { DeadlineError } from "../time.ts";
 
 /** What a Redis failure means for the caller. */
 export type RedisErrorClass = "transient" | "auth" | "tls" | "fatal";
 
 interface Facts {
+  /** One of our own {@link DeadlineError}s (a missed deadline: transient). */
+  deadline: boolean;
   name: string;
   code: string;
   message: string;
@@ -66,6 +76,7 @@ function facts(e: unknown): Facts[] {
     if (typeof x === "object") {
       const o = x as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };
       out.push({
+        deadline: x instanceof DeadlineError,
         name: String(o.name ?? ""),
         code: String(o.code ?? ""),
         message: String(o.message ?? ""),
@@ -73,7 +84,7 @@ function facts(e: unknown): Facts[] {
       if (x instanceof AggregateError) queue.push(...x.errors);
       queue.push(o.cause);
     } else {
-      out.push({ name: "", code: "", message: String(x) });
+      out.push({ deadline: false, name: "", code: "", message: String(x) });
     }
   }
   return out;
@@ -95,7 +106,7 @@ export function classifyRedisError(e: unknown): RedisErrorClass {
   if (all.some((f) => TLS_CODES.has(f.code) || TLS_RE.test(f.message))) return "tls";
   if (
     all.some((f) =>
-      TRANSIENT_CODES.has(f.code) || f.name === "MaxRetriesPerRequestError" ||
+      f.deadline || TRANSIENT_CODES.has(f.code) || f.name === "MaxRetriesPerRequestError" ||
       TRANSIENT_RE.test(f.message) || /^(connect|read|write|getaddrinfo) E[A-Z]+\b/.test(f.message)
     )
   ) {
@@ -134,7 +145,9 @@ function explain(e: unknown, kind: RedisErrorClass): string {
       if (find(/ECONNREFUSED|connection refused/i)) return "connection refused: is Redis running?";
       if (find(/ECONNRESET|connection reset|EPIPE|broken pipe/i)) return "connection reset";
       if (find(/ENOTFOUND|EAI_AGAIN/)) return "host not found (DNS): check the host name";
-      if (find(/timed out|ETIMEDOUT/i)) return "timed out: Redis is slow, hung or unreachable";
+      if (all.some((f) => f.deadline) || find(/timed out|ETIMEDOUT/i)) {
+        return "timed out: Redis is slow, hung or unreachable";
+      }
       if (find(/^LOADING/)) return "Redis is loading its dataset";
       if (find(/^READONLY/)) return "Redis is a read-only replica: point the URL at the primary";
       if (find(/^OOM/)) return "Redis is out of memory (maxmemory reached)";
@@ -154,4 +167,11 @@ function explain(e: unknown, kind: RedisErrorClass): string {
 export function describeRedisError(e: unknown, redactedUrl: string, role?: string): string {
   const where = role ? `${role} ${clean(redactedUrl)}` : clean(redactedUrl);
   return `${where}: ${explain(e, classifyRedisError(e))}`;
+}
+
+/** True for Redis's error reply to an XADD whose explicit ID is not above the stream's top. */
+export function isIdNotAboveTop(e: unknown): boolean {
+  return e instanceof ReplyError && /equal or smaller than the target stream top item/.test(
+    (e as Error).message,
+  );
 }

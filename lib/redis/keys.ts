@@ -47,7 +47,7 @@ export const LEGACY_KEYS = {
   price: "last_btc_price",
   /** String: epoch seconds (integer) of that trade. */
   updateTime: "last_btc_update_time",
-  /** List: LPUSH of `{"price","timestamp","volume"}` JSON, trimmed to 1000. */
+  /** List: LPUSH of `{"price","timestamp","volume"}` JSON, trimmed to {@link LEGACY_HISTORY_LENGTH}. */
   history: "btc_movement_history",
   /** Pub/sub channel with the same JSON. */
   channel: "btc_price",

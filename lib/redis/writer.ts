@@ -22,9 +22,10 @@
  */
 
 import type { Redis } from "ioredis";
-import { isDecimalText, parseMarket, type Trade } from "../trade.ts";
+import { type Trade, tradeProblem } from "../trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
+import { errorText } from "../redact.ts";
 
 /** How {@link TradeWriter} writes. */
 export interface WriterOptions {
@@ -80,45 +81,6 @@ export class InvalidTradeError extends Error {
   }
 }
 
-const U64_RE = /^(0|[1-9][0-9]{0,19})$/;
-const ID_RE = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
-const MAX_U64_TEXT = "18446744073709551615";
-
-function fitsU64(digits: string): boolean {
-  return digits.length < 20 || digits <= MAX_U64_TEXT;
-}
-
-/**
- * Returns why `t` cannot be written, or null when it is valid. The same rules as the script's
- * validation pass (and `lib/trade.ts`), checked here so a bad trade never reaches Redis.
- */
-export function invalidTradeReason(t: Trade): string | null {
-  if (typeof t.market !== "string" || !parseMarket(t.market)) return "bad market";
-  return invalidFieldsReason(t);
-}
-
-function invalidFieldsReason(t: Trade): string | null {
-  const id = typeof t.id === "string" ? ID_RE.exec(t.id) : null;
-  if (!id || !fitsU64(id[1]) || !fitsU64(id[2]) || t.id === "0-0") return "bad id";
-  if (typeof t.tradeId !== "string" || !U64_RE.test(t.tradeId) || !fitsU64(t.tradeId)) {
-    return "bad tradeId";
-  }
-  if (typeof t.price !== "string" || t.price.length > 64 || !isDecimalText(t.price)) {
-    return "bad price";
-  }
-  if (typeof t.size !== "string" || t.size.length > 64 || !isDecimalText(t.size)) {
-    return "bad size";
-  }
-  if (t.side !== "buy" && t.side !== "sell") return "bad side";
-  if (!isTimeMs(t.ts)) return "bad ts";
-  if (!isTimeMs(t.receivedAt)) return "bad receivedAt";
-  return null;
-}
-
-function isTimeMs(n: unknown): n is number {
-  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < 1e15;
-}
-
 /** Writes trades to one Redis with the idempotent apply script. */
 export class TradeWriter {
   readonly #redis: Redis;
@@ -163,14 +125,9 @@ export class TradeWriter {
     const byMarket = new Map<string, Trade[]>();
     for (const t of trades) {
       let list = byMarket.get(t.market);
-      if (!list) {
-        if (typeof t.market !== "string" || !parseMarket(t.market)) {
-          throw new InvalidTradeError("invalid trade (bad market)", t);
-        }
-        byMarket.set(t.market, list = []);
-      }
-      const reason = invalidFieldsReason(t);
+      const reason = tradeProblem(t);
       if (reason) throw new InvalidTradeError(`invalid trade (${reason})`, t);
+      if (!list) byMarket.set(t.market, list = []);
       list.push(t);
     }
 
@@ -213,14 +170,14 @@ export class TradeWriter {
       if (this.#redis.status === "wait") await this.#redis.connect();
       replies = await pipeline.exec();
     } catch (e) {
-      throw new TradeWriteError(`redis write failed: ${messageOf(e)}`, { cause: e });
+      throw new TradeWriteError(`redis write failed: ${errorText(e)}`, { cause: e });
     }
     if (!replies || replies.length !== chunks.length + 1) {
       const e = new Error("pipeline returned no replies");
       throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
     }
     for (const [err] of replies) {
-      if (err) throw new TradeWriteError(`redis write failed: ${messageOf(err)}`, { cause: err });
+      if (err) throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
     }
     for (let i = 0; i < chunks.length; i++) {
       addReply(result, chunks[i], replies[i + 1][1]);
@@ -244,8 +201,4 @@ function addReply(result: ApplyResult, chunk: Trade[], reply: unknown): void {
       if (t) result.outOfOrder.push(t);
     }
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -66,6 +66,7 @@ Deno.test("a market whose price strays far from the others is flagged as an outl
       [true, false, false],
     );
     assertEquals(status.consolidatedMarket, markets[1]);
+    ok(status.counters.outlierEvents >= 1, "the outlier event is counted in status.json");
     for (let i = 0; i < 5; i++) {
       await sleep(200);
       const last = await env.client.hgetall(key);

@@ -53,10 +53,12 @@ for (const exchange of ["binance", "coinbase", "kraken"]) {
       });
       await waitFor(() => env.status()?.markets[market]?.gapsBackfilled === 1, 5_000, "status");
       assertEquals(env.status()!.markets[market].gaps, 1);
+      await waitFor(() => env.status()?.gapRecords.written === 1, 5_000, "gap record counted");
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       for (const name of ["btcfeed_market_gaps_total", "btcfeed_market_gaps_backfilled_total"]) {
         ok(metrics.includes(`${name}{market="${market}"} 1`), `${name} in /metrics`);
       }
+      ok(metrics.includes('btcfeed_gap_records_total{outcome="written"} 1'), "gap records");
     });
   });
 }

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { ADAPTERS, EXCHANGE_NAMES } from "../../lib/exchanges/registry.ts";
-import { compareTradeIds } from "../../lib/exchanges/_fields.ts";
+import { compareTradeIds } from "../../lib/trade.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { collect } from "./_fake_client.ts";
 

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { ExchangeAdapter, ParseResult } from "../../lib/exchanges/adapter.ts";
-import { MAX_TRADE_MS, MIN_TRADE_MS } from "../../lib/exchanges/_fields.ts";
+import { MAX_TRADE_MS, MIN_TRADE_MS } from "../../lib/trade.ts";
 import { ADAPTERS, EXCHANGE_NAMES } from "../../lib/exchanges/registry.ts";
 import {
   isPositiveDecimal,

@@ -134,3 +134,37 @@ Deno.test("every metric is btcfeed_-prefixed, typed, and two registries do not c
   assert.equal(samples(await a.metrics()).get("btcfeed_forced"), 0);
   assert.match(a.contentType, /^text\/plain; version=0\.0\.4/);
 });
+
+Deno.test("every counter in status.json reaches /metrics", async () => {
+  const s = status();
+  const names = Object.keys(s.counters) as (keyof StreamStatus["counters"])[];
+  names.forEach((k, i) => (s.counters[k] = 1000 + i));
+  s.gapRecords = { written: 7, failed: 8, unstored: 9 };
+  const m = s.markets["kraken:BTC-USD"];
+  Object.assign(m, { handovers: 11, duplicates: 12, clockAdjusted: 13, reconnects: 14 });
+  Object.assign(m, { gaps: 15, gapsBackfilled: 16, trades: 17, quarantined: { bad_price: 18 } });
+  const got = samples(await new StreamMetrics(() => s, { now: () => NOW }).metrics());
+  const values = new Set(got.values());
+  for (const [i, k] of names.entries()) assert.ok(values.has(1000 + i), `counters.${k}`);
+  for (const [outcome, v] of Object.entries(s.gapRecords)) {
+    assert.equal(got.get(`btcfeed_gap_records_total{outcome="${outcome}"}`), v, outcome);
+  }
+  const perMarket = [
+    ["handovers", 11],
+    ["duplicates", 12],
+    ["clock_adjusted", 13],
+    ["reconnects", 14],
+    ["gaps", 15],
+    ["gaps_backfilled", 16],
+  ] as const;
+  for (const [name, v] of perMarket) {
+    assert.equal(got.get(`btcfeed_market_${name}_total{market="kraken:BTC-USD"}`), v, name);
+  }
+  assert.equal(got.get('btcfeed_trades_total{market="kraken:BTC-USD"}'), 17);
+  assert.equal(
+    got.get('btcfeed_market_quarantined_total{market="kraken:BTC-USD",reason="bad_price"}'),
+    18,
+  );
+  assert.equal(got.get("btcfeed_mirror_dropped_total"), s.counters.mirrorDropped);
+  assert.equal(got.get("btcfeed_outlier_events_total"), s.counters.outlierEvents);
+});

@@ -14,7 +14,8 @@ function randomDecimal(rand: () => number): string {
   const fracLen = Math.floor(rand() * 19);
   if (fracLen === 0) return int === "0" ? "1" : int;
   const frac = kind < 0.3 ? "9".repeat(fracLen) : digits(fracLen);
-  return `${int}.${frac}`;
+  // Prices and sizes are above zero by the trade rules: an all-zero draw becomes its last digit 1.
+  return int === "0" && !/[1-9]/.test(frac) ? `0.${frac.slice(0, -1)}1` : `${int}.${frac}`;
 }
 
 const SEED = Number(Deno.env.get("BTCFEED_PROPERTY_SEED") ?? Date.now() % 1_000_000);

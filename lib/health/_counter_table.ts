@@ -1,0 +1,77 @@
+/**
+ * The counters `/metrics` exports from the status, as tables: every counter the stream keeps in
+ * status.json is listed here or exported with labels in `metrics.ts`.
+ */
+
+import type { MarketStatus, StreamStatus } from "../failover/status.ts";
+
+/** Counters of the whole stream: name, help, value in the status (absent in older files: 0). */
+export const SCALAR_COUNTERS: [string, string, (s: StreamStatus) => number | undefined][] = [
+  [
+    "btcfeed_trades_received_total",
+    "Trades received from all exchanges.",
+    (s) => s.counters.tradesReceived,
+  ],
+  [
+    "btcfeed_replayed_total",
+    "Trades replayed from the outbox into the primary.",
+    (s) => s.counters.replayed,
+  ],
+  [
+    "btcfeed_failovers_total",
+    "Switches from the primary to the failover path.",
+    (s) => s.counters.failovers,
+  ],
+  [
+    "btcfeed_dropped_trades_total",
+    "Trades dropped because the outbox was full or the disk failed (each logged).",
+    (s) => s.counters.dropped,
+  ],
+  [
+    "btcfeed_out_of_order_total",
+    "Trades older than a market's newest stream entry, reported instead of appended.",
+    (s) => s.counters.outOfOrder,
+  ],
+  [
+    "btcfeed_duplicates_total",
+    "Re-applied trades that changed nothing.",
+    (s) => s.counters.duplicates,
+  ],
+  [
+    "btcfeed_mirror_dropped_total",
+    "Trades that skipped the failover Redis mirror because its backlog was full (the outbox has them).",
+    (s) => s.counters.mirrorDropped,
+  ],
+  [
+    "btcfeed_outlier_events_total",
+    "Times a market was newly left out of the consolidated price as an outlier.",
+    (s) => s.counters.outlierEvents,
+  ],
+];
+
+/** Counters per market: name, help, value in the market's status. */
+export const MARKET_COUNTERS: [string, string, (m: MarketStatus) => number | undefined][] = [
+  ["btcfeed_trades_total", "Trades accepted per market.", (m) => m.trades],
+  ["btcfeed_market_reconnects_total", "WebSocket reconnects per market.", (m) => m.reconnects],
+  [
+    "btcfeed_market_handovers_total",
+    "Planned, overlapping connection replacements per market.",
+    (m) => m.handovers,
+  ],
+  ["btcfeed_market_gaps_total", "Source gaps found per market.", (m) => m.gaps],
+  [
+    "btcfeed_market_gaps_backfilled_total",
+    "Source gaps filled from the exchange's REST history per market.",
+    (m) => m.gapsBackfilled,
+  ],
+  [
+    "btcfeed_market_duplicates_total",
+    "Trades dropped by the feed because they were already delivered, per market.",
+    (m) => m.duplicates,
+  ],
+  [
+    "btcfeed_market_clock_adjusted_total",
+    "Entry IDs moved past their trade time to stay increasing, per market.",
+    (m) => m.clockAdjusted,
+  ],
+];
