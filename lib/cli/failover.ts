@@ -2,8 +2,8 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { addSharedOptions, configFrom } from "./options.ts";
-import { readStatus, writeControl } from "../failover/status.ts";
-import { CONTROL_FILE } from "../failover/status.ts";
+import { readStatus, writeControl } from "../runtime/status.ts";
+import { CONTROL_FILE } from "../runtime/status.ts";
 import { join } from "node:path";
 
 /** How long to wait for a running stream to act on the request. */

@@ -6,22 +6,22 @@ import { DEFAULTS, ENV } from "../config.ts";
 import { addSharedOptions, configFrom } from "./options.ts";
 import { log } from "../log.ts";
 import { FailoverCore } from "../failover/core.ts";
-import { Outbox } from "../failover/outbox.ts";
+import { Outbox } from "../store/outbox.ts";
 import {
   checkCredentials,
   closeTarget,
   openTarget,
   type RedisTarget,
 } from "../failover/targets.ts";
-import { StatusPublisher } from "../failover/publisher.ts";
-import { readControl } from "../failover/status.ts";
-import { takeStreamLock } from "../failover/stream_lock.ts";
+import { StatusPublisher } from "../runtime/publisher.ts";
+import { readControl } from "../runtime/status.ts";
+import { takeStreamLock } from "../runtime/stream_lock.ts";
 import { Consolidator } from "../consolidator.ts";
-import { GapStore } from "../failover/gap_store.ts";
+import { GapStore } from "../store/gap_store.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { describeRedisError } from "../redis/errors.ts";
-import { openSource, type StreamSource } from "./_stream_source.ts";
+import { openSource, type StreamSource } from "../app/stream_source.ts";
 import type { LastTrade } from "../feed/feed.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { compareEntryIds, type Trade } from "../trade.ts";

@@ -4,12 +4,12 @@ import { Command } from "@commander-js/extra-typings";
 import { SingleBar } from "cli-progress";
 import process from "node:process";
 import { addSharedOptions, configFrom } from "./options.ts";
-import { Outbox } from "../failover/outbox.ts";
+import { Outbox } from "../store/outbox.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { checkCredentials, closeTarget, openTarget } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import type { Config } from "../config.ts";
-import { GapStore } from "../failover/gap_store.ts";
+import { GapStore } from "../store/gap_store.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
 
 export interface SyncSummary {

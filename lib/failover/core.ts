@@ -18,9 +18,9 @@
 
 import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
-import type { Outbox } from "./outbox.ts";
-import type { Mode } from "./mode.ts";
-import type { RedisTargetStatus, StreamStatus, Transition } from "./status.ts";
+import type { Outbox } from "../store/outbox.ts";
+import type { Mode } from "../domain.ts";
+import type { RedisTargetStatus, StreamStatus, Transition } from "../runtime/status.ts";
 import { abortableSleep, Alarm, withDeadline } from "./deadline.ts";
 import { Replayer } from "./replayer.ts";
 import { FailoverMirror } from "./mirror.ts";

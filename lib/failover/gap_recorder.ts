@@ -29,7 +29,7 @@ import { log } from "../log.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { Alarm, withDeadline } from "./deadline.ts";
-import type { GapStore, StoredGap } from "./gap_store.ts";
+import type { GapStore, StoredGap } from "../store/gap_store.ts";
 
 /** A Redis the recorder writes to. */
 export interface GapTarget {

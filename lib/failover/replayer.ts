@@ -12,7 +12,7 @@
  *   oldest unacknowledged row, so it can only duplicate, never reorder.
  */
 
-import type { Outbox, OutboxRow } from "./outbox.ts";
+import type { Outbox, OutboxRow } from "../store/outbox.ts";
 import type { TradeWriter } from "../redis/writer.ts";
 import { withDeadline } from "./deadline.ts";
 

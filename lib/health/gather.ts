@@ -15,8 +15,8 @@
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
-import { readStatus, STATUS_FILE, type StreamStatus } from "../failover/status.ts";
-import { Outbox } from "../failover/outbox.ts";
+import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
+import { Outbox } from "../store/outbox.ts";
 import { pingWithin } from "../redis/client.ts";
 import { withDeadline } from "../failover/deadline.ts";
 import { describeRedisError } from "../redis/errors.ts";

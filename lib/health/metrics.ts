@@ -11,8 +11,8 @@
  */
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { StreamStatus } from "../failover/status.ts";
-import type { Mode } from "../failover/mode.ts";
+import type { StreamStatus } from "../runtime/status.ts";
+import type { Mode } from "../domain.ts";
 
 const MODES: Mode[] = ["primary", "failover", "syncing"];
 const MARKET_STATES = ["connecting", "live", "down", "blocked"] as const;

@@ -19,7 +19,7 @@
  * Invariant: every string in the input is already free of secrets; `report` adds none.
  */
 
-import type { MarketStatus } from "../failover/status.ts";
+import type { MarketStatus } from "../runtime/status.ts";
 import type {
   HealthCheck,
   HealthDocument,

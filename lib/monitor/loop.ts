@@ -7,8 +7,8 @@
  * Everything it touches (clock, reader, writer, size, sleep) is injected, so tests drive it.
  */
 
-import type { StreamStatus } from "../failover/status.ts";
-import { readStatus } from "../failover/status.ts";
+import type { StreamStatus } from "../runtime/status.ts";
+import { readStatus } from "../runtime/status.ts";
 import { render } from "./render.ts";
 
 /** Enter the alternate screen and hide the cursor. */

@@ -7,7 +7,7 @@
 import type { Trade } from "../trade.ts";
 import type { MarketStatus, StreamStatus } from "./status.ts";
 import { writeStatus } from "./status.ts";
-import type { FailoverCore } from "./core.ts";
+import type { FailoverCore } from "../failover/core.ts";
 import { log } from "../log.ts";
 
 /** What the feed reports per market. */

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import type { Mode } from "./mode.ts";
+import type { Mode } from "../domain.ts";
 
 export const STATUS_FILE = "status.json";
 export const CONTROL_FILE = "control.json";
