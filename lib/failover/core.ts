@@ -27,27 +27,9 @@ import { FailoverMirror } from "./mirror.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { pingWithin } from "../redis/client.ts";
 import { log } from "../log.ts";
+import { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions } from "../defaults.ts";
 
-export interface FailoverCoreOptions {
-  /** A primary write batch that takes longer fails over. @default 500 */
-  deadlineMs: number;
-  /** The primary must answer every probe for this long before writes return to it. @default 3_000 */
-  holdDownMs: number;
-  /** How often each Redis is probed. @default 250 */
-  probeIntervalMs: number;
-  /** Most trades in one primary write. @default 5_000 */
-  maxBatch: number;
-  /** Failover-Redis backlog beyond which the oldest queued trades skip it (the outbox has them). @default 100_000 */
-  maxFailoverBacklog: number;
-}
-
-export const DEFAULT_FAILOVER_CORE_OPTIONS: FailoverCoreOptions = {
-  deadlineMs: 500,
-  holdDownMs: 3_000,
-  probeIntervalMs: 250,
-  maxBatch: 5_000,
-  maxFailoverBacklog: 100_000,
-};
+export { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions };
 
 export interface FailoverCoreDeps {
   primary: RedisTarget;

@@ -15,26 +15,9 @@
 import type { Outbox, OutboxRow } from "../store/outbox.ts";
 import type { TradeWriter } from "../redis/writer.ts";
 import { withDeadline } from "./deadline.ts";
+import { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions } from "../defaults.ts";
 
-export interface ReplayerOptions {
-  /** Who holds the lease, e.g. `stream:<pid>:<random>`. */
-  holder: string;
-  /** @default 10_000 */
-  leaseTtlMs: number;
-  /** Rows per replay step. @default 5_000 */
-  batchSize: number;
-  /** Deadline of one step's writes. @default 5_000 */
-  deadlineMs: number;
-  /** Stop at this outbox sequence number (what `btcfeed sync` found at its start). @default Infinity */
-  untilSeq: number;
-}
-
-export const DEFAULT_REPLAYER_OPTIONS: Omit<ReplayerOptions, "holder"> = {
-  leaseTtlMs: 10_000,
-  batchSize: 5_000,
-  deadlineMs: 5_000,
-  untilSeq: Infinity,
-};
+export { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions };
 
 export type ReplayStep =
   | { kind: "drained" }

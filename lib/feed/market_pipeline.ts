@@ -16,6 +16,7 @@
  */
 
 import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
+import type { GapRecord, MarketState } from "../domain.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
 import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
@@ -28,29 +29,11 @@ import {
 } from "./sequencer.ts";
 import { errorText } from "./_redact.ts";
 
-/** A detected gap in a market's trades, reported once its recovery attempt ended. */
-export interface GapRecord {
-  market: string;
-  /** `id_gap`: ids jumped on a live connection; `disconnect`: across a reconnect or restart. */
-  reason: "id_gap" | "disconnect";
-  /** Last trade before the gap. */
-  afterTradeId: string;
-  /** First trade after the gap. */
-  beforeTradeId: string;
-  /** Time of the last trade before the gap (ms). */
-  fromTs: number;
-  /** Time of the first trade after the gap (ms). */
-  toTs: number;
-  /** Trades fetched from history and delivered. */
-  recovered: number;
-  /** Trades still missing; null when the exchange gives no way to know. */
-  missing: number | null;
-}
+export type { GapRecord } from "../domain.ts";
 
 /** A market's state, as `Feed.snapshot()` and `ReplaySource.snapshot()` report it. */
 export interface MarketSnapshot {
-  /** `blocked`: the exchange refuses this location (HTTP 451/403); retried slowly. */
-  state: "connecting" | "live" | "down" | "blocked";
+  state: MarketState;
   /** Connection attempts after the first (planned hand-overs not included). */
   reconnects: number;
   /** Planned, overlapping replacements (age limit, exchange notice). */

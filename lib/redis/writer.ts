@@ -25,29 +25,9 @@ import type { Redis } from "ioredis";
 import { isDecimalText, parseMarket, type Trade } from "../trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
+import { DEFAULT_WRITER_OPTIONS, type WriterOptions } from "../defaults.ts";
 
-/** How {@link TradeWriter} writes. */
-export interface WriterOptions {
-  /** Key prefix `P`. @default "btcfeed" */
-  prefix: string;
-  /** Approximate MAXLEN of each market's trade stream. @default 1_000_000 */
-  maxTrades: number;
-  /** Also write the original service's keys for the consolidated market. @default false */
-  legacyKeys: boolean;
-  /** Trades per script call (1..1000). @default 100 */
-  chunkSize: number;
-  /** Minutes of 1-minute candles kept per market. @default 10080 (7 days) */
-  candleRetentionMinutes: number;
-}
-
-/** The defaults of {@link WriterOptions}, defined once. */
-export const DEFAULT_WRITER_OPTIONS: Readonly<WriterOptions> = Object.freeze({
-  prefix: "btcfeed",
-  maxTrades: 1_000_000,
-  legacyKeys: false,
-  chunkSize: 100,
-  candleRetentionMinutes: 10080,
-});
+export { DEFAULT_WRITER_OPTIONS, type WriterOptions };
 
 /** What one {@link TradeWriter.apply} did. */
 export interface ApplyResult {

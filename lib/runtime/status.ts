@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import type { Mode } from "../domain.ts";
+import type { MarketState, Mode } from "../domain.ts";
 
 export const STATUS_FILE = "status.json";
 export const CONTROL_FILE = "control.json";
@@ -22,8 +22,7 @@ export interface Transition {
 
 /** Per-market view, as `health` and `monitor` show it. */
 export interface MarketStatus {
-  /** `connecting` until the first message, `live` while data flows, `blocked` after HTTP 451/403. */
-  state: "connecting" | "live" | "down" | "blocked";
+  state: MarketState;
   /** Last trade applied, or null before the first. */
   last: {
     price: string;

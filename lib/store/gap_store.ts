@@ -19,7 +19,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
-import type { GapRecord } from "../feed/market_pipeline.ts";
+import type { GapRecord } from "../domain.ts";
 import { immediate } from "./_sqlite.ts";
 
 /** A stored gap record and its Redis entry ID. */

@@ -55,28 +55,11 @@ import {
   toTrade,
   tradeParams,
 } from "./_outbox_sql.ts";
+import { DEFAULT_OUTBOX_OPTIONS, type OutboxOptions } from "../defaults.ts";
 
 export { classifySqliteError, OutboxError };
 
-/** How the outbox is opened. */
-export interface OutboxOptions {
-  /** Most trades kept; appends beyond it are refused (newest dropped). @default 10_000_000 */
-  maxTrades: number;
-  /** How long a write waits for another process's write lock. @default 5_000 */
-  busyTimeoutMs: number;
-  /** `FULL` fsyncs the WAL on every commit; `NORMAL` only at checkpoints. @default "FULL" */
-  synchronous: "FULL" | "NORMAL";
-  /** Cap on database pages (`max_page_count`); beyond it writes fail as disk full. @default null */
-  maxPages: number | null;
-}
-
-/** Defaults of {@link OutboxOptions}. */
-export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
-  maxTrades: 10_000_000,
-  busyTimeoutMs: 5_000,
-  synchronous: "FULL",
-  maxPages: null,
-};
+export { DEFAULT_OUTBOX_OPTIONS, type OutboxOptions };
 
 /** Why trades were not stored. */
 export type AppendFailure = "full" | "disk_full" | "io_error" | "busy" | "invalid";
