@@ -97,6 +97,30 @@ export interface StreamStatus {
   consolidatedMarket: string | null;
 }
 
+/** The part of the status the failover core owns. */
+export type CoreStatus = Pick<
+  StreamStatus,
+  "mode" | "forced" | "transitions" | "counters" | "outbox" | "sync" | "primary" | "failover"
+>;
+
+/** The failover core's counters. */
+export type CoreCounters = StreamStatus["counters"];
+
+/** Every core counter at zero. */
+export function zeroCounters(): CoreCounters {
+  return {
+    tradesReceived: 0,
+    writtenPrimary: 0,
+    writtenFailover: 0,
+    outboxAppended: 0,
+    replayed: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    dropped: 0,
+    failovers: 0,
+  };
+}
+
 /** A forced-failover request; absent file means automatic mode. */
 export interface ControlRecord {
   forced: boolean;
