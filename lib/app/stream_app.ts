@@ -1,0 +1,253 @@
+/**
+ * The composition root of `btcfeed stream`: the one place that builds its parts, in dependency
+ * order, so every part is complete before anything that uses it is built:
+ *
+ *   stores (lock, outbox, gap store) → Redis targets → core (latency, gap recorder, failover
+ *   core) → sinks (consolidator, market tracker) → source (exchanges or a replay) → reporting
+ *   (status publisher, metrics, HTTP).
+ *
+ * A trade's path is then: source `onTrades` → {@link deliver} → consolidator, tracker and
+ * `FailoverCore.submit`. Nothing here decides exit codes: it returns a {@link StreamOutcome}
+ * and lib/cli/stream.ts maps it.
+ */
+
+import type { Config } from "../config.ts";
+import { log } from "../log.ts";
+import { VERSION } from "../version.ts";
+import type { Trade } from "../trade.ts";
+import { Consolidator } from "../consolidator.ts";
+import { FailoverCore } from "../failover/core.ts";
+import { GapRecorder } from "../failover/gap_recorder.ts";
+import { MarketTracker } from "../runtime/market_tracker.ts";
+import { StatusPublisher } from "../runtime/publisher.ts";
+import { readControl } from "../runtime/status.ts";
+import { takeStreamLock } from "../runtime/stream_lock.ts";
+import { RedisLatency } from "../health/latency.ts";
+import { StreamMetrics } from "../health/metrics.ts";
+import { startHttpServer } from "../health/server.ts";
+import { report } from "../health/report.ts";
+import { inputFromStatus } from "../health/from_status.ts";
+import { checkTargets, holderName, openStores, openTargets, type Stores } from "./factories.ts";
+import type { Targets } from "./factories.ts";
+import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
+import { lastKnownTrades } from "./last_known.ts";
+import { deliverReplay } from "./deliver_replay.ts";
+
+/** How a stream ended. */
+export type StreamOutcome =
+  /** Stopped by a signal (its name); everything unacknowledged is in the outbox. */
+  | { kind: "stopped"; signal: string }
+  /** A `--replay` ended: `delivered` when all of it is on the primary. */
+  | { kind: "replayed"; delivered: boolean }
+  /** Reading the `--replay` file failed midway. */
+  | { kind: "replay_failed"; file: string }
+  /** A Redis refused the credentials or certificate: a configuration error naming `flag`. */
+  | { kind: "refused"; flag: string; message: string };
+
+/** Trades a replay may have in memory ahead of the writer before it pauses reading. */
+const REPLAY_MAX_BACKLOG = 50_000;
+/** How often the consolidated market, the control file and the status are refreshed. */
+const TICK_MS = 500;
+
+/**
+ * Runs the stream until `stop` aborts (its reason names the signal), or a replay ends.
+ * @throws ConfigError for a bad `--record`/`--replay`; Error when another stream holds the lock
+ */
+export async function runStreamApp(config: Config, stop: AbortSignal): Promise<StreamOutcome> {
+  Deno.mkdirSync(config.dataDir, { recursive: true });
+  const unlock = takeStreamLock(config.dataDir);
+  try {
+    const stores = openStores(config);
+    try {
+      const targets = openTargets(config);
+      try {
+        const check = await checkTargets(targets, 1_000);
+        if (!check.ok) return { kind: "refused", flag: check.flag, message: check.message };
+        if (!check.primaryUp) {
+          log.warn("primary redis unreachable: trades go to the outbox until it answers", {
+            url: targets.primary.url,
+            failover: targets.failover?.url ?? "none",
+            outbox: config.dataDir,
+          });
+        }
+        const plan = await planSource(config);
+        const stream = await buildStream(config, stores, targets, plan, check.primaryUp);
+        try {
+          return await stream.run(stop);
+        } finally {
+          await stream.close();
+        }
+      } finally {
+        targets.close();
+      }
+    } finally {
+      stores.close();
+    }
+  } finally {
+    unlock();
+  }
+}
+
+/** The built stream: every part, and how to run and close it. */
+interface BuiltStream {
+  run(stop: AbortSignal): Promise<StreamOutcome>;
+  close(): Promise<void>;
+}
+
+async function buildStream(
+  config: Config,
+  stores: Stores,
+  targets: Targets,
+  plan: SourcePlan,
+  primaryUp: boolean,
+): Promise<BuiltStream> {
+  const { primary, failover } = targets;
+  const markets = plan.markets.map((m) => m.market);
+  // Core.
+  const latency = new RedisLatency();
+  const gaps = new GapRecorder({ store: stores.gaps, primary, failover, prefix: config.prefix }, {
+    deadlineMs: config.deadlineMs,
+  });
+  const consolidator = new Consolidator(markets);
+  let consolidated = consolidator.choose(Date.now());
+  const core = new FailoverCore({
+    primary,
+    failover,
+    outbox: stores.outbox,
+    isConsolidated: (m) => m === consolidated,
+    holder: holderName("stream"),
+    forced: readControl(config.dataDir)?.forced ?? false,
+    onLatency: (target, ms) => latency.observe(target, ms),
+  }, { deadlineMs: config.deadlineMs, holdDownMs: config.holdDownMs });
+  // Sinks, then the source that feeds them.
+  const tracker = new MarketTracker(markets);
+  const source = await openSource(plan, config, {
+    initialLast: await lastKnownTrades(markets, stores.outbox, primaryUp ? primary : null, config),
+    onTrades: (trades) => deliver(trades, consolidator, tracker, core),
+    onGap: (gap) => gaps.record(gap),
+    busy: () => backlog(core) > REPLAY_MAX_BACKLOG,
+  });
+  // Reporting reads everything above.
+  const publisher = new StatusPublisher(config.dataDir, {
+    core: () => core.status(),
+    tracker,
+    feed: () => source.snapshot(),
+    consolidated: () => consolidated,
+    isOutlier: (m) => consolidator.isOutlier(m),
+  });
+  const metrics = new StreamMetrics(() => publisher.snapshot(), { version: VERSION, latency });
+  const http = config.http
+    ? startHttpServer(config.http, {
+      health: () =>
+        report(inputFromStatus(publisher.snapshot(), Date.now(), {
+          version: VERSION,
+          dataDir: config.dataDir,
+          deadLetters: stores.outbox.deadLetterCount(),
+        })).document,
+      metrics: () => metrics.metrics(),
+      metricsContentType: metrics.contentType,
+    })
+    : null;
+
+  const refresh = () => {
+    for (const [m, s] of Object.entries(source.snapshot())) {
+      consolidator.setLive(m, s.state === "live");
+    }
+    consolidated = consolidator.choose(source.now());
+    core.setForced(readControl(config.dataDir)?.forced ?? false);
+    publisher.publish();
+  };
+
+  async function run(stop: AbortSignal): Promise<StreamOutcome> {
+    core.start();
+    gaps.start();
+    const replayed = source.start();
+    log.info("stream started", {
+      markets,
+      primary: primary.url,
+      failover: failover?.url ?? "none",
+      dataDir: config.dataDir,
+      mode: core.mode,
+      http: http ? `http://${http.hostname}:${http.port}` : "off",
+      ...(config.replay ? { replay: config.replay } : {}),
+    });
+    const tick = setInterval(refresh, TICK_MS);
+    publisher.publish();
+    try {
+      const ended = await untilEnd(replayed, stop, config.replay);
+      if (ended === "replayed") {
+        // The recording is consumed: deliver everything, then exit like a finished `sync`.
+        await source.close();
+        await core.close();
+        const delivered = await deliverReplay(stores.outbox, primary, gaps, consolidated, stop);
+        log.info(
+          delivered
+            ? "replay written to the primary"
+            : "stream stopping before the replay was written",
+          { outboxDepth: stores.outbox.depth(), gapRecordsPending: gaps.pending() },
+        );
+        return { kind: "replayed", delivered };
+      }
+      if (ended === "failed") {
+        log.info("stream stopping", { signal: "replay failed" });
+        return { kind: "replay_failed", file: config.replay ?? "" };
+      }
+      log.info("stream stopping", { signal: String(stop.reason) });
+      return { kind: "stopped", signal: String(stop.reason) };
+    } finally {
+      clearInterval(tick);
+    }
+  }
+
+  async function close(): Promise<void> {
+    await http?.close();
+    await source.close().catch(() => {});
+    await core.close();
+    await gaps.close();
+    publisher.publish();
+    log.info("stream stopped", {
+      outboxDepth: stores.outbox.depth(),
+      gapRecordsPending: gaps.pending(),
+    });
+  }
+
+  return { run, close };
+}
+
+/** The one trade path out of a source: the price choice, the status view, then the core. */
+export function deliver(
+  trades: Trade[],
+  consolidator: Consolidator,
+  tracker: MarketTracker,
+  core: FailoverCore,
+): void {
+  const newest = trades[trades.length - 1];
+  consolidator.observe(newest.market, newest.price, newest.receivedAt);
+  tracker.observe(trades);
+  core.submit(trades);
+}
+
+/** Resolves when `stop` aborts (`stopped`) or a replay ends (`replayed`, or `failed`). */
+function untilEnd(
+  replayed: Promise<unknown> | null,
+  stop: AbortSignal,
+  file: string | null,
+): Promise<"stopped" | "replayed" | "failed"> {
+  const stopped = new Promise<"stopped">((resolve) => {
+    if (stop.aborted) resolve("stopped");
+    else stop.addEventListener("abort", () => resolve("stopped"), { once: true });
+  });
+  if (!replayed) return stopped;
+  const finished = replayed.then(() => "replayed" as const, (e) => {
+    log.error("replay failed", { file, error: e instanceof Error ? e.message : String(e) });
+    return "failed" as const;
+  });
+  return Promise.race([stopped, finished]);
+}
+
+/** Trades submitted to the core but neither written nor stored yet (approximate, for pacing). */
+function backlog(core: FailoverCore): number {
+  const c = core.counters;
+  return c.tradesReceived - c.writtenPrimary - c.duplicates - c.outOfOrder - c.outboxAppended -
+    c.dropped;
+}
