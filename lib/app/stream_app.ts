@@ -29,7 +29,7 @@ import { report } from "../health/report.ts";
 import { inputFromStatus } from "../health/from_status.ts";
 import { checkTargets, holderName, openStores, openTargets, type Stores } from "./factories.ts";
 import type { Targets } from "./factories.ts";
-import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
+import { openSource, planSource, type SourcePlan } from "./stream_source.ts";
 import { lastKnownTrades } from "./last_known.ts";
 import { deliverReplay } from "./deliver_replay.ts";
 

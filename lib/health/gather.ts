@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
-import { Outbox } from "../store/outbox.ts";
+import { Outbox, STORE_FILE } from "../store/outbox.ts";
 import { pingWithin } from "../redis/client.ts";
 import { withDeadline } from "../failover/deadline.ts";
 import { describeRedisError } from "../redis/errors.ts";
@@ -187,7 +187,7 @@ function readOutbox(
     error: fromStatus?.lastError ?? null,
   };
   try {
-    Deno.statSync(join(config.dataDir, "outbox.sqlite"));
+    Deno.statSync(join(config.dataDir, STORE_FILE));
   } catch {
     return base; // no outbox file: nothing was ever kept (and health must not create one)
   }
