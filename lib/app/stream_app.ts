@@ -24,12 +24,12 @@ import { readControl } from "../runtime/status.ts";
 import { takeStreamLock } from "../runtime/stream_lock.ts";
 import { RedisLatency } from "../health/latency.ts";
 import { StreamMetrics } from "../health/metrics.ts";
-import { startHttpServer } from "../health/server.ts";
+import { type HttpServerHandle, startHttpServer } from "../health/server.ts";
 import { report } from "../health/report.ts";
 import { inputFromStatus } from "../health/from_status.ts";
 import { checkTargets, holderName, openStores, openTargets, type Stores } from "./factories.ts";
 import type { Targets } from "./factories.ts";
-import { openSource, planSource, type SourcePlan } from "./stream_source.ts";
+import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
 import { lastKnownTrades } from "./last_known.ts";
 import { deliverReplay } from "./deliver_replay.ts";
 
@@ -71,11 +71,11 @@ export async function runStreamApp(config: Config, stop: AbortSignal): Promise<S
           });
         }
         const plan = await planSource(config);
-        const stream = await buildStream(config, stores, targets, plan, check.primaryUp);
+        const built = await buildStream(config, stores, targets, plan, check.primaryUp);
         try {
-          return await stream.run(stop);
+          return await runBuilt(built, stop);
         } finally {
-          await stream.close();
+          await closeBuilt(built);
         }
       } finally {
         targets.close();
@@ -88,54 +88,60 @@ export async function runStreamApp(config: Config, stop: AbortSignal): Promise<S
   }
 }
 
-/** The built stream: every part, and how to run and close it. */
-interface BuiltStream {
-  run(stop: AbortSignal): Promise<StreamOutcome>;
-  close(): Promise<void>;
+/** The core and what it needs, built before any sink or source. */
+interface Core {
+  latency: RedisLatency;
+  gaps: GapRecorder;
+  consolidator: Consolidator;
+  /** The market feeding the consolidated price now (refreshed every tick). */
+  choice: { market: string | null };
+  core: FailoverCore;
 }
 
-async function buildStream(
-  config: Config,
-  stores: Stores,
-  targets: Targets,
-  plan: SourcePlan,
-  primaryUp: boolean,
-): Promise<BuiltStream> {
+function buildCore(config: Config, stores: Stores, targets: Targets, markets: string[]): Core {
   const { primary, failover } = targets;
-  const markets = plan.markets.map((m) => m.market);
-  // Core.
   const latency = new RedisLatency();
   const gaps = new GapRecorder({ store: stores.gaps, primary, failover, prefix: config.prefix }, {
     deadlineMs: config.deadlineMs,
   });
   const consolidator = new Consolidator(markets);
-  let consolidated = consolidator.choose(Date.now());
+  const choice = { market: consolidator.choose(Date.now()) };
   const core = new FailoverCore({
     primary,
     failover,
     outbox: stores.outbox,
-    isConsolidated: (m) => m === consolidated,
+    isConsolidated: (m) => m === choice.market,
     holder: holderName("stream"),
     forced: readControl(config.dataDir)?.forced ?? false,
     onLatency: (target, ms) => latency.observe(target, ms),
   }, { deadlineMs: config.deadlineMs, holdDownMs: config.holdDownMs });
-  // Sinks, then the source that feeds them.
-  const tracker = new MarketTracker(markets);
-  const source = await openSource(plan, config, {
-    initialLast: await lastKnownTrades(markets, stores.outbox, primaryUp ? primary : null, config),
-    onTrades: (trades) => deliver(trades, consolidator, tracker, core),
-    onGap: (gap) => gaps.record(gap),
-    busy: () => backlog(core) > REPLAY_MAX_BACKLOG,
-  });
-  // Reporting reads everything above.
+  return { latency, gaps, consolidator, choice, core };
+}
+
+/** Status file, metrics and HTTP: they read everything built before them. */
+interface Reporting {
+  publisher: StatusPublisher;
+  http: HttpServerHandle | null;
+}
+
+function buildReporting(
+  config: Config,
+  stores: Stores,
+  c: Core,
+  tracker: MarketTracker,
+  source: StreamSource,
+): Reporting {
   const publisher = new StatusPublisher(config.dataDir, {
-    core: () => core.status(),
+    core: () => c.core.status(),
     tracker,
     feed: () => source.snapshot(),
-    consolidated: () => consolidated,
-    isOutlier: (m) => consolidator.isOutlier(m),
+    consolidated: () => c.choice.market,
+    isOutlier: (m) => c.consolidator.isOutlier(m),
   });
-  const metrics = new StreamMetrics(() => publisher.snapshot(), { version: VERSION, latency });
+  const metrics = new StreamMetrics(() => publisher.snapshot(), {
+    version: VERSION,
+    latency: c.latency,
+  });
   const http = config.http
     ? startHttpServer(config.http, {
       health: () =>
@@ -148,70 +154,108 @@ async function buildStream(
       metricsContentType: metrics.contentType,
     })
     : null;
+  return { publisher, http };
+}
 
-  const refresh = () => {
-    for (const [m, s] of Object.entries(source.snapshot())) {
-      consolidator.setLive(m, s.state === "live");
-    }
-    consolidated = consolidator.choose(source.now());
-    core.setForced(readControl(config.dataDir)?.forced ?? false);
-    publisher.publish();
-  };
+/** The built stream: every part, in the order it was built. */
+interface BuiltStream {
+  config: Config;
+  stores: Stores;
+  targets: Targets;
+  c: Core;
+  source: StreamSource;
+  reporting: Reporting;
+}
 
-  async function run(stop: AbortSignal): Promise<StreamOutcome> {
-    core.start();
-    gaps.start();
-    const replayed = source.start();
-    log.info("stream started", {
-      markets,
-      primary: primary.url,
-      failover: failover?.url ?? "none",
-      dataDir: config.dataDir,
-      mode: core.mode,
-      http: http ? `http://${http.hostname}:${http.port}` : "off",
-      ...(config.replay ? { replay: config.replay } : {}),
-    });
-    const tick = setInterval(refresh, TICK_MS);
-    publisher.publish();
-    try {
-      const ended = await untilEnd(replayed, stop, config.replay);
-      if (ended === "replayed") {
-        // The recording is consumed: deliver everything, then exit like a finished `sync`.
-        await source.close();
-        await core.close();
-        const delivered = await deliverReplay(stores.outbox, primary, gaps, consolidated, stop);
-        log.info(
-          delivered
-            ? "replay written to the primary"
-            : "stream stopping before the replay was written",
-          { outboxDepth: stores.outbox.depth(), gapRecordsPending: gaps.pending() },
-        );
-        return { kind: "replayed", delivered };
-      }
-      if (ended === "failed") {
-        log.info("stream stopping", { signal: "replay failed" });
-        return { kind: "replay_failed", file: config.replay ?? "" };
-      }
-      log.info("stream stopping", { signal: String(stop.reason) });
-      return { kind: "stopped", signal: String(stop.reason) };
-    } finally {
-      clearInterval(tick);
-    }
+async function buildStream(
+  config: Config,
+  stores: Stores,
+  targets: Targets,
+  plan: SourcePlan,
+  primaryUp: boolean,
+): Promise<BuiltStream> {
+  const markets = plan.markets.map((m) => m.market);
+  const c = buildCore(config, stores, targets, markets);
+  const tracker = new MarketTracker(markets);
+  const known = await lastKnownTrades(
+    markets,
+    stores.outbox,
+    primaryUp ? targets.primary : null,
+    config,
+  );
+  const source = await openSource(plan, config, {
+    initialLast: known,
+    onTrades: (trades) => deliver(trades, c.consolidator, tracker, c.core),
+    onGap: (gap) => c.gaps.record(gap),
+    busy: () => backlog(c.core) > REPLAY_MAX_BACKLOG,
+  });
+  const reporting = buildReporting(config, stores, c, tracker, source);
+  return { config, stores, targets, c, source, reporting };
+}
+
+/** Every tick: market liveness into the price choice, the control file into the core, status out. */
+function refresh(b: BuiltStream): void {
+  for (const [m, s] of Object.entries(b.source.snapshot())) {
+    b.c.consolidator.setLive(m, s.state === "live");
   }
+  b.c.choice.market = b.c.consolidator.choose(b.source.now());
+  b.c.core.setForced(readControl(b.config.dataDir)?.forced ?? false);
+  b.reporting.publisher.publish();
+}
 
-  async function close(): Promise<void> {
-    await http?.close();
-    await source.close().catch(() => {});
-    await core.close();
-    await gaps.close();
-    publisher.publish();
-    log.info("stream stopped", {
-      outboxDepth: stores.outbox.depth(),
-      gapRecordsPending: gaps.pending(),
-    });
+async function runBuilt(b: BuiltStream, stop: AbortSignal): Promise<StreamOutcome> {
+  const { config, stores, c, source } = b;
+  c.core.start();
+  c.gaps.start();
+  const replayed = source.start();
+  const http = b.reporting.http;
+  log.info("stream started", {
+    markets: source.markets.map((m) => m.market),
+    primary: b.targets.primary.url,
+    failover: b.targets.failover?.url ?? "none",
+    dataDir: config.dataDir,
+    mode: c.core.mode,
+    http: http ? `http://${http.hostname}:${http.port}` : "off",
+    ...(config.replay ? { replay: config.replay } : {}),
+  });
+  const tick = setInterval(() => refresh(b), TICK_MS);
+  b.reporting.publisher.publish();
+  try {
+    const ended = await untilEnd(replayed, stop, config.replay);
+    if (ended === "replayed") {
+      // The recording is consumed: deliver everything, then exit like a finished `sync`.
+      await source.close();
+      await c.core.close();
+      const primary = b.targets.primary;
+      const delivered = await deliverReplay(stores.outbox, primary, c.gaps, c.choice.market, stop);
+      log.info(
+        delivered
+          ? "replay written to the primary"
+          : "stream stopping before the replay was written",
+        { outboxDepth: stores.outbox.depth(), gapRecordsPending: c.gaps.pending() },
+      );
+      return { kind: "replayed", delivered };
+    }
+    const signal = ended === "failed" ? "replay failed" : String(stop.reason);
+    log.info("stream stopping", { signal });
+    return ended === "failed"
+      ? { kind: "replay_failed", file: config.replay ?? "" }
+      : { kind: "stopped", signal };
+  } finally {
+    clearInterval(tick);
   }
+}
 
-  return { run, close };
+async function closeBuilt(b: BuiltStream): Promise<void> {
+  await b.reporting.http?.close();
+  await b.source.close().catch(() => {});
+  await b.c.core.close();
+  await b.c.gaps.close();
+  b.reporting.publisher.publish();
+  log.info("stream stopped", {
+    outboxDepth: b.stores.outbox.depth(),
+    gapRecordsPending: b.c.gaps.pending(),
+  });
 }
 
 /** The one trade path out of a source: the price choice, the status view, then the core. */

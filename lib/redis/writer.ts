@@ -21,7 +21,7 @@
  *   legacy keys are in other slots and go through the same script call.
  */
 
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import { isDecimalText, parseMarket, type Trade } from "../trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
@@ -154,9 +154,38 @@ export class TradeWriter {
       list.push(t);
     }
 
-    const o = this.#options;
     const pipeline = this.#redis.pipeline();
     pipeline.script("LOAD", APPLY_SCRIPT);
+    const chunks = this.#queueChunks(pipeline, byMarket, isConsolidated);
+
+    let replies: [Error | null, unknown][] | null;
+    try {
+      // A lazy client that never connected would reject everything (no offline queue).
+      if (this.#redis.status === "wait") await this.#redis.connect();
+      replies = await pipeline.exec();
+    } catch (e) {
+      throw new TradeWriteError(`redis write failed: ${messageOf(e)}`, { cause: e });
+    }
+    if (!replies || replies.length !== chunks.length + 1) {
+      const e = new Error("pipeline returned no replies");
+      throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
+    }
+    for (const [err] of replies) {
+      if (err) throw new TradeWriteError(`redis write failed: ${messageOf(err)}`, { cause: err });
+    }
+    for (let i = 0; i < chunks.length; i++) {
+      addReply(result, chunks[i], replies[i + 1][1]);
+    }
+    return result;
+  }
+
+  /** Queues one script call per chunk of each market's trades; returns the chunks in order. */
+  #queueChunks(
+    pipeline: ChainableCommander,
+    byMarket: Map<string, Trade[]>,
+    isConsolidated: (market: string) => boolean,
+  ): Trade[][] {
+    const o = this.#options;
     const chunks: Trade[][] = [];
     const btcLast = btcLastKey(o.prefix);
     const channel = tradesChannel(o.prefix);
@@ -186,26 +215,7 @@ export class TradeWriter {
         chunks.push(chunk);
       }
     }
-
-    let replies: [Error | null, unknown][] | null;
-    try {
-      // A lazy client that never connected would reject everything (no offline queue).
-      if (this.#redis.status === "wait") await this.#redis.connect();
-      replies = await pipeline.exec();
-    } catch (e) {
-      throw new TradeWriteError(`redis write failed: ${messageOf(e)}`, { cause: e });
-    }
-    if (!replies || replies.length !== chunks.length + 1) {
-      const e = new Error("pipeline returned no replies");
-      throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
-    }
-    for (const [err] of replies) {
-      if (err) throw new TradeWriteError(`redis write failed: ${messageOf(err)}`, { cause: err });
-    }
-    for (let i = 0; i < chunks.length; i++) {
-      addReply(result, chunks[i], replies[i + 1][1]);
-    }
-    return result;
+    return chunks;
   }
 }
 
