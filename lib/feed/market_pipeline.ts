@@ -10,8 +10,10 @@
  *   reported once through `onGap` with how many trades were recovered and how many are still
  *   missing. For exchanges without id continuity the disconnect window is reported with
  *   `missing: null`: nothing is fetched or made up.
- * - Held trades are bounded by the backfill's own bounds (`maxBackfillTrades`, one timeout per
- *   request); they are never dropped while the pipeline runs.
+ * - Held trades have no count limit: they are what arrives live while the backfill runs, so what
+ *   bounds them is the backfill's duration (at most `maxBackfillTrades` trades fetched, each page
+ *   request at most `requestTimeoutMs`, and a page without progress ends it). They are never
+ *   dropped while the pipeline runs.
  * - Everything refused (adapter rejects, invalid ids, id regressions) is counted by reason.
  */
 
