@@ -162,3 +162,12 @@ export function readControl(dataDir: string): ControlRecord | null {
 export function writeControl(dataDir: string, control: ControlRecord): void {
   writeJsonAtomic(dataDir, CONTROL_FILE, control);
 }
+
+/** Removes the control record (back to automatic mode); no record is fine. */
+export function clearControl(dataDir: string): void {
+  try {
+    Deno.removeSync(join(dataDir, CONTROL_FILE));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
