@@ -26,7 +26,7 @@
 
 import { resolveConfig } from "../lib/config.ts";
 import { FailoverCore } from "../lib/failover/core.ts";
-import { Outbox } from "../lib/failover/outbox.ts";
+import { Outbox } from "../lib/store/outbox.ts";
 import { checkCredentials, closeTarget, openTarget } from "../lib/failover/targets.ts";
 import { log } from "../lib/log.ts";
 import { createRedis } from "../lib/redis/client.ts";

@@ -14,7 +14,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { Outbox } from "../lib/failover/outbox.ts";
+import { Outbox } from "../lib/store/outbox.ts";
 import { entryIdFor, type Trade } from "../lib/trade.ts";
 
 const MARKETS = ["binance:BTC-USDT", "coinbase:BTC-USD", "kraken:BTC-USD", "bitstamp:BTC-USD"];

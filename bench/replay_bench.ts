@@ -22,7 +22,7 @@
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { resolveConfig } from "../lib/config.ts";
-import { Outbox } from "../lib/failover/outbox.ts";
+import { Outbox } from "../lib/store/outbox.ts";
 import { Replayer } from "../lib/failover/replayer.ts";
 import { closeTarget, openTarget } from "../lib/failover/targets.ts";
 import { marketKeys } from "../lib/redis/keys.ts";

@@ -11,9 +11,11 @@ import { join } from "node:path";
 import { adapterFor, EXCHANGE_NAMES } from "./exchanges/registry.ts";
 import { marketName } from "./trade.ts";
 import { parseRedisUrl, redactUrl } from "./redis/url.ts";
-import { DEFAULT_WRITER_OPTIONS } from "./redis/writer.ts";
-import { DEFAULT_OUTBOX_OPTIONS } from "./failover/outbox.ts";
-import { DEFAULT_FAILOVER_CORE_OPTIONS } from "./failover/core.ts";
+import {
+  DEFAULT_FAILOVER_CORE_OPTIONS,
+  DEFAULT_OUTBOX_OPTIONS,
+  DEFAULT_WRITER_OPTIONS,
+} from "./defaults.ts";
 
 /** A usage or configuration error: one line, exit code 2. */
 export class ConfigError extends Error {

@@ -13,16 +13,9 @@
  * Time comes from the injected `now()`, so tests drive every path without sleeping.
  */
 
-/** Tuning of {@link FailureLog}. */
-export interface FailureLogOptions {
-  /** Least time between two lines about the same outage. @default 60_000 */
-  intervalMs: number;
-}
+import { DEFAULT_FAILURE_LOG_OPTIONS, type FailureLogOptions } from "./defaults.ts";
 
-/** The defaults of {@link FailureLogOptions}. */
-export const DEFAULT_FAILURE_LOG_OPTIONS: Readonly<FailureLogOptions> = Object.freeze({
-  intervalMs: 60_000,
-});
+export { DEFAULT_FAILURE_LOG_OPTIONS, type FailureLogOptions };
 
 /** Whether to log a failure now; `attempts` counts the failures of this outage, this one included. */
 export type FailureVerdict =

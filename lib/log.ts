@@ -77,5 +77,5 @@ function pretty(time: string, level: LogLevel, event: string, fields: Record<str
     .trimEnd();
 }
 
-/** The process-wide logger; `main.ts` configures it from `--log-format`. */
+/** The process-wide logger; `configFrom` (lib/cli/options.ts) configures it from `--log-*`. */
 export const log = new Logger();

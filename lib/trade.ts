@@ -34,13 +34,6 @@ export interface Trade {
 /** A trade as an adapter produces it, before the sequencer assigns its entry ID. */
 export type RawTrade = Omit<Trade, "id">;
 
-/**
- * A market's connection state: `connecting` until the first message, `live` while data flows,
- * `down` between attempts, `blocked` after HTTP 451/403 (the exchange refuses this location).
- */
-export const MARKET_STATES = ["connecting", "live", "down", "blocked"] as const;
-export type MarketState = typeof MARKET_STATES[number];
-
 export interface Market {
   exchange: string;
   base: string;

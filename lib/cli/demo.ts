@@ -16,7 +16,7 @@ import { ConfigError, resolveConfig } from "../config.ts";
 import { log } from "../log.ts";
 import { runStream } from "./stream.ts";
 import { runMonitor } from "../monitor/loop.ts";
-import { readStatus } from "../failover/status.ts";
+import { readStatus } from "../runtime/status.ts";
 import { sleep } from "../time.ts";
 import { type DemoRedis, freePort, startDemoRedis } from "../demo/redis_process.ts";
 import { progressLine, redisCliLines, resultLines } from "../demo/report.ts";

@@ -2,9 +2,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { addSharedOptions, configFrom } from "./options.ts";
-import { readStatus, writeControl } from "../failover/status.ts";
-import { CONTROL_FILE } from "../failover/status.ts";
-import { join } from "node:path";
+import { clearControl, readStatus, writeControl } from "../runtime/status.ts";
 import { sleep } from "../time.ts";
 import { DEFAULT_HEALTH_OPTIONS } from "../health/types.ts";
 
@@ -25,15 +23,8 @@ export function failoverCommand() {
       const config = configFrom(flags);
       Deno.mkdirSync(config.dataDir, { recursive: true });
       const forced = !flags.release;
-      if (forced) {
-        writeControl(config.dataDir, { forced, at: Date.now(), reason: flags.reason });
-      } else {
-        try {
-          Deno.removeSync(join(config.dataDir, CONTROL_FILE));
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
-        }
-      }
+      if (forced) writeControl(config.dataDir, { forced, at: Date.now(), reason: flags.reason });
+      else clearControl(config.dataDir);
       const what = forced ? "failover forced" : "failover released (automatic mode)";
       const status = readStatus(config.dataDir);
       if (!status || Date.now() - status.heartbeatAt > HEARTBEAT_STALE_MS) {

@@ -4,13 +4,14 @@ import { Command } from "@commander-js/extra-typings";
 import { SingleBar } from "cli-progress";
 import process from "node:process";
 import { addSharedOptions, configFrom } from "./options.ts";
-import { Outbox } from "../failover/outbox.ts";
+import type { Outbox } from "../store/outbox.ts";
+import type { GapStore } from "../store/gap_store.ts";
 import { Replayer } from "../failover/replayer.ts";
-import { checkCredentials, closeTarget, openTarget } from "../failover/targets.ts";
+import { checkCredentials } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
-import type { Config } from "../config.ts";
-import { GapStore } from "../failover/gap_store.ts";
+import { type Config, ConfigError } from "../config.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
+import { holderName, openStores, openTargets } from "../app/factories.ts";
 
 export interface SyncSummary {
   replayed: number;
@@ -31,9 +32,8 @@ export function syncCommand() {
     .option("--json", "print a JSON summary on stdout")
     .action(async (flags) => {
       const config = configFrom(flags);
-      Deno.mkdirSync(config.dataDir, { recursive: true });
-      const outbox = Outbox.open(config.dataDir, { maxTrades: config.outboxMax });
-      const gaps = GapStore.open(config.dataDir);
+      const stores = openStores(config);
+      const { outbox, gaps } = stores;
       try {
         if (flags.dryRun) {
           const markets = outbox.summary();
@@ -67,8 +67,7 @@ export function syncCommand() {
           );
         }
       } finally {
-        gaps.close();
-        outbox.close();
+        stores.close();
       }
     });
 }
@@ -80,38 +79,40 @@ async function replayAll(
   progress: boolean,
 ): Promise<SyncSummary> {
   const started = performance.now();
-  const primary = openTarget(config.primaryUrl, "primary", config);
+  const { primary, close } = openTargets(config, false);
   const summary = emptySummary();
   const replayer = new Replayer(outbox, primary.writer, () => false, {
-    holder: `sync:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
+    holder: holderName("sync"),
     untilSeq: outbox.maxSeq(),
   });
   const bar = progress ? new SingleBar({ stream: process.stderr, etaBuffer: 20 }) : null;
   try {
-    if (!(await checkCredentials(primary, "primary", 2_000))) {
+    const check = await checkCredentials(primary, "primary", 2_000);
+    if (!check.ok) throw new ConfigError(check.message);
+    if (!check.reachable) {
       throw new Error(
         `primary ${primary.url} is unreachable; ${outbox.depth()} trades remain in the outbox`,
       );
     }
     bar?.start(outbox.depth(), 0);
     let waitingFor: string | null = null;
-    for (;;) {
-      const step = await replayer.step().catch((e) => {
-        throw new Error(`replay stopped: ${describeRedisError(e, primary.url)}`);
-      });
-      if (step.kind === "drained") break;
-      if (step.kind === "busy") {
-        if (step.holder && step.holder !== waitingFor && !progress) {
-          console.error(`waiting for the replay lease held by ${step.holder}`);
+    const outcome = await replayer.drain({
+      busyRetryMs: 200,
+      onBusy: (holder) => {
+        if (holder && holder !== waitingFor && !progress) {
+          console.error(`waiting for the replay lease held by ${holder}`);
         }
-        waitingFor = step.holder;
-        await new Promise((r) => setTimeout(r, 200));
-        continue;
-      }
-      summary.replayed += step.applied;
-      summary.skipped += step.duplicates;
-      summary.deadLettered += step.deadLettered;
-      bar?.increment(step.rows);
+        waitingFor = holder;
+      },
+      onBatch: (batch) => {
+        summary.replayed += batch.applied;
+        summary.skipped += batch.duplicates;
+        summary.deadLettered += batch.deadLettered;
+        bar?.increment(batch.rows);
+      },
+    });
+    if (outcome.kind === "failed") {
+      throw new Error(`replay stopped: ${describeRedisError(outcome.error, primary.url)}`);
     }
     // Gap records a stream stored while the primary was away go now too.
     if (gaps.depth() > 0) {
@@ -122,7 +123,7 @@ async function replayAll(
   } finally {
     bar?.stop();
     replayer.release();
-    closeTarget(primary);
+    close();
     summary.remaining = outbox.depth();
     summary.seconds = Math.round((performance.now() - started) / 10) / 100;
   }

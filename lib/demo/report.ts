@@ -1,6 +1,6 @@
 /** What `btcfeed demo` prints: progress lines off a terminal, and the closing summary. */
 
-import type { StreamStatus } from "../failover/status.ts";
+import type { StreamStatus } from "../runtime/status.ts";
 import { btcLastKey, marketKeys, tradesChannel } from "../redis/keys.ts";
 
 /** One plain progress line from the stream's status. */

@@ -11,55 +11,33 @@
  * - Ingestion never waits on a Redis: `submit` is synchronous, and a primary write waits at most
  *   `deadlineMs` before its batch is moved to the outbox.
  *
- * An unreachable primary is logged calmly: its first failure in full, then at most one "still
- * unreachable" line per `failureLogIntervalMs` (every probe at debug), and one line when it answers.
+ * An unreachable primary is logged calmly ({@link PrimaryHealth}): its first failure in full, then
+ * at most one "still unreachable" line per `failureLogIntervalMs`, and one line when it answers.
  *
- * Only the pump loop changes the mode, through `#setMode`, which logs from -> to with a reason.
- * The probe loop only reports health; the pump acts on it between writes, so a mode change never
- * races an in-flight batch.
+ * Only the pump loop changes the mode, through `#setMode`, which logs from -> to with a reason;
+ * `btcfeed failover` only asks for it (the stream passes the control file on to `setForced`).
+ * The probe loop ({@link PrimaryHealth}) only reports health; the pump acts on it between writes,
+ * so a mode change never races an in-flight batch.
  */
 
 import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
-import type { Outbox } from "./outbox.ts";
-import type { Mode } from "./mode.ts";
-import type { RedisTargetStatus, StreamStatus, Transition } from "./status.ts";
-import { Alarm, type MonotonicClock, monotonicNow, sleep, withDeadline } from "../time.ts";
-import { Replayer } from "./replayer.ts";
-import { FailoverMirror } from "./mirror.ts";
-import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
-import { pingWithin } from "../redis/client.ts";
-import { log } from "../log.ts";
+import type { Outbox } from "../store/outbox.ts";
+import type { Mode } from "../domain.ts";
 import {
-  DEFAULT_FAILURE_LOG_OPTIONS,
-  FailureLog,
-  recoveredText,
-  stillDownText,
-} from "../failure_log.ts";
+  type CoreCounters,
+  type CoreStatus,
+  type Transition,
+  zeroCounters,
+} from "../runtime/status.ts";
+import { Alarm, type MonotonicClock, monotonicNow, withDeadline } from "../time.ts";
+import { type ReplayedBatch, Replayer } from "./replayer.ts";
+import { FailoverMirror } from "./mirror.ts";
+import { PrimaryHealth } from "./primary_health.ts";
+import { log } from "../log.ts";
+import { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions } from "../defaults.ts";
 
-export interface FailoverCoreOptions {
-  /** A primary write batch that takes longer fails over. @default 500 */
-  deadlineMs: number;
-  /** The primary must answer every probe for this long before writes return to it. @default 3_000 */
-  holdDownMs: number;
-  /** How often each Redis is probed. @default 250 */
-  probeIntervalMs: number;
-  /** Most trades in one primary write. @default 5_000 */
-  maxBatch: number;
-  /** Failover-Redis backlog beyond which the oldest queued trades skip it (the outbox has them). @default 100_000 */
-  maxFailoverBacklog: number;
-  /** Least time between two log lines about one primary outage. @default 60_000 */
-  failureLogIntervalMs: number;
-}
-
-export const DEFAULT_FAILOVER_CORE_OPTIONS: FailoverCoreOptions = {
-  deadlineMs: 500,
-  holdDownMs: 3_000,
-  probeIntervalMs: 250,
-  maxBatch: 5_000,
-  maxFailoverBacklog: 100_000,
-  failureLogIntervalMs: DEFAULT_FAILURE_LOG_OPTIONS.intervalMs,
-};
+export { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions };
 
 export interface FailoverCoreDeps {
   primary: RedisTarget;
@@ -77,11 +55,6 @@ export interface FailoverCoreDeps {
   clock?: MonotonicClock;
 }
 
-type CoreStatus = Pick<
-  StreamStatus,
-  "mode" | "forced" | "transitions" | "counters" | "outbox" | "sync" | "primary" | "failover"
->;
-
 export class FailoverCore {
   #deps: FailoverCoreDeps;
   #options: FailoverCoreOptions;
@@ -90,47 +63,37 @@ export class FailoverCore {
   #forced: boolean;
   #transitions: Transition[] = [];
   #pending: Trade[] = [];
-  #primaryHealth: RedisTargetStatus;
+  #primary: PrimaryHealth;
   #mirror: FailoverMirror | null;
-  #healthySince: number | null = null;
   /** Set by the probe loop when the primary fails while in `primary` mode; acted on by the pump. */
   #primaryFault: string | null = null;
   #outboxError: string | null = null;
-  #sync: { done: number } | null = null;
+  #syncDone: number | null = null;
   #replayer: Replayer;
   #alarm = new Alarm();
-  #failures: FailureLog;
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
-  readonly counters: StreamStatus["counters"] = {
-    tradesReceived: 0,
-    writtenPrimary: 0,
-    writtenFailover: 0,
-    outboxAppended: 0,
-    replayed: 0,
-    duplicates: 0,
-    outOfOrder: 0,
-    dropped: 0,
-    failovers: 0,
-    mirrorDropped: 0,
-    outlierEvents: 0,
-  };
+  readonly counters: CoreCounters = zeroCounters();
 
   constructor(deps: FailoverCoreDeps, options: Partial<FailoverCoreOptions> = {}) {
     this.#deps = deps;
     this.#options = { ...DEFAULT_FAILOVER_CORE_OPTIONS, ...options };
     this.#clock = deps.clock ?? monotonicNow;
     this.#forced = deps.forced;
-    this.#failures = new FailureLog(
-      { intervalMs: this.#options.failureLogIntervalMs },
-      this.#clock,
-    );
-    this.#primaryHealth = {
+    this.#primary = new PrimaryHealth({
+      redis: deps.primary.redis,
       url: deps.primary.url,
-      healthy: false,
-      latencyMs: null,
-      lastError: null,
-    };
+      deadlineMs: this.#options.deadlineMs,
+      probeIntervalMs: this.#options.probeIntervalMs,
+      clock: this.#clock,
+      failureLogIntervalMs: this.#options.failureLogIntervalMs,
+      onLatency: (ms) => deps.onLatency?.("primary", ms),
+      onProbeFailed: (error) => {
+        if (this.#mode !== "primary") return;
+        this.#primaryFault = error;
+        this.#alarm.wake();
+      },
+    });
     this.#mirror = deps.failover
       ? new FailoverMirror(deps.failover, deps.isConsolidated, {
         deadlineMs: this.#options.deadlineMs,
@@ -176,7 +139,7 @@ export class FailoverCore {
 
   start(): void {
     const signal = this.#abort.signal;
-    this.#loops = [this.#pump(signal), this.#probeLoop(signal)];
+    this.#loops = [this.#pump(signal), this.#primary.run(signal)];
     if (this.#mirror) this.#loops.push(this.#mirror.run(signal));
   }
 
@@ -208,8 +171,10 @@ export class FailoverCore {
         lastError: this.#outboxError,
         deadLetters: outbox.deadLetterCount(),
       },
-      sync: this.#sync ? { done: this.#sync.done, total: this.#sync.done + depth } : null,
-      primary: { ...this.#primaryHealth },
+      sync: this.#syncDone === null
+        ? null
+        : { done: this.#syncDone, total: this.#syncDone + depth },
+      primary: this.#primary.status,
       failover: this.#mirror?.health() ??
         { url: null, healthy: false, latencyMs: null, lastError: null },
     };
@@ -221,7 +186,7 @@ export class FailoverCore {
     if (from === to) return;
     this.#mode = to;
     if (to === "failover") this.counters.failovers++;
-    this.#sync = to === "syncing" ? { done: 0 } : null;
+    this.#syncDone = to === "syncing" ? 0 : null;
     this.#transitions.push({ at: Date.now(), from, to, reason });
     if (this.#transitions.length > 20) this.#transitions.shift();
     (to === "failover" ? log.warn : log.info).call(log, "mode change", { from, to, reason });
@@ -239,7 +204,7 @@ export class FailoverCore {
       } else if (this.#mode === "failover" && this.#primaryReady()) {
         this.#setMode("syncing", `primary healthy for ${this.#options.holdDownMs} ms`);
       } else if (this.#mode === "syncing") {
-        if (await this.#replayStep()) continue;
+        if (await this.#sync(signal)) continue;
       }
       await this.#alarm.sleep(
         this.#mode === "primary" ? 1_000 : this.#options.probeIntervalMs,
@@ -264,8 +229,7 @@ export class FailoverCore {
     } catch (e) {
       // Unknown outcome: the whole batch goes to the outbox ahead of everything pending.
       this.#pending.unshift(...batch);
-      this.#markPrimaryDown(e);
-      this.#leavePrimary(this.#primaryHealth.lastError ?? "primary write failed");
+      this.#leavePrimary(this.#primary.markDown(e));
     }
   }
 
@@ -275,36 +239,36 @@ export class FailoverCore {
     this.#toOutbox(pending);
     this.#toFailover(pending);
     this.#primaryFault = null;
-    this.#healthySince = null;
+    this.#primary.restartHoldDown();
     if (this.#mode === "syncing") this.#replayer.release();
     this.#setMode("failover", reason);
   }
 
-  /** One replay batch; true when there may be more to do at once. */
-  async #replayStep(): Promise<boolean> {
-    try {
-      const step = await this.#replayer.step();
-      if (this.#mode !== "syncing") return false; // forced or failed meanwhile
-      if (step.kind === "drained") {
-        if (this.#deps.outbox.depth() === 0) this.#setMode("primary", "outbox drained");
-        return true;
-      }
-      if (step.kind === "busy") return false;
-      this.counters.replayed += step.applied;
-      this.counters.duplicates += step.duplicates;
-      this.counters.outOfOrder += step.deadLettered;
-      this.#sync!.done += step.rows;
-      return true;
-    } catch (e) {
-      this.#markPrimaryDown(e);
-      this.#leavePrimary(this.#primaryHealth.lastError ?? "replay failed");
+  /** Drains the outbox while syncing; true when the pump should look again at once. */
+  async #sync(signal: AbortSignal): Promise<boolean> {
+    const outcome = await this.#replayer.drain({
+      signal,
+      proceed: () => !this.#forced,
+      onBatch: (batch) => this.#countReplayed(batch),
+    });
+    if (outcome.kind === "failed") {
+      this.#leavePrimary(this.#primary.markDown(outcome.error));
       return false;
     }
+    if (outcome.kind !== "drained") return outcome.kind === "stopped";
+    if (this.#deps.outbox.depth() === 0) this.#setMode("primary", "outbox drained");
+    return true;
+  }
+
+  #countReplayed(batch: ReplayedBatch): void {
+    this.counters.replayed += batch.applied;
+    this.counters.duplicates += batch.duplicates;
+    this.counters.outOfOrder += batch.deadLettered;
+    if (this.#syncDone !== null) this.#syncDone += batch.rows;
   }
 
   #primaryReady(): boolean {
-    return !this.#forced && this.#healthySince !== null &&
-      this.#clock() - this.#healthySince >= this.#options.holdDownMs;
+    return !this.#forced && this.#primary.healthyFor(this.#options.holdDownMs);
   }
 
   #toOutbox(trades: Trade[]): void {
@@ -329,64 +293,6 @@ export class FailoverCore {
 
   #toFailover(trades: Trade[]): void {
     if (trades.length) this.#mirror?.enqueue(trades);
-  }
-
-  async #probeLoop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      await this.#probePrimary();
-      await sleep(this.#options.probeIntervalMs, signal);
-    }
-  }
-
-  async #probePrimary(): Promise<void> {
-    try {
-      const ms = await pingWithin(this.#deps.primary.redis, this.#options.deadlineMs);
-      this.#deps.onLatency?.("primary", ms);
-      if (!this.#primaryHealth.healthy) {
-        const recovery = this.#failures.recovered("primary");
-        log.info("primary redis answering", {
-          url: this.#deps.primary.url,
-          ...(recovery && { ...recovery, message: recoveredText("primary redis", recovery) }),
-        });
-      }
-      this.#primaryHealth = {
-        ...this.#primaryHealth,
-        healthy: true,
-        latencyMs: ms,
-        lastError: null,
-      };
-      this.#healthySince ??= this.#clock();
-    } catch (e) {
-      this.#markPrimaryDown(e);
-      if (this.#mode === "primary") {
-        this.#primaryFault = this.#primaryHealth.lastError;
-        this.#alarm.wake();
-      }
-    }
-  }
-
-  #markPrimaryDown(e: unknown): void {
-    const error = describeRedisError(e, this.#deps.primary.url);
-    // Condensed per outage, not per cause: the cause may alternate (refused, timed out).
-    const verdict = this.#failures.failed("primary");
-    const fields = { url: this.#deps.primary.url, error, kind: classifyRedisError(e) };
-    if (verdict.log === "repeat") {
-      const { attempts, downMs } = verdict;
-      const nextMs = this.#options.probeIntervalMs;
-      log.warn("primary redis still unreachable", {
-        ...fields,
-        attempts,
-        downMs,
-        message: stillDownText("primary redis", attempts, error, nextMs),
-      });
-    } else {
-      (verdict.log === "first" ? log.warn : log.debug).call(log, "primary redis unhealthy", {
-        ...fields,
-        attempts: verdict.attempts,
-      });
-    }
-    this.#primaryHealth = { ...this.#primaryHealth, healthy: false, lastError: error };
-    this.#healthySince = null;
   }
 
   #reportOutOfOrder(trades: Trade[]): void {

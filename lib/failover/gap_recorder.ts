@@ -24,13 +24,14 @@
  */
 
 import type { Redis } from "ioredis";
-import type { GapRecord } from "../feed/market_pipeline.ts";
+import type { GapRecord } from "../domain.ts";
 import { log } from "../log.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { classifyRedisError, describeRedisError, isIdNotAboveTop } from "../redis/errors.ts";
 import { Alarm, withDeadline } from "../time.ts";
-import type { GapStore, StoredGap } from "./gap_store.ts";
+import type { GapStore, StoredGap } from "../store/gap_store.ts";
 import { errorText } from "../redact.ts";
+import { DEFAULT_GAP_RECORDER_OPTIONS, type GapRecorderOptions } from "../defaults.ts";
 
 /** A Redis the recorder writes to. */
 export interface GapTarget {
@@ -49,22 +50,7 @@ export interface GapRecorderDeps {
   now?: () => number;
 }
 
-/** Timing of {@link GapRecorder}. */
-export interface GapRecorderOptions {
-  /** Deadline of each XADD. @default 500 */
-  deadlineMs: number;
-  /** Pause between flush attempts while records wait. @default 1_000 */
-  retryMs: number;
-  /** Approximate MAXLEN of each market's gap stream. @default 10_000 */
-  maxLen: number;
-}
-
-/** Defaults of {@link GapRecorderOptions}. */
-export const DEFAULT_GAP_RECORDER_OPTIONS: Readonly<GapRecorderOptions> = Object.freeze({
-  deadlineMs: 500,
-  retryMs: 1_000,
-  maxLen: 10_000,
-});
+export { DEFAULT_GAP_RECORDER_OPTIONS, type GapRecorderOptions };
 
 /** The stream fields of a gap record (the contract in README.md, "Redis keys"). */
 export function gapFields(gap: GapRecord): string[] {

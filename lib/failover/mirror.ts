@@ -12,7 +12,7 @@
 
 import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
-import type { RedisTargetStatus } from "./status.ts";
+import type { RedisTargetStatus } from "../runtime/status.ts";
 import { type MonotonicClock, monotonicNow, sleep, withDeadline } from "../time.ts";
 import { pingWithin } from "../redis/client.ts";
 import { describeRedisError } from "../redis/errors.ts";

@@ -10,36 +10,51 @@
  * - A step that throws or loses the lease keeps no read-ahead: the next step reads afresh.
  * - Any stale copy still in flight from an earlier attempt holds only trades at or after the
  *   oldest unacknowledged row, so it can only duplicate, never reorder.
+ *
+ * {@link Replayer.drain} is the one replay loop (the core's sync, the stream after a replay,
+ * `btcfeed sync`); callers differ only in its options: whether to wait for a busy lease or a
+ * failing primary, and when to stop.
  */
 
-import type { Outbox, OutboxRow } from "./outbox.ts";
+import type { Outbox, OutboxRow } from "../store/outbox.ts";
 import type { TradeWriter } from "../redis/writer.ts";
-import { withDeadline } from "../time.ts";
+import { sleep, withDeadline } from "../time.ts";
+import { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions } from "../defaults.ts";
 
-export interface ReplayerOptions {
-  /** Who holds the lease, e.g. `stream:<pid>:<random>`. */
-  holder: string;
-  /** @default 10_000 */
-  leaseTtlMs: number;
-  /** Rows per replay step. @default 5_000 */
-  batchSize: number;
-  /** Deadline of one step's writes. @default 5_000 */
-  deadlineMs: number;
-  /** Stop at this outbox sequence number (what `btcfeed sync` found at its start). @default Infinity */
-  untilSeq: number;
-}
-
-export const DEFAULT_REPLAYER_OPTIONS: Omit<ReplayerOptions, "holder"> = {
-  leaseTtlMs: 10_000,
-  batchSize: 5_000,
-  deadlineMs: 5_000,
-  untilSeq: Infinity,
-};
+export { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions };
 
 export type ReplayStep =
   | { kind: "drained" }
   | { kind: "busy"; holder: string | null }
   | { kind: "replayed"; rows: number; applied: number; duplicates: number; deadLettered: number };
+
+/** One replayed batch, as {@link Replayer.step} reports it. */
+export type ReplayedBatch = Extract<ReplayStep, { kind: "replayed" }>;
+
+/** How {@link Replayer.drain} reacts; every field is optional. */
+export interface DrainOptions {
+  /** Aborting ends the drain (`stopped`) at the next step or wait. */
+  signal?: AbortSignal;
+  /** Checked before every step; false ends the drain (`stopped`). @default always true */
+  proceed?: () => boolean;
+  /** Called after every replayed batch (counters, progress). */
+  onBatch?: (batch: ReplayedBatch) => void;
+  /** Wait this long and retry while another replayer holds the lease; null returns `busy`. @default null */
+  busyRetryMs?: number | null;
+  /** Called each time the lease is found busy. */
+  onBusy?: (holder: string | null) => void;
+  /** Wait this long and retry after a failed step; null returns `failed`. @default null */
+  errorRetryMs?: number | null;
+  /** Called with each failed step's error (when retrying). */
+  onError?: (error: unknown) => void;
+}
+
+/** How {@link Replayer.drain} ended. */
+export type DrainOutcome =
+  | { kind: "drained" }
+  | { kind: "busy"; holder: string | null }
+  | { kind: "failed"; error: unknown }
+  | { kind: "stopped" };
 
 export class Replayer {
   #outbox: Outbox;
@@ -108,6 +123,35 @@ export class Replayer {
       duplicates: result.duplicates + result.stale,
       deadLettered: dead.length,
     };
+  }
+
+  /**
+   * Replays batch after batch until the outbox is drained (up to `untilSeq`), or `options` end it
+   * earlier; never throws for a failing primary (that is `failed`, or a retry).
+   */
+  async drain(options: DrainOptions = {}): Promise<DrainOutcome> {
+    const { proceed = () => true, busyRetryMs = null, errorRetryMs = null } = options;
+    const signal = options.signal ?? new AbortController().signal;
+    while (!signal.aborted && proceed()) {
+      let step: ReplayStep;
+      try {
+        step = await this.step();
+      } catch (error) {
+        if (errorRetryMs === null) return { kind: "failed", error };
+        options.onError?.(error);
+        await sleep(errorRetryMs, signal);
+        continue;
+      }
+      if (step.kind === "drained") return step;
+      if (step.kind === "replayed") {
+        options.onBatch?.(step);
+        continue;
+      }
+      options.onBusy?.(step.holder);
+      if (busyRetryMs === null) return step;
+      await sleep(busyRetryMs, signal);
+    }
+    return { kind: "stopped" };
   }
 
   release(): void {

@@ -1,11 +1,9 @@
 /**
  * Opens the Redis targets the core writes to, with deadlines everywhere and no offline queue,
- * and turns permanent failures (wrong password, untrusted certificate) into one clear error
- * instead of a retry storm.
+ * and tells permanent failures (wrong password, untrusted certificate) apart as an outcome the
+ * CLI reports as a configuration error, instead of a retry storm.
  */
 
-import type { Config } from "../config.ts";
-import { ConfigError } from "../config.ts";
 import { createRedis, pingWithin } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { parseRedisUrl, redactUrl } from "../redis/url.ts";
@@ -13,6 +11,30 @@ import { TradeWriter } from "../redis/writer.ts";
 import type { Redis } from "ioredis";
 
 export type Role = "primary" | "failover";
+
+/** What a target is opened with (a resolved `Config` satisfies it). */
+export interface TargetOptions {
+  tlsCaFile: string | null;
+  tlsInsecure: boolean;
+  /** Command deadline; the connect timeout is at least 1 s. */
+  deadlineMs: number;
+  prefix: string;
+  maxTrades: number;
+  legacyKeys: boolean;
+}
+
+/** The flag a role's URL comes from, for messages. */
+export function roleFlag(role: Role): "--primary" | "--failover" {
+  return role === "primary" ? "--primary" : "--failover";
+}
+
+/**
+ * Outcome of {@link checkCredentials}: reachable or not (both fine: the core fails over), or
+ * `refused` for good, with a one-line message naming the flag to fix.
+ */
+export type CredentialCheck =
+  | { ok: true; reachable: boolean }
+  | { ok: false; flag: "--primary" | "--failover"; message: string };
 
 /** A Redis the core writes to: its client, its writer, and its URL safe to print. */
 export interface RedisTarget {
@@ -23,8 +45,8 @@ export interface RedisTarget {
 }
 
 /** A lazily connecting client and writer for `url`; nothing is sent until first use. */
-export function openTarget(url: string, role: Role, config: Config): RedisTarget {
-  const source = role === "primary" ? "--primary" : "--failover";
+export function openTarget(url: string, role: Role, config: TargetOptions): RedisTarget {
+  const source = roleFlag(role);
   // Failures surface through writes and probes, counted and logged once per change there.
   const redis = createRedis(parseRedisUrl(url, source), {
     tlsCaFile: config.tlsCaFile ?? undefined,
@@ -42,20 +64,21 @@ export function openTarget(url: string, role: Role, config: Config): RedisTarget
 
 /**
  * Probes a target once. Unreachable is fine (the core fails over); a wrong password or an
- * untrusted certificate is a configuration error.
- * @throws ConfigError on an authentication or TLS failure
+ * untrusted certificate is `{ ok: false }`, a configuration error for the caller to report.
  */
-export async function checkCredentials(target: RedisTarget, role: Role, timeoutMs: number) {
+export async function checkCredentials(
+  target: RedisTarget,
+  role: Role,
+  timeoutMs: number,
+): Promise<CredentialCheck> {
   try {
     await pingWithin(target.redis, timeoutMs);
-    return true;
+    return { ok: true, reachable: true };
   } catch (e) {
     const kind = classifyRedisError(e);
-    if (kind === "auth" || kind === "tls") {
-      const flag = role === "primary" ? "--primary" : "--failover";
-      throw new ConfigError(`${flag}: ${describeRedisError(e, target.url)}`);
-    }
-    return false;
+    if (kind !== "auth" && kind !== "tls") return { ok: true, reachable: false };
+    const flag = roleFlag(role);
+    return { ok: false, flag, message: `${flag}: ${describeRedisError(e, target.url)}` };
   }
 }
 

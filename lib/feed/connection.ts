@@ -23,7 +23,8 @@
 import WebSocket from "ws";
 import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
-import { type Market, marketName, type MarketState, type RawTrade } from "../trade.ts";
+import { type Market, marketName, type RawTrade } from "../trade.ts";
+import type { MarketState } from "../domain.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { type Clock, SYSTEM_CLOCK } from "../time.ts";
 import { Link, type LinkEnd } from "./_link.ts";

@@ -10,14 +10,17 @@
  *   reported once through `onGap` with how many trades were recovered and how many are still
  *   missing. For exchanges without id continuity the disconnect window is reported with
  *   `missing: null`: nothing is fetched or made up.
- * - Held trades are bounded by the backfill's own bounds (`maxBackfillTrades`, one timeout per
- *   request); they are never dropped while the pipeline runs.
+ * - Held trades have no count limit: they are what arrives live while the backfill runs, so what
+ *   bounds them is the backfill's duration (at most `maxBackfillTrades` trades fetched, each page
+ *   request at most `requestTimeoutMs`, and a page without progress ends it). They are never
+ *   dropped while the pipeline runs.
  * - Everything refused (adapter rejects, invalid ids, id regressions) is counted by reason.
  */
 
 import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
+import type { GapRecord, MarketState } from "../domain.ts";
 import { log } from "../log.ts";
-import { type Market, marketName, type MarketState, type RawTrade, type Trade } from "../trade.ts";
+import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
 import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
 import { Quarantine, type QuarantineReason } from "./quarantine.ts";
 import {
@@ -28,24 +31,7 @@ import {
 } from "./sequencer.ts";
 import { errorText } from "../redact.ts";
 
-/** A detected gap in a market's trades, reported once its recovery attempt ended. */
-export interface GapRecord {
-  market: string;
-  /** `id_gap`: ids jumped on a live connection; `disconnect`: across a reconnect or restart. */
-  reason: "id_gap" | "disconnect";
-  /** Last trade before the gap. */
-  afterTradeId: string;
-  /** First trade after the gap. */
-  beforeTradeId: string;
-  /** Time of the last trade before the gap (ms). */
-  fromTs: number;
-  /** Time of the first trade after the gap (ms). */
-  toTs: number;
-  /** Trades fetched from history and delivered. */
-  recovered: number;
-  /** Trades still missing; null when the exchange gives no way to know. */
-  missing: number | null;
-}
+export type { GapRecord } from "../domain.ts";
 
 /** A market's state, as `Feed.snapshot()` and `ReplaySource.snapshot()` report it. */
 export interface MarketSnapshot {

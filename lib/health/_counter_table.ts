@@ -3,7 +3,7 @@
  * status.json is listed here or exported with labels in `metrics.ts`.
  */
 
-import type { MarketStatus, StreamStatus } from "../failover/status.ts";
+import type { MarketStatus, StreamStatus } from "../runtime/status.ts";
 
 /** Counters of the whole stream: name, help, value in the status (absent in older files: 0). */
 export const SCALAR_COUNTERS: [string, string, (s: StreamStatus) => number | undefined][] = [

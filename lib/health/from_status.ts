@@ -4,7 +4,7 @@
  * market's last applied trade). The verdict is the same `report` as `btcfeed health`.
  */
 
-import type { RedisTargetStatus, StreamStatus } from "../failover/status.ts";
+import type { RedisTargetStatus, StreamStatus } from "../runtime/status.ts";
 import {
   DEFAULT_HEALTH_OPTIONS,
   type HealthInput,

@@ -6,8 +6,10 @@
  * - Bounded: every Redis step has a deadline (`probeTimeoutMs`, default 400 ms), both targets
  *   are probed at once, and clients are disconnected without waiting — a hung Redis (socket
  *   open, no answer) costs at most about two deadlines.
- * - Read-only: nothing is written to Redis; nothing is created in the data directory (the
- *   outbox is opened only when its file already exists).
+ * - Nothing is written to Redis, and nothing is created in the data directory (the outbox is
+ *   opened only when its file already exists). Opening it is not read-only, though: the schema
+ *   check runs in a `BEGIN IMMEDIATE` transaction, so health briefly takes the write lock (and
+ *   waits at most 250 ms for it; a running stream holding it makes health use the stream's view).
  * - {@link HealthUnavailableError} when the check itself cannot run (status file unreadable or
  *   not JSON, data directory not a directory): the CLI turns it into UNKNOWN (exit 3).
  */
@@ -15,8 +17,8 @@
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
-import { readStatus, STATUS_FILE, type StreamStatus } from "../failover/status.ts";
-import { Outbox } from "../failover/outbox.ts";
+import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
+import { Outbox, STORE_FILE } from "../store/outbox.ts";
 import { pingWithin } from "../redis/client.ts";
 import { withDeadline } from "../time.ts";
 import { describeRedisError } from "../redis/errors.ts";
@@ -188,7 +190,7 @@ function readOutbox(
     error: fromStatus?.lastError ?? null,
   };
   try {
-    Deno.statSync(join(config.dataDir, "outbox.sqlite"));
+    Deno.statSync(join(config.dataDir, STORE_FILE));
   } catch {
     return base; // no outbox file: nothing was ever kept (and health must not create one)
   }

@@ -2,38 +2,24 @@
  * Prometheus metrics of a running stream, served at `GET /metrics`.
  *
  * Everything except the Redis latency histogram is read from the stream's status at scrape
- * time (prom-client `collect` callbacks, all reading one snapshot taken per scrape), so the metrics and `/health` can never disagree and
- * the hot path pays nothing. Counters are the status's own monotonic counters (they restart at
+ * time (prom-client `collect` callbacks, all reading one snapshot taken per scrape), so the
+ * metrics and `/health` can never disagree and the hot path pays nothing. Counters are the status's own monotonic counters (they restart at
  * zero with the process, as Prometheus expects of counters). A scrape never changes the stream.
  *
  * Each registry is private to its {@link StreamMetrics}: nothing is put in prom-client's
  * global registry, so several instances (tests) never collide.
  */
 
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { StreamStatus } from "../failover/status.ts";
-import type { Mode } from "../failover/mode.ts";
-import { MARKET_STATES } from "../trade.ts";
+import { Counter, Gauge, Registry } from "prom-client";
+import type { StreamStatus } from "../runtime/status.ts";
+import type { Mode } from "../domain.ts";
+import { MARKET_STATES } from "../domain.ts";
 import { MARKET_COUNTERS, SCALAR_COUNTERS } from "./_counter_table.ts";
+import { type LatencyTarget, RedisLatency } from "./latency.ts";
+
+export { LATENCY_BUCKETS_SECONDS } from "./latency.ts";
 
 const MODES: Mode[] = ["primary", "failover", "syncing"];
-
-/** Latency histogram buckets, seconds: 0.25 ms to 2.5 s. */
-export const LATENCY_BUCKETS_SECONDS = [
-  0.00025,
-  0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-];
 
 /** Options of {@link StreamMetrics}. */
 export interface StreamMetricsOptions {
@@ -41,15 +27,15 @@ export interface StreamMetricsOptions {
   now: () => number;
   /** Exported as `btcfeed_info{version}`. @default "" */
   version: string;
+  /** The latency histogram the core reports into. @default a new one */
+  latency: RedisLatency;
 }
-
-type Target = "primary" | "failover";
 
 /** The stream's metrics registry. */
 export class StreamMetrics {
   /** The registry holding every btcfeed metric. */
   readonly registry: Registry = new Registry();
-  #latency: Histogram<"target">;
+  #latency: RedisLatency;
   #getStatus: () => StreamStatus | null;
   /** The status every collect callback of the current scrape reads (one snapshot a scrape). */
   #scraped: StreamStatus | null | undefined = undefined;
@@ -245,19 +231,13 @@ export class StreamMetrics {
       if (s.consolidatedMarket) g.set({ market: s.consolidatedMarket }, 1);
     });
 
-    this.#latency = new Histogram({
-      name: "btcfeed_redis_latency_seconds",
-      help: "Round trip of Redis probes and writes, per target.",
-      labelNames: ["target"],
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers: [r],
-    });
+    this.#latency = options.latency ?? new RedisLatency();
+    r.registerMetric(this.#latency.histogram);
   }
 
   /** Records one Redis round trip of `ms` milliseconds to `target`. Ignores invalid values. */
-  observeLatency(target: Target, ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) return;
-    this.#latency.observe({ target }, ms / 1000);
+  observeLatency(target: LatencyTarget, ms: number): void {
+    this.#latency.observe(target, ms);
   }
 
   /** Prometheus text exposition of every metric, all from one status snapshot. */

@@ -2,7 +2,7 @@
  * The health verdict: a pure function from observations to a report, so every status and exit
  * path is unit-tested without a Redis or a stream.
  *
- * Semantics (the contract in docs/architecture.md, "Health output"):
+ * Semantics (the contract in README.md, "Health output"):
  * - `fail` (exit 2): no status from a stream, its heartbeat older than `heartbeatMaxAgeSeconds`,
  *   the outbox at its limit or reporting a disk error (trades are being dropped
  *   then, whether or not a Redis is reachable — the contract's "no Redis reachable and outbox
@@ -19,7 +19,7 @@
  * Invariant: every string in the input is already free of secrets; `report` adds none.
  */
 
-import type { MarketStatus } from "../failover/status.ts";
+import type { MarketStatus } from "../runtime/status.ts";
 import type {
   HealthCheck,
   HealthDocument,

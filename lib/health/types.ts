@@ -4,8 +4,8 @@
  * status line and a table, with the monitoring-plugin exit code).
  */
 
-import type { Mode } from "../failover/mode.ts";
-import type { StreamStatus } from "../failover/status.ts";
+import type { Mode } from "../domain.ts";
+import type { StreamStatus } from "../runtime/status.ts";
 
 /** `pass`/`warn`/`fail` as in draft-inadarei-api-health-check. */
 export type HealthStatus = "pass" | "warn" | "fail";

@@ -7,8 +7,8 @@
  * Everything it touches (clock, reader, writer, size, sleep) is injected, so tests drive it.
  */
 
-import type { StreamStatus } from "../failover/status.ts";
-import { readStatus } from "../failover/status.ts";
+import type { StreamStatus } from "../runtime/status.ts";
+import { readStatus } from "../runtime/status.ts";
 import { render } from "./render.ts";
 import { sleep } from "../time.ts";
 import { errorText } from "../redact.ts";

@@ -7,7 +7,7 @@
  */
 
 import pc from "picocolors";
-import type { MarketStatus, RedisTargetStatus, StreamStatus } from "../failover/status.ts";
+import type { MarketStatus, RedisTargetStatus, StreamStatus } from "../runtime/status.ts";
 import { DEFAULT_HEALTH_OPTIONS } from "../health/types.ts";
 import { bar, count, cut, duration, fit, sparkline } from "./_text.ts";
 

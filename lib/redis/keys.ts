@@ -1,5 +1,5 @@
 /**
- * Redis key and channel names of the data model (the contract in docs/architecture.md).
+ * Redis key and channel names of the data model (the contract in README.md, "Redis keys").
  *
  * Invariants:
  * - Every per-market key is `P:{<market>}:...`: the braces are a Redis Cluster hash tag, so all keys

@@ -21,34 +21,14 @@
  *   legacy keys are in other slots and go through the same script call.
  */
 
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import { type Trade, tradeProblem } from "../trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
 import { errorText } from "../redact.ts";
+import { DEFAULT_WRITER_OPTIONS, type WriterOptions } from "../defaults.ts";
 
-/** How {@link TradeWriter} writes. */
-export interface WriterOptions {
-  /** Key prefix `P`. @default "btcfeed" */
-  prefix: string;
-  /** Approximate MAXLEN of each market's trade stream. @default 1_000_000 */
-  maxTrades: number;
-  /** Also write the original service's keys for the consolidated market. @default false */
-  legacyKeys: boolean;
-  /** Trades per script call (1..1000). @default 100 */
-  chunkSize: number;
-  /** Minutes of 1-minute candles kept per market. @default 10080 (7 days) */
-  candleRetentionMinutes: number;
-}
-
-/** The defaults of {@link WriterOptions}, defined once. */
-export const DEFAULT_WRITER_OPTIONS: Readonly<WriterOptions> = Object.freeze({
-  prefix: "btcfeed",
-  maxTrades: 1_000_000,
-  legacyKeys: false,
-  chunkSize: 100,
-  candleRetentionMinutes: 10080,
-});
+export { DEFAULT_WRITER_OPTIONS, type WriterOptions };
 
 /** What one {@link TradeWriter.apply} did. */
 export interface ApplyResult {
@@ -131,9 +111,38 @@ export class TradeWriter {
       list.push(t);
     }
 
-    const o = this.#options;
     const pipeline = this.#redis.pipeline();
     pipeline.script("LOAD", APPLY_SCRIPT);
+    const chunks = this.#queueChunks(pipeline, byMarket, isConsolidated);
+
+    let replies: [Error | null, unknown][] | null;
+    try {
+      // A lazy client that never connected would reject everything (no offline queue).
+      if (this.#redis.status === "wait") await this.#redis.connect();
+      replies = await pipeline.exec();
+    } catch (e) {
+      throw new TradeWriteError(`redis write failed: ${errorText(e)}`, { cause: e });
+    }
+    if (!replies || replies.length !== chunks.length + 1) {
+      const e = new Error("pipeline returned no replies");
+      throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
+    }
+    for (const [err] of replies) {
+      if (err) throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
+    }
+    for (let i = 0; i < chunks.length; i++) {
+      addReply(result, chunks[i], replies[i + 1][1]);
+    }
+    return result;
+  }
+
+  /** Queues one script call per chunk of each market's trades; returns the chunks in order. */
+  #queueChunks(
+    pipeline: ChainableCommander,
+    byMarket: Map<string, Trade[]>,
+    isConsolidated: (market: string) => boolean,
+  ): Trade[][] {
+    const o = this.#options;
     const chunks: Trade[][] = [];
     const btcLast = btcLastKey(o.prefix);
     const channel = tradesChannel(o.prefix);
@@ -163,26 +172,7 @@ export class TradeWriter {
         chunks.push(chunk);
       }
     }
-
-    let replies: [Error | null, unknown][] | null;
-    try {
-      // A lazy client that never connected would reject everything (no offline queue).
-      if (this.#redis.status === "wait") await this.#redis.connect();
-      replies = await pipeline.exec();
-    } catch (e) {
-      throw new TradeWriteError(`redis write failed: ${errorText(e)}`, { cause: e });
-    }
-    if (!replies || replies.length !== chunks.length + 1) {
-      const e = new Error("pipeline returned no replies");
-      throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
-    }
-    for (const [err] of replies) {
-      if (err) throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
-    }
-    for (let i = 0; i < chunks.length; i++) {
-      addReply(result, chunks[i], replies[i + 1][1]);
-    }
-    return result;
+    return chunks;
   }
 }
 

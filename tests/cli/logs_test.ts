@@ -4,7 +4,7 @@ import { deepStrictEqual as assertEquals, match, ok } from "node:assert/strict";
 import { startRedis } from "../support/redis_server.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { spawnCli, waitFor } from "../support/cli.ts";
-import { readStatus } from "../../lib/failover/status.ts";
+import { readStatus } from "../../lib/runtime/status.ts";
 
 async function streamLines(extra: string[]): Promise<string[]> {
   const redis = await startRedis();

@@ -2,8 +2,8 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { statusLine, type StatusLineSnapshot } from "../../lib/cli/_status_line.ts";
-import type { MarketStatus } from "../../lib/failover/status.ts";
+import { statusLine, type StatusLineSnapshot } from "../../lib/runtime/status_line.ts";
+import type { MarketStatus } from "../../lib/runtime/status.ts";
 import { startRedis } from "../support/redis_server.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { BTCFEED_PERMISSIONS } from "../support/cli.ts";

@@ -6,7 +6,7 @@ import { freePort, makeOtherCa, type RedisServer, startRedis } from "../support/
 import { type FakeExchange, startFakeExchange } from "../support/fake_exchange.ts";
 import { runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
-import { readStatus } from "../../lib/failover/status.ts";
+import { readStatus } from "../../lib/runtime/status.ts";
 
 interface Setup {
   fake: FakeExchange;

@@ -13,7 +13,7 @@ import {
 } from "../support/fake_exchange.ts";
 import { type CliProcess, spawnCli } from "../support/cli.ts";
 import { describeVerdict, verifyMarket } from "../support/verify.ts";
-import { readStatus, type StreamStatus } from "../../lib/failover/status.ts";
+import { readStatus, type StreamStatus } from "../../lib/runtime/status.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 
 /** What a test gets: the services, the stream (once started) and a reader of the primary. */

@@ -12,7 +12,7 @@ import { runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { startRedis } from "../support/redis_server.ts";
 import { describeVerdict, verifyMarket } from "../support/verify.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
-import type { StreamStatus } from "../../lib/failover/status.ts";
+import type { StreamStatus } from "../../lib/runtime/status.ts";
 import { makeDemoRecording, recordingText } from "../../demo/make_recording.ts";
 
 const RECORDING = new URL("../../demo/recording.ndjson", import.meta.url);

@@ -7,7 +7,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { waitFor } from "../support/cli.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
-import { GapStore } from "../../lib/failover/gap_store.ts";
+import { GapStore } from "../../lib/store/gap_store.ts";
 import { assertFullTape, gapEntries, tradeCount, withEnv } from "./_harness.ts";
 
 const START_ID = 7_000_000;

@@ -9,8 +9,8 @@
  *   prints `acquired <holder>` or `busy`, then waits until stdin closes.
  */
 
-import { Outbox } from "../../lib/failover/outbox.ts";
-import { leaseHolderId } from "../../lib/failover/lease.ts";
+import { Outbox } from "../../lib/store/outbox.ts";
+import { leaseHolderId } from "../../lib/store/lease.ts";
 import { testTrade } from "./_outbox_support.ts";
 
 const [mode, dataDir, ...rest] = Deno.args;

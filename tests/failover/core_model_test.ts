@@ -12,7 +12,7 @@ import { seededRandom } from "../support/rng.ts";
 import { waitFor } from "../support/cli.ts";
 import { resolveConfig } from "../../lib/config.ts";
 import { FailoverCore } from "../../lib/failover/core.ts";
-import { Outbox } from "../../lib/failover/outbox.ts";
+import { Outbox } from "../../lib/store/outbox.ts";
 import { closeTarget, openTarget } from "../../lib/failover/targets.ts";
 import { Redis } from "ioredis";
 import { marketKeys } from "../../lib/redis/keys.ts";

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { startRedis } from "../support/redis_server.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
 import { createRedis } from "../../lib/redis/client.ts";
-import { GapStore } from "../../lib/failover/gap_store.ts";
+import { GapStore } from "../../lib/store/gap_store.ts";
 import { GapRecorder } from "../../lib/failover/gap_recorder.ts";
 import type { GapRecord } from "../../lib/feed/feed.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";

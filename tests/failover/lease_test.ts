@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { Outbox } from "../../lib/failover/outbox.ts";
-import { holderPid, isPidAlive, leaseHolderId } from "../../lib/failover/lease.ts";
+import { Outbox } from "../../lib/store/outbox.ts";
+import { holderPid, isPidAlive, leaseHolderId } from "../../lib/store/lease.ts";
 import { type Child, spawnChild, withTempDir } from "./_outbox_support.ts";
 
 const A = `sync:${Deno.pid}:a`;

@@ -4,7 +4,7 @@ import { deepStrictEqual as assertEquals, match } from "node:assert/strict";
 import { freePort } from "../support/redis_server.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { runCli, spawnCli, waitFor } from "../support/cli.ts";
-import { readStatus } from "../../lib/failover/status.ts";
+import { readStatus } from "../../lib/runtime/status.ts";
 
 Deno.test("with no Redis and the outbox at its limit, the newest trades are refused, counted, logged, and health is CRITICAL", async () => {
   const primary = `redis://127.0.0.1:${await freePort()}`;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type AppendOutcome, Outbox, type OutboxRow } from "../../lib/failover/outbox.ts";
+import { type AppendOutcome, Outbox, type OutboxRow } from "../../lib/store/outbox.ts";
 import type { Trade } from "../../lib/trade.ts";
 import { testTrade, withTempDir } from "./_outbox_support.ts";
 import { seededRandom } from "../support/rng.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { Outbox, OutboxError } from "../../lib/failover/outbox.ts";
+import { Outbox, OutboxError } from "../../lib/store/outbox.ts";
 import type { Trade } from "../../lib/trade.ts";
 import { indexOf, spawnChild, testTrade, withTempDir } from "./_outbox_support.ts";
 

@@ -9,7 +9,7 @@ import { startProxy } from "../support/tcp_proxy.ts";
 import { waitFor } from "../support/cli.ts";
 import { resolveConfig } from "../../lib/config.ts";
 import { FailoverCore } from "../../lib/failover/core.ts";
-import { Outbox } from "../../lib/failover/outbox.ts";
+import { Outbox } from "../../lib/store/outbox.ts";
 import { closeTarget, openTarget } from "../../lib/failover/targets.ts";
 import { log } from "../../lib/log.ts";
 

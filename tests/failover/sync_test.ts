@@ -5,8 +5,8 @@ import { Redis } from "ioredis";
 import { startRedis } from "../support/redis_server.ts";
 import { BTCFEED_PERMISSIONS, runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { assertClean, Rig, sleep } from "../support/rig.ts";
-import { Outbox } from "../../lib/failover/outbox.ts";
-import { GapStore } from "../../lib/failover/gap_store.ts";
+import { Outbox } from "../../lib/store/outbox.ts";
+import { GapStore } from "../../lib/store/gap_store.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import { entryIdFor, type Trade } from "../../lib/trade.ts";
 

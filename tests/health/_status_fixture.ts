@@ -1,6 +1,6 @@
 /** Stream status snapshots for the health and monitor tests, at a fixed clock. */
 
-import type { MarketStatus, StreamStatus } from "../../lib/failover/status.ts";
+import type { MarketStatus, StreamStatus } from "../../lib/runtime/status.ts";
 
 /** 2025-01-15T12:00:00Z */
 export const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);

@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { type RedisServer, startRedis } from "../support/redis_server.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
-import { writeStatus } from "../../lib/failover/status.ts";
-import type { StreamStatus } from "../../lib/failover/status.ts";
-import { Outbox } from "../../lib/failover/outbox.ts";
+import { writeStatus } from "../../lib/runtime/status.ts";
+import type { StreamStatus } from "../../lib/runtime/status.ts";
+import { Outbox } from "../../lib/store/outbox.ts";
 import { entryIdFor } from "../../lib/trade.ts";
 import { status } from "./_status_fixture.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { StreamMetrics } from "../../lib/health/metrics.ts";
-import type { StreamStatus } from "../../lib/failover/status.ts";
+import type { StreamStatus } from "../../lib/runtime/status.ts";
 import { NOW, status } from "./_status_fixture.ts";
 
 /** Parses Prometheus text into `name{labels}` → value. */

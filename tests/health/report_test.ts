@@ -3,7 +3,7 @@ import { report, unknownReport } from "../../lib/health/report.ts";
 import { inputFromStatus } from "../../lib/health/from_status.ts";
 import type { HealthInput, HealthReport } from "../../lib/health/types.ts";
 import { NAGIOS_MAX_BYTES } from "../../lib/health/types.ts";
-import type { StreamStatus } from "../../lib/failover/status.ts";
+import type { StreamStatus } from "../../lib/runtime/status.ts";
 import { market, NOW, status } from "./_status_fixture.ts";
 
 const NAGIOS_LINE = /^BTCFEED (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]*( \| [^|\n]*)?$/;

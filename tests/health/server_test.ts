@@ -3,7 +3,7 @@ import { startHttpServer } from "../../lib/health/server.ts";
 import { report } from "../../lib/health/report.ts";
 import { inputFromStatus } from "../../lib/health/from_status.ts";
 import { StreamMetrics } from "../../lib/health/metrics.ts";
-import type { StreamStatus } from "../../lib/failover/status.ts";
+import type { StreamStatus } from "../../lib/runtime/status.ts";
 import { log } from "../../lib/log.ts";
 import { NOW, status } from "./_status_fixture.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ENTER_SCREEN, LEAVE_SCREEN, runMonitor } from "../../lib/monitor/loop.ts";
-import type { StreamStatus } from "../../lib/failover/status.ts";
+import type { StreamStatus } from "../../lib/runtime/status.ts";
 import { NOW, status } from "../health/_status_fixture.ts";
 
 /** A loop over an in-memory status that aborts itself after `frames` frames. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeStatus } from "../../lib/failover/status.ts";
+import { writeStatus } from "../../lib/runtime/status.ts";
 import { ENTER_SCREEN, LEAVE_SCREEN } from "../../lib/monitor/loop.ts";
 import { status } from "../health/_status_fixture.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { type MonitorSnapshot, render } from "../../lib/monitor/render.ts";
-import type { StreamStatus } from "../../lib/failover/status.ts";
+import type { StreamStatus } from "../../lib/runtime/status.ts";
 import { market, NOW, status } from "../health/_status_fixture.ts";
 
 const SNAPSHOTS = fileURLToPath(new URL("./__snapshots__/", import.meta.url));

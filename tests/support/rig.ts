@@ -11,7 +11,7 @@ import { type FakeExchange, startFakeExchange } from "./fake_exchange.ts";
 import { type CliProcess, runCli, spawnCli, waitFor } from "./cli.ts";
 import { describeVerdict, type Verdict, verifyMarket } from "./verify.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
-import { readStatus, type StreamStatus } from "../../lib/failover/status.ts";
+import { readStatus, type StreamStatus } from "../../lib/runtime/status.ts";
 
 export interface RigOptions {
   trades: number;

@@ -1,17 +1,22 @@
 /**
- * Where `stream` gets its trades (private to lib/cli): the live exchanges (optionally recording
+ * Where `stream` gets its trades: the live exchanges (optionally recording
  * every raw message with `--record`), or a recording with `--replay`. Both deliver through the
  * same market pipeline, so the rest of `stream` does not know which one runs.
  *
  * Replay markets come from the file, not from `--exchanges`: every market the recording holds is
  * replayed (one without an adapter is skipped with a warning). `--exchanges` only orders them:
  * markets it lists come first, in its order, then the others in order of first appearance.
+ *
+ * Two steps, so the composition root can build the sinks before the source: {@link planSource}
+ * settles the markets (reading a recording's market list), {@link openSource} builds the source
+ * that delivers to those sinks. Nothing is delivered before `start()`.
  */
 
 import { type Config, ConfigError, type MarketConfig } from "../config.ts";
 import { adapterFor } from "../exchanges/registry.ts";
 import type { ExchangeAdapter } from "../exchanges/adapter.ts";
-import { Feed, type GapRecord, type LastTrade, type MarketSnapshot } from "../feed/feed.ts";
+import type { GapRecord } from "../domain.ts";
+import { Feed, type LastTrade, type MarketSnapshot } from "../feed/feed.ts";
 import { MessageRecorder, recordingAdapter } from "../feed/recorder.ts";
 import { ReplaySource, type ReplaySummary, scanReplayMarkets } from "../feed/replay_source.ts";
 import { log } from "../log.ts";
@@ -34,25 +39,50 @@ export interface StreamSource {
 
 /** What a source delivers to. */
 export interface SourceSinks {
-  initialLast: (markets: string[]) => Promise<Record<string, LastTrade | null>>;
+  /** What storage already holds per market, so a restart neither duplicates nor misses. */
+  initialLast: Record<string, LastTrade | null>;
   onTrades: (trades: Trade[]) => void;
   onGap: (gap: GapRecord) => void;
   /** True while the writer is behind (a replay then pauses reading). */
   busy: () => boolean;
 }
 
+/** The markets a source will run, settled before anything is built. */
+export type SourcePlan =
+  | { kind: "live"; markets: MarketConfig[] }
+  | {
+    kind: "replay";
+    path: string;
+    /** Replay pace (1 = recorded pace); undefined replays as fast as possible. */
+    speed?: number;
+    markets: MarketConfig[];
+    adapters: ExchangeAdapter[];
+  };
+
 /**
- * Opens the source `config` asks for.
- * @throws ConfigError when `--record` and `--replay` are combined, the recording file cannot be
- * opened, or the replay file holds no market btcfeed knows
+ * Settles which source `config` asks for and its markets, in priority order.
+ * @throws ConfigError when `--record` and `--replay` are combined, or the replay file cannot be
+ * read or holds no market btcfeed knows
  */
-export async function openSource(config: Config, sinks: SourceSinks): Promise<StreamSource> {
+export async function planSource(config: Config): Promise<SourcePlan> {
   if (config.record && config.replay) {
     throw new ConfigError("--record cannot be combined with --replay (the replay is the record)");
   }
   return config.replay
-    ? await openReplay(config, config.replay, sinks)
-    : await openLive(config, sinks);
+    ? await planReplay(config, config.replay)
+    : { kind: "live", markets: config.markets };
+}
+
+/**
+ * Builds the source of `plan`, delivering to `sinks`.
+ * @throws ConfigError when the `--record` file cannot be opened
+ */
+export async function openSource(
+  plan: SourcePlan,
+  config: Config,
+  sinks: SourceSinks,
+): Promise<StreamSource> {
+  return plan.kind === "replay" ? openReplay(plan, sinks) : await openLive(config, sinks);
 }
 
 async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSource> {
@@ -70,7 +100,8 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
   const markets = config.markets;
   const feed = new Feed({
     markets: markets.map((m) => {
-      const adapter = adapterFor(m.exchange)!;
+      const adapter = adapterFor(m.exchange);
+      if (!adapter) throw new ConfigError(`--exchanges: unknown exchange "${m.exchange}"`);
       return {
         market: { exchange: m.exchange, base: m.base, quote: m.quote },
         adapter: recorder ? recordingAdapter(adapter, recorder) : adapter,
@@ -78,7 +109,7 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
         restUrl: config.restUrls[m.exchange] ?? adapter.rest?.baseUrl,
       };
     }),
-    initialLast: await sinks.initialLast(markets.map((m) => m.market)),
+    initialLast: sinks.initialLast,
     onTrades: sinks.onTrades,
     onGap: sinks.onGap,
   });
@@ -101,7 +132,7 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
   };
 }
 
-async function openReplay(config: Config, path: string, sinks: SourceSinks): Promise<StreamSource> {
+async function planReplay(config: Config, path: string): Promise<SourcePlan> {
   const names = await scanReplayMarkets(path).catch((e) => {
     throw new ConfigError(`--replay: cannot read "${path}": ${errorText(e)}`);
   });
@@ -124,15 +155,28 @@ async function openReplay(config: Config, path: string, sinks: SourceSinks): Pro
     return i < 0 ? config.markets.length : i;
   };
   known.sort((a, b) => rank(a.config.market) - rank(b.config.market)); // stable: file order kept
-  const markets = known.map((k) => k.config);
+  return {
+    kind: "replay",
+    path,
+    speed: config.replaySpeed,
+    markets: known.map((k) => k.config),
+    adapters: known.map((k) => k.adapter),
+  };
+}
+
+function openReplay(
+  plan: Extract<SourcePlan, { kind: "replay" }>,
+  sinks: SourceSinks,
+): StreamSource {
+  const { path, markets } = plan;
   const replay = new ReplaySource({
     path,
-    markets: known.map((k) => ({ market: k.config, adapter: k.adapter })),
-    initialLast: await sinks.initialLast(markets.map((m) => m.market)),
+    markets: markets.map((market, i) => ({ market, adapter: plan.adapters[i] })),
+    initialLast: sinks.initialLast,
     onTrades: sinks.onTrades,
     onGap: sinks.onGap,
     busy: sinks.busy,
-    speed: config.replaySpeed,
+    speed: plan.speed,
   });
   log.info("replaying a recording instead of the exchanges", {
     file: path,

@@ -7,8 +7,7 @@
  */
 
 import { join } from "node:path";
-import type { Mode } from "./mode.ts";
-import type { MarketState } from "../trade.ts";
+import type { MarketState, Mode } from "../domain.ts";
 
 export const STATUS_FILE = "status.json";
 export const CONTROL_FILE = "control.json";
@@ -110,6 +109,32 @@ export interface StreamStatus {
   consolidatedMarket: string | null;
 }
 
+/** The part of the status the failover core owns. */
+export type CoreStatus = Pick<
+  StreamStatus,
+  "mode" | "forced" | "transitions" | "counters" | "outbox" | "sync" | "primary" | "failover"
+>;
+
+/** The failover core's counters. */
+export type CoreCounters = StreamStatus["counters"];
+
+/** Every core counter at zero. */
+export function zeroCounters(): CoreCounters {
+  return {
+    tradesReceived: 0,
+    writtenPrimary: 0,
+    writtenFailover: 0,
+    outboxAppended: 0,
+    replayed: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    dropped: 0,
+    failovers: 0,
+    mirrorDropped: 0,
+    outlierEvents: 0,
+  };
+}
+
 /** A forced-failover request; absent file means automatic mode. */
 export interface ControlRecord {
   forced: boolean;
@@ -150,4 +175,13 @@ export function readControl(dataDir: string): ControlRecord | null {
 
 export function writeControl(dataDir: string, control: ControlRecord): void {
   writeJsonAtomic(dataDir, CONTROL_FILE, control);
+}
+
+/** Removes the control record (back to automatic mode); no record is fine. */
+export function clearControl(dataDir: string): void {
+  try {
+    Deno.removeSync(join(dataDir, CONTROL_FILE));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }

@@ -5,7 +5,7 @@
  * terminal stay one line per state change.
  */
 
-import type { StreamStatus } from "../failover/status.ts";
+import type { StreamStatus } from "./status.ts";
 
 /** What a status line reads from a snapshot. */
 export type StatusLineSnapshot = Pick<

@@ -4,7 +4,7 @@
  */
 
 import { join } from "node:path";
-import { isPidAlive } from "./lease.ts";
+import { isPidAlive } from "../store/lease.ts";
 
 const LOCK_FILE = "stream.pid";
 

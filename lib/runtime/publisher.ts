@@ -1,13 +1,12 @@
 /**
  * Publishes the stream's status to the data directory about once a second, for `health`,
- * `monitor` and `/health`. Tracks what only the stream sees: each market's last trade, rate and
- * recent price history.
+ * `monitor` and `/health`: the core's state, the feed's per-market view and what the
+ * {@link MarketTracker} saw, plus each market's trade rate over the last period.
  */
 
-import type { Trade } from "../trade.ts";
-import type { MarketStatus, StreamStatus } from "./status.ts";
+import type { CoreStatus, MarketStatus, StreamStatus } from "./status.ts";
 import { writeStatus } from "./status.ts";
-import type { FailoverCore } from "./core.ts";
+import type { MarketTracker } from "./market_tracker.ts";
 import { log } from "../log.ts";
 import { errorText } from "../redact.ts";
 
@@ -25,8 +24,10 @@ export type FeedMarketView = Pick<
   | "lastError"
 >;
 
+/** Where the publisher reads the status from. */
 export interface PublisherSources {
-  core: FailoverCore;
+  core: () => CoreStatus;
+  tracker: MarketTracker;
   feed: () => Record<string, FeedMarketView>;
   consolidated: () => string | null;
   isOutlier: (market: string) => boolean;
@@ -36,59 +37,24 @@ export interface PublisherSources {
   gapRecords: () => StreamStatus["gapRecords"];
 }
 
-const HISTORY_POINTS = 60;
-const HISTORY_STEP_MS = 5_000;
-
-interface Tracked {
-  last: MarketStatus["last"];
-  trades: number;
-  tradesAtLastPublish: number;
-  history: [number, string][];
-}
-
 export class StatusPublisher {
   #dataDir: string;
   #sources: PublisherSources;
   #startedAt = Date.now();
   #lastPublish = Date.now();
-  #markets = new Map<string, Tracked>();
+  #tradesAtLastPublish = new Map<string, number>();
   #rates = new Map<string, number>();
   #failing = false;
 
-  constructor(dataDir: string, markets: string[], sources: PublisherSources) {
+  constructor(dataDir: string, sources: PublisherSources) {
     this.#dataDir = dataDir;
     this.#sources = sources;
-    for (const m of markets) {
-      this.#markets.set(m, { last: null, trades: 0, tradesAtLastPublish: 0, history: [] });
-    }
-  }
-
-  /** Records trades as they are accepted (in order per market). */
-  observe(trades: Trade[]): void {
-    for (const t of trades) {
-      const m = this.#markets.get(t.market);
-      if (!m) continue;
-      m.trades++;
-      m.last = {
-        price: t.price,
-        size: t.size,
-        side: t.side,
-        tradeId: t.tradeId,
-        ts: t.ts,
-        receivedAt: t.receivedAt,
-      };
-      const newest = m.history[m.history.length - 1];
-      if (!newest || t.ts - newest[0] >= HISTORY_STEP_MS) {
-        m.history.push([t.ts, t.price]);
-        if (m.history.length > HISTORY_POINTS) m.history.shift();
-      }
-    }
   }
 
   snapshot(now = Date.now()): StreamStatus {
     const feed = this.#sources.feed();
     const markets: Record<string, MarketStatus> = {};
-    for (const [name, m] of this.#markets) {
+    for (const [name, m] of this.#sources.tracker.markets()) {
       const f = feed[name];
       markets[name] = {
         state: f?.state ?? "connecting",
@@ -107,7 +73,7 @@ export class StatusPublisher {
         lastError: f?.lastError ?? null,
       };
     }
-    const core = this.#sources.core.status();
+    const core = this.#sources.core();
     return {
       version: 1,
       pid: Deno.pid,
@@ -124,9 +90,10 @@ export class StatusPublisher {
   /** Writes the snapshot; a failure is logged once, never thrown. */
   publish(now = Date.now()): void {
     const seconds = Math.max((now - this.#lastPublish) / 1000, 0.001);
-    for (const [name, m] of this.#markets) {
-      this.#rates.set(name, Math.round((m.trades - m.tradesAtLastPublish) / seconds * 10) / 10);
-      m.tradesAtLastPublish = m.trades;
+    for (const [name, m] of this.#sources.tracker.markets()) {
+      const before = this.#tradesAtLastPublish.get(name) ?? 0;
+      this.#rates.set(name, Math.round((m.trades - before) / seconds * 10) / 10);
+      this.#tradesAtLastPublish.set(name, m.trades);
     }
     this.#lastPublish = now;
     try {

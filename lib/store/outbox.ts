@@ -15,7 +15,7 @@
  *   honours fsync (a disk or VM that acknowledges flushes it has not made can lose the last
  *   commits; no software above it can close that hole). A batch is atomic: after a crash it is
  *   entirely present or entirely absent, never torn. `synchronous=NORMAL` is only 5-10% faster
- *   in batches of 1000 (bench/outbox_bench.ts; anchors.md) but a power loss could then roll back
+ *   in batches of 1000 (bench/outbox_bench.ts) but a power loss could then roll back
  *   acknowledged batches, so FULL is the default.
  * - **Order.** `seq` is `AUTOINCREMENT`: strictly increasing in append order across processes and
  *   never reused, even after the outbox was drained, so "remove up to seq" can never delete a
@@ -38,84 +38,39 @@
  *   not shrink when rows are removed; later appends reuse the freed pages.
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { join } from "node:path";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Trade } from "../trade.ts";
 import { Lease, type LeaseInfo } from "./lease.ts";
-import { immediate } from "./_sqlite.ts";
+import { immediate, openStore, prepareAll } from "./_sqlite.ts";
+import {
+  type AppendOutcome,
+  appendOutcome,
+  type DeadLetterRow,
+  type LastAppended,
+  type MarketSummary,
+  type OutboxRow,
+} from "./outbox_types.ts";
 import {
   classifySqliteError,
+  type GroupRow,
+  initSchema,
   isStorable,
+  type LastRow,
   OutboxError,
   type Row,
-  SCHEMA,
-  SCHEMA_VERSION,
   SQL,
+  toLastAppended,
   toTrade,
   tradeParams,
 } from "./_outbox_sql.ts";
 import { errorText } from "../redact.ts";
+import { DEFAULT_OUTBOX_OPTIONS, type OutboxOptions } from "../defaults.ts";
 
 export { classifySqliteError, OutboxError };
+export type * from "./outbox_types.ts";
+export { STORE_FILE } from "./_sqlite.ts";
 
-/** How the outbox is opened. */
-export interface OutboxOptions {
-  /** Most trades kept; appends beyond it are refused (newest dropped). @default 10_000_000 */
-  maxTrades: number;
-  /** How long a write waits for another process's write lock. @default 5_000 */
-  busyTimeoutMs: number;
-  /** `FULL` fsyncs the WAL on every commit; `NORMAL` only at checkpoints. @default "FULL" */
-  synchronous: "FULL" | "NORMAL";
-  /** Cap on database pages (`max_page_count`); beyond it writes fail as disk full. @default null */
-  maxPages: number | null;
-}
-
-/** Defaults of {@link OutboxOptions}. */
-export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
-  maxTrades: 10_000_000,
-  busyTimeoutMs: 5_000,
-  synchronous: "FULL",
-  maxPages: null,
-};
-
-/** Why trades were not stored. */
-export type AppendFailure = "full" | "disk_full" | "io_error" | "busy" | "invalid";
-
-/**
- * The result of {@link Outbox.append}. On failure, `appended` trades are durable and `dropped`
- * were not stored: for `full`, the batch's newest (its tail); for `invalid`, the malformed
- * trades; for `disk_full`, `io_error` and `busy`, the whole batch.
- */
-export type AppendOutcome =
-  | { ok: true; appended: number }
-  | { ok: false; reason: AppendFailure; appended: number; dropped: number; message: string };
-
-/** One stored trade and its position. */
-export interface OutboxRow {
-  seq: number;
-  trade: Trade;
-}
-
-/** A row moved aside because the primary rejected it. */
-export interface DeadLetterRow extends OutboxRow {
-  reason: string;
-  /** ms since the epoch. */
-  at: number;
-}
-
-/** What one market has in the outbox (for `sync --dry-run`). */
-export interface MarketSummary {
-  market: string;
-  count: number;
-  firstSeq: number;
-  lastSeq: number;
-  /** Entry IDs of the oldest and newest stored trade. */
-  firstId: string;
-  lastId: string;
-}
-
-/** The newest trade ever appended for a market, as far as the feed needs it. */
-export type LastAppended = Pick<Trade, "market" | "tradeId" | "ts" | "id">;
+export { DEFAULT_OUTBOX_OPTIONS, type OutboxOptions };
 
 /** The durable, ordered, size-limited trade outbox; see the module comment for its guarantees. */
 export class Outbox {
@@ -133,9 +88,7 @@ export class Outbox {
     this.#db = db;
     this.options = options;
     this.#lease = new Lease(db);
-    this.#s = Object.fromEntries(
-      Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
-    ) as Record<keyof typeof SQL, StatementSync>;
+    this.#s = prepareAll(db, SQL);
   }
 
   /**
@@ -145,32 +98,8 @@ export class Outbox {
    */
   static open(dataDir: string, options: Partial<OutboxOptions> = {}): Outbox {
     const opts = { ...DEFAULT_OUTBOX_OPTIONS, ...options };
-    Deno.mkdirSync(dataDir, { recursive: true });
-    const path = join(dataDir, "outbox.sqlite");
-    const db = new DatabaseSync(path);
-    try {
-      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${opts.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
-      if (opts.maxPages !== null) db.exec(`PRAGMA max_page_count = ${Math.floor(opts.maxPages)}`);
-      db.exec("BEGIN IMMEDIATE");
-      const version = Number(
-        (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
-      );
-      if (version > SCHEMA_VERSION) {
-        throw new Error(
-          `${path} has schema ${version}; this btcfeed reads up to ${SCHEMA_VERSION}`,
-        );
-      }
-      db.exec(SCHEMA);
-      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-      db.exec("COMMIT");
-      return new Outbox(path, db, opts);
-    } catch (e) {
-      if (db.isTransaction) db.exec("ROLLBACK");
-      db.close();
-      throw e;
-    }
+    const { db, path } = openStore(dataDir, opts, initSchema);
+    return new Outbox(path, db, opts);
   }
 
   /** The limit in trades. */
@@ -286,12 +215,7 @@ export class Outbox {
   /** Per market: count and the oldest/newest stored trade. Reads every row: O(depth). */
   summary(): MarketSummary[] {
     return this.#guard(() => {
-      const groups = this.#s.groups.all() as {
-        market: string;
-        count: number;
-        first_seq: number;
-        last_seq: number;
-      }[];
+      const groups = this.#s.groups.all() as unknown as GroupRow[];
       const idAt = (seq: number) => String((this.#s.entryIdAt.get(seq) as { id: string }).id);
       return groups.map((g) => ({
         market: g.market,
@@ -309,18 +233,7 @@ export class Outbox {
    * replayed and removed; null when none was. Seeds the feed's duplicate check at start-up.
    */
   lastTrade(market: string): LastAppended | null {
-    const row = this.#guard(() => this.#s.lastOf.get(market)) as
-      | {
-        name: string;
-        last_trade_id: string | null;
-        last_ts: number | null;
-        last_id: string | null;
-      }
-      | undefined;
-    if (!row || row.last_trade_id === null || row.last_ts === null || row.last_id === null) {
-      return null;
-    }
-    return { market: row.name, tradeId: row.last_trade_id, ts: row.last_ts, id: row.last_id };
+    return toLastAppended(this.#guard(() => this.#s.lastOf.get(market)) as LastRow | undefined);
   }
 
   /** Takes the replay lease; see lease.ts for when a held lease may be taken over. */
@@ -369,9 +282,7 @@ export class Outbox {
   }
 
   #write<T>(fn: () => T): T {
-    return this.#guard(() => {
-      return immediate(this.#db, fn);
-    });
+    return this.#guard(() => immediate(this.#db, fn));
   }
 
   #guard<T>(fn: () => T): T {
@@ -383,15 +294,4 @@ export class Outbox {
       throw new OutboxError(reason, `outbox ${reason}: ${errorText(e)}`, e);
     }
   }
-}
-
-function appendOutcome(appended: number, invalid: number, full: number): AppendOutcome {
-  if (invalid === 0 && full === 0) return { ok: true, appended };
-  const dropped = invalid + full;
-  const parts = [
-    full ? `${full} refused because the outbox is full` : "",
-    invalid ? `${invalid} malformed` : "",
-  ].filter(Boolean).join(", ");
-  const reason = full ? "full" : "invalid";
-  return { ok: false, reason, appended, dropped, message: `outbox dropped ${dropped}: ${parts}` };
 }

@@ -1,5 +1,5 @@
 /**
- * The outbox's on-disk schema and row mapping (private to lib/failover; see outbox.ts).
+ * The outbox's on-disk schema and row mapping (private to lib/store; see outbox.ts).
  *
  * Layout choices (measured in bench/outbox_bench.ts and while designing): typed columns rather
  * than a JSON payload (~62 vs ~200 bytes a row, and faster); markets interned in `markets`; the
@@ -7,8 +7,10 @@
  * STRICT, and `side` is checked, so a malformed value cannot be stored.
  */
 
+import type { DatabaseSync } from "node:sqlite";
 import { entryIdFor, type Trade, tradeProblem } from "../trade.ts";
 import { LEASE_SCHEMA } from "./lease.ts";
+import type { LastAppended } from "./outbox_types.ts";
 
 /** Bumped on any incompatible schema change; a newer file is refused rather than misread. */
 export const SCHEMA_VERSION = 1;
@@ -131,4 +133,43 @@ export function classifySqliteError(e: unknown): "disk_full" | "io_error" | "bus
 /** An error's message, or its text. */
 export function errorText(e: unknown): string {
   return errorText(e);
+}
+
+/** A row of the `groups` query. */
+export interface GroupRow {
+  market: string;
+  count: number;
+  first_seq: number;
+  last_seq: number;
+}
+
+/** A row of the `lastOf` query. */
+export interface LastRow {
+  name: string;
+  last_trade_id: string | null;
+  last_ts: number | null;
+  last_id: string | null;
+}
+
+/** The newest appended trade a `lastOf` row records; null when the market never had one. */
+export function toLastAppended(row: LastRow | undefined): LastAppended | null {
+  if (!row || row.last_trade_id === null || row.last_ts === null || row.last_id === null) {
+    return null;
+  }
+  return { market: row.name, tradeId: row.last_trade_id, ts: row.last_ts, id: row.last_id };
+}
+
+/**
+ * Creates or checks the schema (inside the open's `BEGIN IMMEDIATE`).
+ * @throws when the file was written by a newer schema
+ */
+export function initSchema(db: DatabaseSync, path: string): void {
+  const version = Number(
+    (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+  );
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`${path} has schema ${version}; this btcfeed reads up to ${SCHEMA_VERSION}`);
+  }
+  db.exec(SCHEMA);
+  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
 }

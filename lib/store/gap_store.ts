@@ -17,10 +17,10 @@
  *   acknowledged them.
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { join } from "node:path";
-import type { GapRecord } from "../feed/market_pipeline.ts";
-import { immediate } from "./_sqlite.ts";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { DEFAULT_OUTBOX_OPTIONS } from "../defaults.ts";
+import type { GapRecord } from "../domain.ts";
+import { immediate, openStore, prepareAll } from "./_sqlite.ts";
 
 /** A stored gap record and its Redis entry ID. */
 export interface StoredGap {
@@ -81,9 +81,7 @@ export class GapStore {
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
     this.#db = db;
-    this.#s = Object.fromEntries(
-      Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
-    ) as Record<keyof typeof SQL, StatementSync>;
+    this.#s = prepareAll(db, SQL);
   }
 
   /**
@@ -91,22 +89,9 @@ export class GapStore {
    * @throws when the database cannot be opened or created
    */
   static open(dataDir: string, options: { busyTimeoutMs?: number } = {}): GapStore {
-    Deno.mkdirSync(dataDir, { recursive: true });
-    const path = join(dataDir, "outbox.sqlite");
-    const db = new DatabaseSync(path);
-    try {
-      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
-      db.exec("BEGIN IMMEDIATE");
-      db.exec(SCHEMA);
-      db.exec("COMMIT");
-      return new GapStore(path, db);
-    } catch (e) {
-      if (db.isTransaction) db.exec("ROLLBACK");
-      db.close();
-      throw e;
-    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_OUTBOX_OPTIONS.busyTimeoutMs;
+    const { db, path } = openStore(dataDir, { busyTimeoutMs }, (db) => db.exec(SCHEMA));
+    return new GapStore(path, db);
   }
 
   /**

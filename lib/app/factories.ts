@@ -1,0 +1,92 @@
+/**
+ * The factories every subcommand builds its parts with, so `stream`, `sync` and `health` open
+ * the outbox, the gap store and the Redis targets the same way, from one resolved `Config`.
+ */
+
+import type { Config } from "../config.ts";
+import { Outbox, type OutboxOptions } from "../store/outbox.ts";
+import { GapStore } from "../store/gap_store.ts";
+import {
+  checkCredentials,
+  closeTarget,
+  type CredentialCheck,
+  openTarget,
+  type RedisTarget,
+} from "../failover/targets.ts";
+
+/** The stores of a data directory; `close()` closes both. */
+export interface Stores {
+  outbox: Outbox;
+  gaps: GapStore;
+  close(): void;
+}
+
+/** Opens (creating) the outbox of `config.dataDir` with the configured limit. */
+export function openOutbox(config: Config, options: Partial<OutboxOptions> = {}): Outbox {
+  return Outbox.open(config.dataDir, { maxTrades: config.outboxMax, ...options });
+}
+
+/** Opens (creating) the data directory, its outbox and its gap store. */
+export function openStores(config: Config): Stores {
+  Deno.mkdirSync(config.dataDir, { recursive: true });
+  const outbox = openOutbox(config);
+  let gaps: GapStore;
+  try {
+    gaps = GapStore.open(config.dataDir);
+  } catch (e) {
+    outbox.close();
+    throw e;
+  }
+  return {
+    outbox,
+    gaps,
+    close() {
+      gaps.close();
+      outbox.close();
+    },
+  };
+}
+
+/** The primary and the optional failover Redis; `close()` disconnects both. */
+export interface Targets {
+  primary: RedisTarget;
+  failover: RedisTarget | null;
+  close(): void;
+}
+
+/** Lazily connecting targets for `--primary` and `--failover`. */
+export function openTargets(config: Config, withFailover = true): Targets {
+  const primary = openTarget(config.primaryUrl, "primary", config);
+  const failover = withFailover && config.failoverUrl
+    ? openTarget(config.failoverUrl, "failover", config)
+    : null;
+  return {
+    primary,
+    failover,
+    close() {
+      closeTarget(primary);
+      closeTarget(failover);
+    },
+  };
+}
+
+/** Outcome of {@link checkTargets}: whether the primary answered, or a refusal to report. */
+export type TargetsCheck =
+  | { ok: true; primaryUp: boolean }
+  | Extract<CredentialCheck, { ok: false }>;
+
+/** Probes both targets once; a wrong password or certificate on either is `{ ok: false }`. */
+export async function checkTargets(targets: Targets, timeoutMs: number): Promise<TargetsCheck> {
+  const primary = await checkCredentials(targets.primary, "primary", timeoutMs);
+  if (!primary.ok) return primary;
+  if (targets.failover) {
+    const failover = await checkCredentials(targets.failover, "failover", timeoutMs);
+    if (!failover.ok) return failover;
+  }
+  return { ok: true, primaryUp: primary.reachable };
+}
+
+/** A lease holder name unique to this process: `<role>:<pid>:<random>`. */
+export function holderName(role: "stream" | "sync"): string {
+  return `${role}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+}

@@ -1,0 +1,325 @@
+/**
+ * The composition root of `btcfeed stream`: the one place that builds its parts, in dependency
+ * order, so every part is complete before anything that uses it is built:
+ *
+ *   stores (lock, outbox, gap store) → Redis targets → core (latency, gap recorder, failover
+ *   core) → sinks (consolidator, market tracker) → source (exchanges or a replay) → reporting
+ *   (status publisher, metrics, HTTP).
+ *
+ * A trade's path is then: source `onTrades` → {@link deliver} → consolidator, tracker and
+ * `FailoverCore.submit`. Nothing here decides exit codes: it returns a {@link StreamOutcome}
+ * and lib/cli/stream.ts maps it.
+ */
+
+import type { Config } from "../config.ts";
+import { log } from "../log.ts";
+import { errorText } from "../redact.ts";
+import { VERSION } from "../version.ts";
+import type { Trade } from "../trade.ts";
+import { Consolidator } from "../consolidator.ts";
+import { FailoverCore } from "../failover/core.ts";
+import { GapRecorder } from "../failover/gap_recorder.ts";
+import { MarketTracker } from "../runtime/market_tracker.ts";
+import { StatusPublisher } from "../runtime/publisher.ts";
+import { readControl } from "../runtime/status.ts";
+import { takeStreamLock } from "../runtime/stream_lock.ts";
+import { RedisLatency } from "../health/latency.ts";
+import { StreamMetrics } from "../health/metrics.ts";
+import { type HttpServerHandle, startHttpServer } from "../health/server.ts";
+import { report } from "../health/report.ts";
+import { inputFromStatus } from "../health/from_status.ts";
+import { checkTargets, holderName, openStores, openTargets, type Stores } from "./factories.ts";
+import type { Targets } from "./factories.ts";
+import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
+import { lastKnownTrades } from "./last_known.ts";
+import { deliverReplay } from "./deliver_replay.ts";
+import { startStatusLine } from "../runtime/status_line.ts";
+
+/** How a stream ended. */
+export type StreamOutcome =
+  /** Stopped by a signal (its name); everything unacknowledged is in the outbox. */
+  | { kind: "stopped"; signal: string }
+  /** A `--replay` ended: `delivered` when all of it is on the primary. */
+  | { kind: "replayed"; delivered: boolean }
+  /** Reading the `--replay` file failed midway. */
+  | { kind: "replay_failed"; file: string }
+  /** A Redis refused the credentials or certificate: a configuration error naming `flag`. */
+  | { kind: "refused"; flag: string; message: string };
+
+/** How a stream runs, beyond its {@link Config}. */
+export interface StreamRunOptions {
+  /**
+   * After a `--replay` is consumed: wait until all of it is on the primary (true), or stop at
+   * once, leaving what the primary lacks in the outbox (false).
+   * @default true
+   */
+  drainReplay?: boolean;
+}
+
+/** Trades a replay may have in memory ahead of the writer before it pauses reading. */
+const REPLAY_MAX_BACKLOG = 50_000;
+/** How often the consolidated market, the control file and the status are refreshed. */
+const TICK_MS = 500;
+
+/**
+ * Runs the stream until `stop` aborts (its reason names the signal), or a replay ends.
+ * @throws ConfigError for a bad `--record`/`--replay`; Error when another stream holds the lock
+ */
+export async function runStreamApp(
+  config: Config,
+  stop: AbortSignal,
+  options: StreamRunOptions = {},
+): Promise<StreamOutcome> {
+  Deno.mkdirSync(config.dataDir, { recursive: true });
+  const unlock = takeStreamLock(config.dataDir);
+  try {
+    const stores = openStores(config);
+    try {
+      const targets = openTargets(config);
+      try {
+        const check = await checkTargets(targets, 1_000);
+        if (!check.ok) return { kind: "refused", flag: check.flag, message: check.message };
+        if (!check.primaryUp) {
+          log.warn("primary redis unreachable: trades go to the outbox until it answers", {
+            url: targets.primary.url,
+            failover: targets.failover?.url ?? "none",
+            outbox: config.dataDir,
+          });
+        }
+        const plan = await planSource(config);
+        const built = await buildStream(config, stores, targets, plan, check.primaryUp);
+        try {
+          return await runBuilt(built, stop, options.drainReplay ?? true);
+        } finally {
+          await closeBuilt(built);
+        }
+      } finally {
+        targets.close();
+      }
+    } finally {
+      stores.close();
+    }
+  } finally {
+    unlock();
+  }
+}
+
+/** The core and what it needs, built before any sink or source. */
+interface Core {
+  latency: RedisLatency;
+  gaps: GapRecorder;
+  consolidator: Consolidator;
+  /** The market feeding the consolidated price now (refreshed every tick). */
+  choice: { market: string | null };
+  core: FailoverCore;
+}
+
+function buildCore(config: Config, stores: Stores, targets: Targets, markets: string[]): Core {
+  const { primary, failover } = targets;
+  const latency = new RedisLatency();
+  const gaps = new GapRecorder({ store: stores.gaps, primary, failover, prefix: config.prefix }, {
+    deadlineMs: config.deadlineMs,
+  });
+  const consolidator = new Consolidator(markets);
+  const choice = { market: consolidator.choose(Date.now()) };
+  const core = new FailoverCore({
+    primary,
+    failover,
+    outbox: stores.outbox,
+    isConsolidated: (m) => m === choice.market,
+    holder: holderName("stream"),
+    forced: readControl(config.dataDir)?.forced ?? false,
+    onLatency: (target, ms) => latency.observe(target, ms),
+  }, { deadlineMs: config.deadlineMs, holdDownMs: config.holdDownMs });
+  return { latency, gaps, consolidator, choice, core };
+}
+
+/** Status file, metrics and HTTP: they read everything built before them. */
+interface Reporting {
+  publisher: StatusPublisher;
+  http: HttpServerHandle | null;
+}
+
+function buildReporting(
+  config: Config,
+  stores: Stores,
+  c: Core,
+  tracker: MarketTracker,
+  source: StreamSource,
+): Reporting {
+  const publisher = new StatusPublisher(config.dataDir, {
+    core: () => c.core.status(),
+    tracker,
+    feed: () => source.snapshot(),
+    consolidated: () => c.choice.market,
+    isOutlier: (m) => c.consolidator.isOutlier(m),
+    outlierEvents: () => c.consolidator.outlierEvents,
+    gapRecords: () => c.gaps.counts(),
+  });
+  const metrics = new StreamMetrics(() => publisher.snapshot(), {
+    version: VERSION,
+    latency: c.latency,
+  });
+  const http = config.http
+    ? startHttpServer(config.http, {
+      health: () =>
+        report(inputFromStatus(publisher.snapshot(), Date.now(), {
+          version: VERSION,
+          dataDir: config.dataDir,
+          deadLetters: stores.outbox.deadLetterCount(),
+        })).document,
+      metrics: () => metrics.metrics(),
+      metricsContentType: metrics.contentType,
+    })
+    : null;
+  return { publisher, http };
+}
+
+/** The built stream: every part, in the order it was built. */
+interface BuiltStream {
+  config: Config;
+  stores: Stores;
+  targets: Targets;
+  c: Core;
+  source: StreamSource;
+  reporting: Reporting;
+}
+
+async function buildStream(
+  config: Config,
+  stores: Stores,
+  targets: Targets,
+  plan: SourcePlan,
+  primaryUp: boolean,
+): Promise<BuiltStream> {
+  const markets = plan.markets.map((m) => m.market);
+  const c = buildCore(config, stores, targets, markets);
+  const tracker = new MarketTracker(markets);
+  const known = await lastKnownTrades(
+    markets,
+    stores.outbox,
+    primaryUp ? targets.primary : null,
+    config,
+  );
+  const source = await openSource(plan, config, {
+    initialLast: known,
+    onTrades: (trades) => deliver(trades, c.consolidator, tracker, c.core),
+    onGap: (gap) => c.gaps.record(gap),
+    busy: () => backlog(c.core) > REPLAY_MAX_BACKLOG,
+  });
+  const reporting = buildReporting(config, stores, c, tracker, source);
+  return { config, stores, targets, c, source, reporting };
+}
+
+/** Every tick: market liveness into the price choice, the control file into the core, status out. */
+function refresh(b: BuiltStream): void {
+  for (const [m, s] of Object.entries(b.source.snapshot())) {
+    b.c.consolidator.setLive(m, s.state === "live");
+  }
+  b.c.choice.market = b.c.consolidator.choose(b.source.now());
+  b.c.core.setForced(readControl(b.config.dataDir)?.forced ?? false);
+  b.reporting.publisher.publish();
+}
+
+async function runBuilt(
+  b: BuiltStream,
+  stop: AbortSignal,
+  drainReplay: boolean,
+): Promise<StreamOutcome> {
+  const { config, stores, c, source } = b;
+  c.core.start();
+  c.gaps.start();
+  const replayed = source.start();
+  const http = b.reporting.http;
+  log.info("stream started", {
+    markets: source.markets.map((m) => m.market),
+    primary: b.targets.primary.url,
+    failover: b.targets.failover?.url ?? "none",
+    dataDir: config.dataDir,
+    mode: c.core.mode,
+    http: http ? `http://${http.hostname}:${http.port}` : "off",
+    ...(config.replay ? { replay: config.replay } : {}),
+  });
+  const tick = setInterval(() => refresh(b), TICK_MS);
+  b.reporting.publisher.publish();
+  const stopStatusLine = startStatusLine(() => b.reporting.publisher.snapshot(), {
+    intervalMs: config.statusIntervalMs,
+    quiet: config.quiet,
+  });
+  try {
+    const ended = await untilEnd(replayed, stop, config.replay);
+    if (ended === "replayed") {
+      // The recording is consumed: deliver everything, then exit like a finished `sync`.
+      await source.close();
+      await c.core.close();
+      const primary = b.targets.primary;
+      const delivered = drainReplay &&
+        await deliverReplay(stores.outbox, primary, c.gaps, c.choice.market, stop);
+      log.info(
+        delivered
+          ? "replay written to the primary"
+          : "stream stopping before the replay was written",
+        { outboxDepth: stores.outbox.depth(), gapRecordsPending: c.gaps.pending() },
+      );
+      return { kind: "replayed", delivered };
+    }
+    const signal = ended === "failed" ? "replay failed" : String(stop.reason);
+    log.info("stream stopping", { signal });
+    return ended === "failed"
+      ? { kind: "replay_failed", file: config.replay ?? "" }
+      : { kind: "stopped", signal };
+  } finally {
+    clearInterval(tick);
+    stopStatusLine();
+  }
+}
+
+async function closeBuilt(b: BuiltStream): Promise<void> {
+  await b.reporting.http?.close();
+  await b.source.close().catch(() => {});
+  await b.c.core.close();
+  await b.c.gaps.close();
+  b.reporting.publisher.publish();
+  log.info("stream stopped", {
+    outboxDepth: b.stores.outbox.depth(),
+    gapRecordsPending: b.c.gaps.pending(),
+  });
+}
+
+/** The one trade path out of a source: the price choice, the status view, then the core. */
+export function deliver(
+  trades: Trade[],
+  consolidator: Consolidator,
+  tracker: MarketTracker,
+  core: FailoverCore,
+): void {
+  const newest = trades[trades.length - 1];
+  consolidator.observe(newest.market, newest.price, newest.receivedAt);
+  tracker.observe(trades);
+  core.submit(trades);
+}
+
+/** Resolves when `stop` aborts (`stopped`) or a replay ends (`replayed`, or `failed`). */
+function untilEnd(
+  replayed: Promise<unknown> | null,
+  stop: AbortSignal,
+  file: string | null,
+): Promise<"stopped" | "replayed" | "failed"> {
+  const stopped = new Promise<"stopped">((resolve) => {
+    if (stop.aborted) resolve("stopped");
+    else stop.addEventListener("abort", () => resolve("stopped"), { once: true });
+  });
+  if (!replayed) return stopped;
+  const finished = replayed.then(() => "replayed" as const, (e) => {
+    log.error("replay failed", { file, error: errorText(e) });
+    return "failed" as const;
+  });
+  return Promise.race([stopped, finished]);
+}
+
+/** Trades submitted to the core but neither written nor stored yet (approximate, for pacing). */
+function backlog(core: FailoverCore): number {
+  const c = core.counters;
+  return c.tradesReceived - c.writtenPrimary - c.duplicates - c.outOfOrder - c.outboxAppended -
+    c.dropped;
+}

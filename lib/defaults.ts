@@ -1,0 +1,121 @@
+/**
+ * Every storage and failover module's `<Thing>Options` and its `DEFAULT_<THING>_OPTIONS`, in one
+ * leaf that imports nothing of the project, so `config.ts` can take its defaults from here
+ * without loading the core, SQLite or ioredis. Each default is defined once, here; the modules
+ * re-export what they own.
+ */
+
+/** Tuning of `FailureLog`. */
+export interface FailureLogOptions {
+  /** Least time between two lines about the same outage. @default 60_000 */
+  intervalMs: number;
+}
+
+/** The defaults of {@link FailureLogOptions}. */
+export const DEFAULT_FAILURE_LOG_OPTIONS: Readonly<FailureLogOptions> = Object.freeze({
+  intervalMs: 60_000,
+});
+
+/** How `TradeWriter` writes. */
+export interface WriterOptions {
+  /** Key prefix `P`. @default "btcfeed" */
+  prefix: string;
+  /** Approximate MAXLEN of each market's trade stream. @default 1_000_000 */
+  maxTrades: number;
+  /** Also write the original service's keys for the consolidated market. @default false */
+  legacyKeys: boolean;
+  /** Trades per script call (1..1000). @default 100 */
+  chunkSize: number;
+  /** Minutes of 1-minute candles kept per market. @default 10080 (7 days) */
+  candleRetentionMinutes: number;
+}
+
+/** The defaults of {@link WriterOptions}, defined once. */
+export const DEFAULT_WRITER_OPTIONS: Readonly<WriterOptions> = Object.freeze({
+  prefix: "btcfeed",
+  maxTrades: 1_000_000,
+  legacyKeys: false,
+  chunkSize: 100,
+  candleRetentionMinutes: 10080,
+});
+
+/** How the outbox is opened. */
+export interface OutboxOptions {
+  /** Most trades kept; appends beyond it are refused (newest dropped). @default 10_000_000 */
+  maxTrades: number;
+  /** How long a write waits for another process's write lock. @default 5_000 */
+  busyTimeoutMs: number;
+  /** `FULL` fsyncs the WAL on every commit; `NORMAL` only at checkpoints. @default "FULL" */
+  synchronous: "FULL" | "NORMAL";
+  /** Cap on database pages (`max_page_count`); beyond it writes fail as disk full. @default null */
+  maxPages: number | null;
+}
+
+/** Defaults of {@link OutboxOptions}. */
+export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
+  maxTrades: 10_000_000,
+  busyTimeoutMs: 5_000,
+  synchronous: "FULL",
+  maxPages: null,
+};
+
+export interface FailoverCoreOptions {
+  /** A primary write batch that takes longer fails over. @default 500 */
+  deadlineMs: number;
+  /** The primary must answer every probe for this long before writes return to it. @default 3_000 */
+  holdDownMs: number;
+  /** How often each Redis is probed. @default 250 */
+  probeIntervalMs: number;
+  /** Most trades in one primary write. @default 5_000 */
+  maxBatch: number;
+  /** Failover-Redis backlog beyond which the oldest queued trades skip it (the outbox has them). @default 100_000 */
+  maxFailoverBacklog: number;
+  /** Least time between two log lines about one primary outage. @default 60_000 */
+  failureLogIntervalMs: number;
+}
+
+export const DEFAULT_FAILOVER_CORE_OPTIONS: FailoverCoreOptions = {
+  deadlineMs: 500,
+  holdDownMs: 3_000,
+  probeIntervalMs: 250,
+  maxBatch: 5_000,
+  maxFailoverBacklog: 100_000,
+  failureLogIntervalMs: DEFAULT_FAILURE_LOG_OPTIONS.intervalMs,
+};
+
+export interface ReplayerOptions {
+  /** Who holds the lease, e.g. `stream:<pid>:<random>`. */
+  holder: string;
+  /** @default 10_000 */
+  leaseTtlMs: number;
+  /** Rows per replay step. @default 5_000 */
+  batchSize: number;
+  /** Deadline of one step's writes. @default 5_000 */
+  deadlineMs: number;
+  /** Stop at this outbox sequence number (what `btcfeed sync` found at its start). @default Infinity */
+  untilSeq: number;
+}
+
+export const DEFAULT_REPLAYER_OPTIONS: Omit<ReplayerOptions, "holder"> = {
+  leaseTtlMs: 10_000,
+  batchSize: 5_000,
+  deadlineMs: 5_000,
+  untilSeq: Infinity,
+};
+
+/** Timing of `GapRecorder`. */
+export interface GapRecorderOptions {
+  /** Deadline of each XADD. @default 500 */
+  deadlineMs: number;
+  /** Pause between flush attempts while records wait. @default 1_000 */
+  retryMs: number;
+  /** Approximate MAXLEN of each market's gap stream. @default 10_000 */
+  maxLen: number;
+}
+
+/** Defaults of {@link GapRecorderOptions}. */
+export const DEFAULT_GAP_RECORDER_OPTIONS: Readonly<GapRecorderOptions> = Object.freeze({
+  deadlineMs: 500,
+  retryMs: 1_000,
+  maxLen: 10_000,
+});
