@@ -2,7 +2,7 @@
  * The demo's own throw-away `redis-server`: started on a free port of 127.0.0.1 in a directory
  * the demo owns, stopped by its pid.
  *
- * Guarantees: {@link startDemoRedis} resolves only once the server answers PING, and returns
+ * Guarantees: {@link startDemoRedis} resolves only once its own server answers, and returns
  * null when no `redis-server` is on the PATH; if the server does not come up it is killed before
  * the error is thrown. `stop()` sends SIGTERM, SIGKILLs after 5 s, resolves once the process has
  * exited, and is idempotent.
@@ -86,7 +86,7 @@ class Server implements DemoRedis {
   async ready(): Promise<boolean> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (this.#alive && Date.now() < deadline) {
-      if (await ping(this.port)) return true;
+      if (await answersAs(this.port, this.pid)) return true;
       await new Promise((r) => setTimeout(r, 25));
     }
     return false;
@@ -110,16 +110,24 @@ class Server implements DemoRedis {
   }
 }
 
-/** True when a PING on a fresh connection gets +PONG within 500 ms. */
-async function ping(port: number): Promise<boolean> {
+/**
+ * True when the server on `port` answers within 500 ms and is process `pid`: after a lost race
+ * for the port, another program's server may answer there, and the demo must not write to it.
+ */
+async function answersAs(port: number, pid: number): Promise<boolean> {
   let conn: Deno.Conn | undefined;
   const timer = setTimeout(() => conn?.close(), 500);
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    await conn.write(new TextEncoder().encode("PING\r\n"));
-    const buf = new Uint8Array(64);
-    const n = await conn.read(buf);
-    return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
+    await conn.write(new TextEncoder().encode("INFO server\r\n"));
+    const buf = new Uint8Array(8192);
+    let text = "";
+    while (!/process_id:\d+\r\n/.test(text)) {
+      const n = await conn.read(buf);
+      if (n === null) return false;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return /process_id:(\d+)\r\n/.exec(text)?.[1] === String(pid);
   } catch {
     return false;
   } finally {

@@ -102,9 +102,9 @@ Deno.test("demo: its Redis holds every recorded trade exactly, the gap with its 
 
 Deno.test("demo: Ctrl-C mid-run stops the stream and its redis-server and removes its temporary directory", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "btcfeed-demo-tmp-" });
+  const demo = spawnCli(["demo", "--speed", "2"], { TMPDIR: tmp });
   try {
-    const demo = spawnCli(["demo", "--speed", "2"], { TMPDIR: tmp });
-    const { pid } = redisPid(await demo.waitForLine(/redis-server pid \d+/));
+    const { pid } = redisPid(await demo.waitForLine(/redis-server pid \d+ on port/));
     ok(alive(pid));
     const [root] = [...Deno.readDirSync(tmp)].map((e) => join(tmp, e.name));
     await waitFor(
@@ -124,6 +124,9 @@ Deno.test("demo: Ctrl-C mid-run stops the stream and its redis-server and remove
     await waitFor(() => !alive(pid), 15_000, "the redis-server to be gone");
     assertEquals([...Deno.readDirSync(tmp)], [], "the temporary directory is removed");
   } finally {
+    // On a failed assertion the demo may still run: stop it before removing what it writes to.
+    demo.kill("SIGTERM");
+    await demo.status;
     await Deno.remove(tmp, { recursive: true });
   }
 });
