@@ -36,3 +36,22 @@ export interface GapRecord {
   /** Trades still missing; null when the exchange gives no way to know. */
   missing: number | null;
 }
+
+/** One exchange's REST use for backfill, as status.json, `/metrics` and health show it. */
+export interface RestStatus {
+  /** `banned` while a ban (HTTP 418) lasts; `rate_limited` while a 429's Retry-After lasts. */
+  state: "ok" | "rate_limited" | "banned";
+  /** End of the current block, ms since the epoch; null when not blocked. */
+  blockedUntil: number | null;
+  /** Requests sent. */
+  requests: number;
+  /** Rate-limit replies (429, Kraken's rate-limit body). */
+  rateLimited: number;
+  /** Bans (HTTP 418). */
+  bans: number;
+  /** Retried failures (5xx, timeouts, network errors). */
+  retries: number;
+  /** The budget's steady ceiling in units per second, and what one page costs. */
+  unitsPerSecond: number;
+  pageCost: number;
+}

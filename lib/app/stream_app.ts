@@ -155,6 +155,7 @@ function buildReporting(
     isOutlier: (m) => c.consolidator.isOutlier(m),
     outlierEvents: () => c.consolidator.outlierEvents,
     gapRecords: () => c.gaps.counts(),
+    rest: source.rest,
   });
   const metrics = new StreamMetrics(() => publisher.snapshot(), {
     version: VERSION,

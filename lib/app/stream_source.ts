@@ -15,7 +15,7 @@
 import { type Config, ConfigError, type MarketConfig } from "../config.ts";
 import { adapterFor } from "../exchanges/registry.ts";
 import type { ExchangeAdapter } from "../exchanges/adapter.ts";
-import type { GapRecord } from "../domain.ts";
+import type { GapRecord, RestStatus } from "../domain.ts";
 import { Feed, type LastTrade, type MarketSnapshot } from "../feed/feed.ts";
 import { MessageRecorder, recordingAdapter } from "../feed/recorder.ts";
 import { ReplaySource, type ReplaySummary, scanReplayMarkets } from "../feed/replay_source.ts";
@@ -29,6 +29,8 @@ export interface StreamSource {
   markets: MarketConfig[];
   /** Per-market state for the status file. */
   snapshot(): Record<string, MarketSnapshot>;
+  /** REST budget per exchange, for sources that backfill over REST. */
+  rest?(): Record<string, RestStatus>;
   /** The source's notion of now: the wall clock live, the recorded time in a replay. */
   now(): number;
   /** Starts delivering. For a replay, resolves with its summary once the file is consumed. */
@@ -116,6 +118,7 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
   return {
     markets,
     snapshot: () => feed.snapshot(),
+    rest: () => feed.restStatus(),
     now: () => Date.now(),
     start: () => (feed.start(), null),
     async close() {

@@ -52,8 +52,31 @@ export interface KeepAlive {
   staleAfterMs: number;
 }
 
+/**
+ * An exchange's published REST allowance for its public trade history, per IP. The budget
+ * (lib/feed/rest_budget.ts) spends only part of it, so other clients on the IP keep headroom.
+ */
+export interface RestLimits {
+  /** Units (request weight, or requests) the exchange allows per `windowMs`. */
+  units: number;
+  windowMs: number;
+  /** Units one page request costs (Binance request weight; 1 where every request counts 1). */
+  pageCost: number;
+  /** Where the figures come from (shown in README's exchange table). */
+  source: string;
+}
+
+/** How an error a REST page carried in its body is to be treated (see `classifyRestReply`). */
+export type RestErrorKind = "rate_limited" | "transient" | "permanent";
+
 /** Trade-history REST access for gap backfill. */
 export interface RestHistory {
+  limits: RestLimits;
+  /**
+   * Kind of an error a page reported inside a successful HTTP reply (Kraken's
+   * `EGeneral:Too many requests` comes with HTTP 200). Absent: every such error is permanent.
+   */
+  errorKind?(message: string): RestErrorKind;
   /** Default REST base URL, e.g. `https://api.binance.com`. */
   baseUrl: string;
   /**

@@ -149,6 +149,14 @@ export const binance: ExchangeAdapter = {
   continuity: "contiguous",
   rest: {
     baseUrl: "https://api.binance.com",
+    // REQUEST_WEIGHT 6000 per minute per IP (exchangeInfo `rateLimits`); historicalTrades
+    // weighs 25 (binance-spot-api-docs, rest-api.md and CHANGELOG 2023-08-25).
+    limits: {
+      units: 6_000,
+      windowMs: 60_000,
+      pageCost: 25,
+      source: "binance-spot-api-docs rest-api.md (REQUEST_WEIGHT, historicalTrades weight)",
+    },
     pagePath(market: Market, after: { tradeId: string; ts: number }): string {
       const from = isTradeIdText(after.tradeId) ? `&fromId=${BigInt(after.tradeId) + 1n}` : "";
       return `/api/v3/historicalTrades?symbol=${binanceSymbol(market)}${from}&limit=1000`;

@@ -172,6 +172,13 @@ export const coinbase: ExchangeAdapter = {
   continuity: "contiguous",
   rest: {
     baseUrl: "https://api.exchange.coinbase.com",
+    // Public endpoints: 10 requests/s per IP, bursts up to 15 (a lazy-fill token bucket).
+    limits: {
+      units: 10,
+      windowMs: 1_000,
+      pageCost: 1,
+      source: "docs.cdp.coinbase.com/exchange/rest-api/rate-limits",
+    },
     pagePath(market: Market, after: { tradeId: string; ts: number }): string {
       const cursor = isTradeIdText(after.tradeId)
         ? `after=${BigInt(after.tradeId) + BigInt(REST_PAGE + 1)}&`

@@ -11,7 +11,7 @@
  *   repeats). Rows are `[price, volume, time, b|s, m|l, misc, trade_id]`, side is the taker's.
  */
 
-import type { ExchangeAdapter, ParseResult } from "./adapter.ts";
+import type { ExchangeAdapter, ParseResult, RestErrorKind } from "./adapter.ts";
 import { isObject, type Json, JsonNumber, type JsonObject, parseJson } from "./_json.ts";
 import {
   decimalFromNumber,
@@ -147,6 +147,22 @@ function restRow(
   });
 }
 
+/**
+ * Kraken REST errors come inside HTTP 200 bodies: rate limits (`EAPI:Rate limit exceeded`,
+ * `EGeneral:Too many requests`, `EGeneral:Temporary lockout`) are waited out, `EService:*`
+ * (unavailable, busy, deadline elapsed) is retried, anything else (`EQuery:Unknown asset pair`)
+ * is permanent.
+ */
+export function krakenErrorKind(message: string): RestErrorKind {
+  if (
+    /EAPI:Rate limit exceeded|EGeneral:Too many requests|EGeneral:Temporary lockout/.test(message)
+  ) {
+    return "rate_limited";
+  }
+  if (/EService:/.test(message)) return "transient";
+  return "permanent";
+}
+
 /** Kraken WebSocket v2 trades with REST backfill by time. */
 export const kraken: ExchangeAdapter = {
   name: "kraken",
@@ -166,6 +182,15 @@ export const kraken: ExchangeAdapter = {
   continuity: "contiguous",
   rest: {
     baseUrl: "https://api.kraken.com",
+    // Public endpoints: about one call per second per IP; over it, an error inside HTTP 200.
+    limits: {
+      units: 1,
+      windowMs: 1_000,
+      pageCost: 1,
+      source:
+        "support.kraken.com 206548367 (API rate limits), docs.kraken.com spot-rest-ratelimits",
+    },
+    errorKind: krakenErrorKind,
     pagePath(market: Market, after: { tradeId: string; ts: number }): string {
       const ms = Number.isSafeInteger(after.ts) ? Math.max(0, after.ts - 1) : 0;
       const sinceNs = BigInt(ms) * 1_000_000n;

@@ -1,91 +1,134 @@
 /**
- * Gap backfill from an exchange's REST trade history.
+ * Gap backfill from an exchange's REST trade history, page by page, under the exchange's budget.
  *
  * Guarantees:
- * - Returns only trades strictly inside the gap (after `afterTradeId`, before `beforeTradeId`),
- *   each once, in trade order; trades are only ever what the exchange's history served, never
- *   made up.
- * - Always terminates: it stops when the gap is closed (a page reached `beforeTradeId`), when a
- *   page makes no progress, on the first error (HTTP status, timeout, unparsable page), after
- *   `maxTrades` trades, or when the signal aborts. Every request has its own timeout.
- * - Never throws: the outcome says whether the gap closed and, if not, why.
- * - Errors never contain the REST URL's credentials (query strings and user info are left out).
+ * - Hands the sink only trades strictly inside the gap (after `afterTradeId`, before
+ *   `beforeTradeId`), each once, in trade order, one page at a time: memory holds one page,
+ *   whatever the size of the gap. Trades are only ever what the exchange's history served.
+ * - Does not stop at a failed request: 429s, bans, 5xx, timeouts and rate-limit bodies are waited
+ *   out and retried (see {@link fetchPage}). It stops when the gap is closed (a page reached
+ *   `beforeTradeId`), when the history has nothing more (a page without progress: the exchange no
+ *   longer has those trades), on a permanent failure (a blocked location, an unknown symbol), when
+ *   no page was served for `giveUpAfterMs`, or when the signal aborts. Trades the exchange no
+ *   longer has are simply not handed over: the caller counts them exactly from the gap bounds.
+ * - Never throws: the outcome says whether the gap closed and, if not, why and where a later
+ *   attempt would resume (`resumeAfter`, for keeping the gap pending).
  */
 
 import type { ExchangeAdapter, Reject } from "../exchanges/adapter.ts";
 import type { Market, RawTrade } from "../trade.ts";
 import { isTradeIdText } from "../trade.ts";
 import type { SequenceGap } from "./sequencer.ts";
-import { errorText, safeUrl } from "../redact.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import type { RestBudget } from "./rest_budget.ts";
+import { fetchPage, type PageFetch } from "./rest_page_fetcher.ts";
 
 /** Tuning of {@link backfill}. */
 export interface BackfillOptions {
   /** Timeout of one REST request. @default 10_000 */
   requestTimeoutMs: number;
-  /** Most trades fetched for one gap. @default 100_000 */
-  maxBackfillTrades: number;
+  /**
+   * Stop retrying when no page was served for this long. Until pending gaps are kept in the
+   * journal, live trades are held in memory while a backfill runs, so this bounds them.
+   * @default 600_000
+   */
+  giveUpAfterMs: number;
+  /** Delays between retries of 5xx, timeouts and network errors. @default { initialMs: 500, maxMs: 15_000 } */
+  retry: Partial<BackoffOptions>;
 }
 
 /** The defaults of {@link BackfillOptions}. */
 export const DEFAULT_BACKFILL_OPTIONS: Readonly<BackfillOptions> = Object.freeze({
   requestTimeoutMs: 10_000,
-  maxBackfillTrades: 100_000,
+  giveUpAfterMs: 600_000,
+  retry: Object.freeze({ initialMs: 500, maxMs: 15_000 }),
 });
+
+/** Where backfilled pages go, as they arrive. Must not throw. */
+export interface BackfillSink {
+  /** One page's new trades, in trade order, all inside the gap. */
+  trades(page: RawTrade[]): void;
+  /** Entries the REST parser rejected. */
+  rejects(rejects: Reject[]): void;
+}
 
 /** Outcome of {@link backfill}. */
 export interface BackfillResult {
-  /** Trades strictly inside the gap, in trade order. */
-  trades: RawTrade[];
+  /** Trades handed to the sink. */
+  recovered: number;
   /** True when the history reached `beforeTradeId`. */
   closed: boolean;
-  /** Pages fetched. */
+  /** Pages served. */
   pages: number;
-  /** Entries the REST parser rejected. */
-  rejects: Reject[];
+  /** Failed requests retried (rate limits, bans, 5xx, timeouts). */
+  retries: number;
   /** Why it stopped before closing the gap; null when closed. */
   error: string | null;
+  /** When not closed: the last trade handed over (or the gap's start); a retry resumes after it. */
+  resumeAfter: { tradeId: string; ts: number } | null;
 }
 
 /** What {@link backfill} needs to know about where to fetch. */
 export interface BackfillTarget {
   adapter: ExchangeAdapter;
   market: Market;
+  /** The exchange's budget, shared with its other markets. */
+  budget: RestBudget;
   /** REST base URL; defaults to the adapter's. */
   restUrl?: string;
 }
 
-/** Fetches the trades of `gap` page by page from the exchange's REST trade history. */
+/** Fetches the trades of `gap` page by page and hands them to `sink`. */
 export async function backfill(
   target: BackfillTarget,
   gap: SequenceGap,
+  sink: BackfillSink,
   options: Partial<BackfillOptions> = {},
   signal?: AbortSignal,
   now: () => number = Date.now,
+  random: () => number = Math.random,
 ): Promise<BackfillResult> {
   const o = { ...DEFAULT_BACKFILL_OPTIONS, ...options };
-  const out: BackfillResult = { trades: [], closed: false, pages: 0, rejects: [], error: null };
+  let cursor = { tradeId: gap.afterTradeId, ts: gap.afterTs };
+  const out: BackfillResult = {
+    recovered: 0,
+    closed: false,
+    pages: 0,
+    retries: 0,
+    error: null,
+    resumeAfter: null,
+  };
+  const stop = (error: string) => ({ ...out, error, resumeAfter: cursor });
   const rest = target.adapter.rest;
-  if (!rest) return { ...out, error: "the exchange has no REST trade history" };
+  if (!rest) return stop("the exchange has no REST trade history");
   if (!isTradeIdText(gap.afterTradeId) || !isTradeIdText(gap.beforeTradeId)) {
-    return { ...out, error: "gap bounds are not trade ids" };
+    return stop("gap bounds are not trade ids");
   }
   const before = BigInt(gap.beforeTradeId);
   const base = (target.restUrl ?? rest.baseUrl).replace(/\/+$/, "");
-  let cursor = { tradeId: gap.afterTradeId, ts: gap.afterTs };
+  const fetcher: PageFetch = {
+    ...o,
+    rest,
+    market: target.market,
+    budget: target.budget,
+    now,
+    random,
+    signal,
+  };
   let cursorSeq = BigInt(gap.afterTradeId);
+  let lastServedAt = now();
 
-  while (out.trades.length < o.maxBackfillTrades) {
-    if (signal?.aborted) return { ...out, error: "aborted" };
+  for (;;) {
     const path = rest.pagePath(target.market, cursor);
     const url = base + (path.startsWith("/") ? path : "/" + path);
-    const page = await fetchText(url, o.requestTimeoutMs, signal);
-    if (signal?.aborted) return { ...out, error: "aborted" };
+    const r = await fetchPage(fetcher, url, lastServedAt + o.giveUpAfterMs);
+    out.retries += r.retries;
+    if ("error" in r) return stop(r.error);
+    lastServedAt = now();
     out.pages++;
-    if (typeof page !== "string") return { ...out, error: page.error };
-    const parsed = rest.parsePage(page, target.market, now());
-    out.rejects.push(...parsed.rejects);
-    let progressed = false;
-    for (const t of parsed.trades) {
+    if (r.page.rejects.length) sink.rejects(r.page.rejects);
+    const fresh: RawTrade[] = [];
+    for (const t of r.page.trades) {
       if (!isTradeIdText(t.tradeId)) continue;
       const seq = BigInt(t.tradeId);
       if (seq >= before) {
@@ -93,48 +136,17 @@ export async function backfill(
         break;
       }
       if (seq <= cursorSeq) continue; // overlap with what we already have
-      out.trades.push(t);
+      fresh.push(t);
       cursor = { tradeId: t.tradeId, ts: t.ts };
       cursorSeq = seq;
-      progressed = true;
-      if (out.trades.length >= o.maxBackfillTrades) break;
     }
-    if (out.closed) return out;
-    if (cursorSeq + 1n >= before) return { ...out, closed: true };
-    if (!progressed) {
-      return {
-        ...out,
-        error: parsed.rejects.length ? "page rejected" : "history made no progress",
-      };
+    if (fresh.length) {
+      out.recovered += fresh.length;
+      sink.trades(fresh);
     }
-  }
-  return { ...out, error: `stopped at ${o.maxBackfillTrades} trades (maxBackfillTrades)` };
-}
-
-/** GET `url` as text with a timeout; an `{ error }` one-liner instead of throwing. */
-async function fetchText(
-  url: string,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<string | { error: string }> {
-  const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, timeoutMs);
-  try {
-    const res = await fetch(url, { signal: ac.signal, headers: { accept: "application/json" } });
-    const body = await res.text();
-    if (!res.ok) return { error: `HTTP ${res.status} from ${safeUrl(url)}` };
-    return body;
-  } catch (e) {
-    if (timedOut) return { error: `timeout after ${timeoutMs} ms from ${safeUrl(url)}` };
-    return { error: `${errorText(e)} (${safeUrl(url)})` };
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
+    if (out.closed || cursorSeq + 1n >= before) return { ...out, closed: true };
+    if (!fresh.length) {
+      return stop(r.page.rejects.length ? "page rejected" : "history made no progress");
+    }
   }
 }

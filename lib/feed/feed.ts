@@ -16,6 +16,7 @@ import type { ExchangeAdapter } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type Trade } from "../trade.ts";
 import type { BackfillOptions } from "./backfill.ts";
+import { type RestBudgetOptions, RestBudgets, type RestBudgetStatus } from "./rest_budget.ts";
 import { type Clock, SYSTEM_CLOCK } from "../time.ts";
 import { type ConnectionOptions, FeedConnection } from "./connection.ts";
 import { type GapRecord, MarketPipeline, type MarketSnapshot } from "./market_pipeline.ts";
@@ -48,6 +49,8 @@ export interface FeedOptions {
   connection?: Partial<ConnectionOptions>;
   /** Backfill limits. @default DEFAULT_BACKFILL_OPTIONS */
   backfill?: Partial<BackfillOptions>;
+  /** Share of each exchange's published REST allowance backfills may use. @default DEFAULT_REST_BUDGET_OPTIONS */
+  restBudget?: Partial<RestBudgetOptions>;
   /** @default DEFAULT_SEQUENCER_OPTIONS */
   sequencer?: Partial<SequencerOptions>;
   /** At most one log line per market and reject reason per this interval. @default 10_000 */
@@ -70,10 +73,13 @@ export class Feed {
   #runs: Run[] = [];
   #abort = new AbortController();
   #started = false;
+  #budgets: RestBudgets;
 
   constructor(options: FeedOptions) {
     this.#options = options;
     const clock = options.clock ?? SYSTEM_CLOCK;
+    // One budget per exchange, shared by all its markets' backfills.
+    this.#budgets = new RestBudgets(options.restBudget, () => clock.now());
     for (const cfg of options.markets) {
       const name = marketName(cfg.market);
       const run = { lastError: null } as Run;
@@ -86,6 +92,8 @@ export class Feed {
         onGap: (gap) => this.#gap(gap),
         onError: (message) => (run.lastError = message),
         backfill: options.backfill,
+        restBudget: cfg.adapter.rest &&
+          this.#budgets.for(cfg.adapter.name, cfg.adapter.rest.limits),
         sequencer: options.sequencer,
         rejectLogIntervalMs: options.rejectLogIntervalMs,
         now: () => clock.now(),
@@ -131,6 +139,11 @@ export class Feed {
       });
     }
     return out;
+  }
+
+  /** REST budget state per exchange (rate limits, bans, requests). */
+  restStatus(): Record<string, RestBudgetStatus> {
+    return this.#budgets.status();
   }
 
   /** Stops every market; resolves when all sockets, timers and backfills are gone. */

@@ -10,10 +10,14 @@
  *   reported once through `onGap` with how many trades were recovered and how many are still
  *   missing. For exchanges without id continuity the disconnect window is reported with
  *   `missing: null`: nothing is fetched or made up.
+ * - Backfilled pages are sequenced and emitted as they arrive (one page in memory, whatever the
+ *   gap's size), before any held live trade. REST errors are retried under the exchange's shared
+ *   budget (see {@link backfill}); the gap's missing count is exact: what the history no longer
+ *   had, or what was left when the backfill stopped.
  * - Held trades have no count limit: they are what arrives live while the backfill runs, so what
- *   bounds them is the backfill's duration (at most `maxBackfillTrades` trades fetched, each page
- *   request at most `requestTimeoutMs`, and a page without progress ends it). They are never
- *   dropped while the pipeline runs.
+ *   bounds them is the backfill's duration (`giveUpAfterMs` without a served page ends it). They
+ *   are never dropped while the pipeline runs. (Journaling them, and keeping the rest of a gap
+ *   pending across restarts from `BackfillResult.resumeAfter`, is the journal's part.)
  * - Everything refused (adapter rejects, invalid ids, id regressions) is counted by reason.
  */
 
@@ -22,6 +26,7 @@ import type { GapRecord, MarketState } from "../domain.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
 import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
+import type { RestBudget } from "./rest_budget.ts";
 import { Quarantine, type QuarantineReason } from "./quarantine.ts";
 import {
   type LastTrade,
@@ -76,6 +81,8 @@ export interface MarketPipelineInit {
   /** Receives exchange error messages (for `lastError`). */
   onError: (message: string) => void;
   backfill?: Partial<BackfillOptions>;
+  /** The exchange's REST budget, shared by its markets; required when the adapter has REST. */
+  restBudget?: RestBudget;
   sequencer?: Partial<SequencerOptions>;
   /** @default 10_000 */
   rejectLogIntervalMs?: number;
@@ -185,10 +192,17 @@ export class MarketPipeline {
   #startBackfill(gap: SequenceGap, reason: GapRecord["reason"], rest: RawTrade[]): void {
     this.#backfilling = true;
     this.#held = [{ trades: rest, fresh: false }];
-    const { adapter, market, restUrl } = this.#init;
-    if (!adapter.rest) {
-      const none = { trades: [], closed: false, pages: 0, rejects: [], error: "no REST history" };
-      this.#finishBackfill(gap, reason, none);
+    const { adapter, market, restUrl, restBudget: budget } = this.#init;
+    if (!adapter.rest || !budget) {
+      const none = {
+        recovered: 0,
+        closed: false,
+        pages: 0,
+        retries: 0,
+        error: "no REST history",
+        resumeAfter: null,
+      };
+      this.#finishBackfill(gap, reason, none, 0);
       return;
     }
     log.info("feed.backfill_started", {
@@ -197,30 +211,50 @@ export class MarketPipeline {
       afterTradeId: gap.afterTradeId,
       beforeTradeId: gap.beforeTradeId,
     });
+    let recovered = 0;
+    const sink = {
+      trades: (page: RawTrade[]) => {
+        if (this.#init.signal.aborted) return;
+        const filled = this.sequencer.accept(page, { bridge: true });
+        recovered += filled.trades.length;
+        this.#emit(filled.trades);
+      },
+      rejects: (rejects: ParseResult["rejects"]) => {
+        for (const rej of rejects) this.quarantine.add(rej.reason, rej.sample);
+      },
+    };
     const p = backfill(
-      { adapter, market, restUrl },
+      { adapter, market, restUrl, budget },
       gap,
+      sink,
       this.#init.backfill,
       this.#init.signal,
       this.#init.now,
     )
-      .then((result) => this.#finishBackfill(gap, reason, result))
+      .then((result) => this.#finishBackfill(gap, reason, result, recovered))
       .catch((e) => log.error("feed.backfill_crashed", { market: this.name, error: errorText(e) }))
       .finally(() => this.#pending.delete(p));
     this.#pending.add(p);
   }
 
-  #finishBackfill(gap: SequenceGap, reason: GapRecord["reason"], result: BackfillResult): void {
+  #finishBackfill(
+    gap: SequenceGap,
+    reason: GapRecord["reason"],
+    result: BackfillResult,
+    recovered: number,
+  ): void {
     if (this.#init.signal.aborted) return;
-    for (const rej of result.rejects) this.quarantine.add(rej.reason, rej.sample);
-    const filled = this.sequencer.accept(result.trades, { bridge: true });
-    this.#emit(filled.trades);
     const expected = BigInt(gap.beforeTradeId) - BigInt(gap.afterTradeId) - 1n;
-    const recovered = filled.trades.length;
     const missingBig = expected - BigInt(recovered);
     const missing = missingBig > 0n ? Number(missingBig) : 0;
-    if (missing > 0 && result.error) {
-      log.warn("feed.backfill_incomplete", { market: this.name, error: result.error });
+    if (missing > 0) {
+      log.warn("feed.backfill_incomplete", {
+        market: this.name,
+        missing,
+        pages: result.pages,
+        retries: result.retries,
+        error: result.error ?? "the exchange's history no longer has them",
+      });
     }
     this.#report({
       market: this.name,

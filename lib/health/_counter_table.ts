@@ -4,6 +4,7 @@
  */
 
 import type { MarketStatus, StreamStatus } from "../runtime/status.ts";
+import type { RestStatus } from "../domain.ts";
 
 /** Counters of the whole stream: name, help, value in the status (absent in older files: 0). */
 export const SCALAR_COUNTERS: [string, string, (s: StreamStatus) => number | undefined][] = [
@@ -73,5 +74,21 @@ export const MARKET_COUNTERS: [string, string, (m: MarketStatus) => number | und
     "btcfeed_market_clock_adjusted_total",
     "Entry IDs moved past their trade time to stay increasing, per market.",
     (m) => m.clockAdjusted,
+  ],
+];
+
+/** Counters per exchange's REST backfill budget: name, help, value (see `RestStatus`). */
+export const REST_COUNTERS: [string, string, (r: RestStatus) => number][] = [
+  ["btcfeed_rest_requests_total", "REST backfill requests sent, per exchange.", (r) => r.requests],
+  [
+    "btcfeed_rest_rate_limited_total",
+    "REST rate-limit replies (429, Kraken's rate-limit body), per exchange.",
+    (r) => r.rateLimited,
+  ],
+  ["btcfeed_rest_bans_total", "REST bans (HTTP 418), per exchange.", (r) => r.bans],
+  [
+    "btcfeed_rest_retries_total",
+    "Retried REST failures (5xx, timeouts, network errors), per exchange.",
+    (r) => r.retries,
   ],
 ];

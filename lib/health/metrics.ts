@@ -14,7 +14,7 @@ import { Counter, Gauge, Registry } from "prom-client";
 import type { StreamStatus } from "../runtime/status.ts";
 import type { Mode } from "../domain.ts";
 import { MARKET_STATES } from "../domain.ts";
-import { MARKET_COUNTERS, SCALAR_COUNTERS } from "./_counter_table.ts";
+import { MARKET_COUNTERS, REST_COUNTERS, SCALAR_COUNTERS } from "./_counter_table.ts";
 import { type LatencyTarget, RedisLatency } from "./latency.ts";
 
 export { LATENCY_BUCKETS_SECONDS } from "./latency.ts";
@@ -189,6 +189,18 @@ export class StreamMetrics {
         for (const [market, m] of Object.entries(s.markets)) inc({ market }, value(m) ?? 0);
       });
     }
+    for (const [name, help, value] of REST_COUNTERS) {
+      counter(name, help, ["exchange"], (inc, s) => {
+        for (const [exchange, r] of Object.entries(s.rest ?? {})) inc({ exchange }, value(r));
+      });
+    }
+    gauge("btcfeed_rest_banned", "1 while an exchange bans this IP's REST (HTTP 418).", [
+      "exchange",
+    ], (g, s) => {
+      for (const [exchange, r] of Object.entries(s.rest ?? {})) {
+        g.set({ exchange }, r.state === "banned" ? 1 : 0);
+      }
+    });
     counter(
       "btcfeed_market_quarantined_total",
       "Messages set aside as invalid, per market and reason.",

@@ -31,6 +31,7 @@ import type {
 } from "./types.ts";
 import { formatNagios, type NagiosThresholds } from "./nagios.ts";
 import { formatTable } from "./table.ts";
+import { restChecks } from "./rest_checks.ts";
 
 const RANK: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
 const EXIT: Record<HealthStatus, HealthExitCode> = { pass: 0, warn: 1, fail: 2 };
@@ -83,6 +84,7 @@ export function report(input: HealthInput): HealthReport {
         ? `${fmt(s.counters.dropped)} trades dropped since start (outbox full or disk error)`
         : "no trade dropped",
     });
+    for (const [key, check] of restChecks(s)) add(key, check);
   }
 
   const { primary, failover } = input.probes;

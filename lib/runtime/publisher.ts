@@ -35,6 +35,8 @@ export interface PublisherSources {
   outlierEvents: () => number;
   /** The gap recorder's counters. */
   gapRecords: () => StreamStatus["gapRecords"];
+  /** REST budget per exchange, when the source fetches over REST. */
+  rest?: () => NonNullable<StreamStatus["rest"]>;
 }
 
 export class StatusPublisher {
@@ -83,6 +85,7 @@ export class StatusPublisher {
       counters: { ...core.counters, outlierEvents: this.#sources.outlierEvents() },
       gapRecords: this.#sources.gapRecords(),
       markets,
+      ...(this.#sources.rest ? { rest: this.#sources.rest() } : {}),
       consolidatedMarket: this.#sources.consolidated(),
     };
   }

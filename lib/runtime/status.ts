@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import type { MarketState, Mode } from "../domain.ts";
+import type { MarketState, Mode, RestStatus } from "../domain.ts";
 
 export const STATUS_FILE = "status.json";
 export const CONTROL_FILE = "control.json";
@@ -105,6 +105,8 @@ export interface StreamStatus {
   primary: RedisTargetStatus;
   failover: RedisTargetStatus;
   markets: Record<string, MarketStatus>;
+  /** REST backfill budget per exchange (absent for a replay, or from an older stream). */
+  rest?: Record<string, RestStatus>;
   /** Market currently feeding the consolidated price. */
   consolidatedMarket: string | null;
 }

@@ -1,9 +1,26 @@
 import assert from "node:assert/strict";
-import { backfill } from "../../lib/feed/backfill.ts";
+import { backfill, type BackfillSink } from "../../lib/feed/backfill.ts";
+import { RestBudget } from "../../lib/feed/rest_budget.ts";
+import type { RawTrade } from "../../lib/trade.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { adapter } from "./_harness.ts";
 
 const binance = adapter("binance");
+const budget = () => new RestBudget("binance", binance.rest!.limits);
+
+/** A sink that keeps every page, and the largest page seen. */
+function collecting(): BackfillSink & { got: RawTrade[]; largestPage: number } {
+  const s = {
+    got: [] as RawTrade[],
+    largestPage: 0,
+    trades(page: RawTrade[]) {
+      s.got.push(...page);
+      s.largestPage = Math.max(s.largestPage, page.length);
+    },
+    rejects() {},
+  };
+  return s;
+}
 
 Deno.test("backfill pages through REST history until the gap closes, returning exactly the missing trades in order", async () => {
   // No subscriber: the tape runs on the clock and REST serves what was published.
@@ -16,20 +33,24 @@ Deno.test("backfill pages through REST history until the gap closes, returning e
   try {
     await fake.done;
     const t = fake.tape;
+    const sink = collecting();
     const r = await backfill(
-      { adapter: binance, market: fake.market, restUrl: fake.restUrl },
+      { adapter: binance, market: fake.market, restUrl: fake.restUrl, budget: budget() },
       {
         afterTradeId: t[10].tradeId,
         afterTs: t[10].ts,
         beforeTradeId: t[3_011].tradeId,
         beforeTs: t[3_011].ts,
       },
+      sink,
     );
     assert.equal(r.error, null);
     assert.equal(r.closed, true);
     assert.ok(r.pages >= 3, `several pages (${r.pages})`);
+    assert.equal(r.recovered, 3_000);
+    assert.ok(sink.largestPage <= 1_000, "handed over page by page");
     assert.deepEqual(
-      r.trades.map((x) => x.tradeId),
+      sink.got.map((x) => x.tradeId),
       t.slice(11, 3_011).map((x) => x.tradeId),
     );
   } finally {
@@ -37,7 +58,7 @@ Deno.test("backfill pages through REST history until the gap closes, returning e
   }
 });
 
-Deno.test("backfill gives up on a REST server that never answers after its request timeout", async () => {
+Deno.test("backfill retries a REST server that never answers, each request ending at its timeout, and gives up at giveUpAfterMs", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
   const accepting = (async () => {
@@ -50,13 +71,18 @@ Deno.test("backfill gives up on a REST server that never answers after its reque
         adapter: binance,
         market: { exchange: "binance", base: "BTC", quote: "USDT" },
         restUrl: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+        budget: budget(),
       },
       { afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 },
-      { requestTimeoutMs: 150 },
+      collecting(),
+      { requestTimeoutMs: 150, giveUpAfterMs: 1_000, retry: { initialMs: 50, maxMs: 100 } },
     );
-    assert.ok(Date.now() - started < 2_000);
+    const took = Date.now() - started;
+    assert.ok(took >= 1_000 && took < 2_500, `gave up after about 1 s (${took} ms)`);
     assert.equal(r.closed, false);
-    assert.match(String(r.error), /^timeout after 150 ms/);
+    assert.ok(r.retries >= 3, `retried (${r.retries})`);
+    assert.match(String(r.error), /^gave up retrying: timeout after 150 ms/);
+    assert.deepEqual(r.resumeAfter, { tradeId: "1", ts: 1 });
   } finally {
     listener.close();
     await accepting;
@@ -69,9 +95,11 @@ Deno.test("a refused REST request is one line naming the status, without the URL
   try {
     const withSecret = fake.restUrl.replace("http://", "http://user:hunter2@");
     const r = await backfill(
-      { adapter: binance, market: fake.market, restUrl: withSecret },
+      { adapter: binance, market: fake.market, restUrl: withSecret, budget: budget() },
       { afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 },
+      collecting(),
     );
+    assert.equal(r.retries, 0, "a blocked location is not retried");
     assert.equal(r.closed, false);
     assert.match(
       String(r.error),

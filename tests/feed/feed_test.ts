@@ -128,7 +128,9 @@ Deno.test("a gap that REST cannot fill is reported with its missing count and li
   const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const deadUrl = `http://127.0.0.1:${(dead.addr as Deno.NetAddr).port}`;
   dead.close();
-  const broken = feedFor([{ ...fake, restUrl: deadUrl }]);
+  const broken = feedFor([{ ...fake, restUrl: deadUrl }], {
+    backfill: { giveUpAfterMs: 1_500, retry: { initialMs: 100, maxMs: 300 } },
+  });
   try {
     broken.feed.start();
     await waitFor(() => broken.got.trades.length >= 900, "trades after the unfilled gap");
@@ -180,7 +182,7 @@ Deno.test("a restart seeded from storage delivers neither the stored trades agai
   }
 });
 
-Deno.test("backfill stops at maxBackfillTrades and reports the rest as missing, never inventing trades", async () => {
+Deno.test("trades the exchange's history no longer has are reported missing with their exact count, never invented", async () => {
   const start = 70_000;
   const fake = await startFakeExchange({
     exchange: "binance",
@@ -188,14 +190,15 @@ Deno.test("backfill stops at maxBackfillTrades and reports the rest as missing, 
     ratePerSec: 10_000,
     startTradeId: start,
     skipIds: [start + 500, start + 799],
+    restRetainFromId: start + 680,
   });
-  const { feed, got } = feedFor([fake], { backfill: { maxBackfillTrades: 120 } });
+  const { feed, got } = feedFor([fake]);
   try {
     feed.start();
     await waitFor(() => got.trades.length >= 1_320, "live trades after the partial backfill");
     const want = fake.tape.filter((t) => {
       const id = Number(t.tradeId);
-      return id < start + 500 || id >= start + 800 || id < start + 620;
+      return id < start + 500 || id >= start + 680;
     });
     assertExactlyTape(got.trades, want);
     assert.equal(got.gaps.length, 1);

@@ -12,6 +12,9 @@
  * - `dropAfter` and `silentAfter` fire once: after the K-th published trade the current connections
  *   are closed without a close frame (after their queued messages are written) or go silent (no
  *   trades, heartbeats or replies; the socket stays open). Later connections work normally.
+ * - With `restLimits` / `restFaults` the REST API enforces limits and injects faults like the real
+ *   exchange (see fake_rest_gate.ts); `rest` records what the client did. `restRetainFromId`
+ *   makes older trades unavailable over REST, as an exchange's history retention does.
  * - `stop()` closes every socket and timer it opened.
  *
  * Node's http server with `ws` is used instead of `Deno.serve` because `Deno.upgradeWebSocket`
@@ -25,6 +28,13 @@ import { type Market, marketName, type RawTrade } from "../../lib/trade.ts";
 import type { FakeProtocol, Reply, Session } from "./fake_protocols/protocol.ts";
 import { decimalText, makeTape, type TapeEntry } from "./fake_protocols/tape.ts";
 import { FAKE_PROTOCOLS } from "./fake_protocols/all.ts";
+import {
+  type FakeRestFaults,
+  type FakeRestLimits,
+  HTTP_RATE_LIMIT_REPLIES,
+  RestGate,
+  type RestGateStats,
+} from "./fake_rest_gate.ts";
 
 /** Options of {@link startFakeExchange}. */
 export interface FakeExchangeOptions {
@@ -58,6 +68,12 @@ export interface FakeExchangeOptions {
   startMicros?: number;
   /** Whole currency units added to every price on the tape. @default 0 */
   priceOffset?: number;
+  /** REST limits enforced like the exchange's (429 / Retry-After, 418 bans). @default none */
+  restLimits?: FakeRestLimits;
+  /** REST faults: 5xx bursts, a forced ban, slow pages. @default none */
+  restFaults?: FakeRestFaults;
+  /** REST serves only trades with an id at or above this (older ones are gone). */
+  restRetainFromId?: number | bigint | string;
 }
 
 /** Defaults of {@link FakeExchangeOptions}. */
@@ -90,6 +106,8 @@ export interface FakeExchange {
   /** Sends the exchange's maintenance / reconnect notice to every open connection.
    * @throws when the exchange has no such notice (Coinbase, Bybit) */
   sendMaintenance(): void;
+  /** What the REST gate saw: requests, rate-limit replies, violations, bans. */
+  rest: RestGateStats;
   /** Resolves once every trade on the tape is published. */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -226,19 +244,38 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     }, protocol.heartbeatMs)
     : undefined;
 
+  const gate = new RestGate(
+    o.restLimits,
+    o.restFaults,
+    protocol.rateLimitReplies ?? HTTP_RATE_LIMIT_REPLIES,
+  );
+  const retainFrom = o.restRetainFromId !== undefined ? BigInt(o.restRetainFromId) : null;
+  const history = () => {
+    const published = entries.slice(0, cursor);
+    return retainFrom === null
+      ? published
+      : published.filter((e) => BigInt(e.tradeId) >= retainFrom);
+  };
+  const delays = new Set<ReturnType<typeof setTimeout>>();
   const server = http.createServer((req, res) => {
-    const reply = (status: number, body: string) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(body);
+    const reply = (r: { status: number; body: string; headers?: Record<string, string> }) => {
+      const send = () => {
+        if (res.destroyed) return;
+        res.writeHead(r.status, { "content-type": "application/json", ...r.headers });
+        res.end(r.body);
+      };
+      if (gate.delayMs <= 0) return send();
+      const t = setTimeout(() => {
+        delays.delete(t);
+        send();
+      }, gate.delayMs);
+      delays.add(t);
     };
-    if (o.blockStatus) return reply(o.blockStatus, BLOCK_BODY);
-    const r = protocol.rest(
-      new URL(req.url ?? "/", "http://fake"),
-      entries.slice(0, cursor),
-      market,
-    );
-    if (!r) return reply(404, `{"error":"not found"}`);
-    reply(r.status, r.body);
+    if (o.blockStatus) return reply({ status: o.blockStatus, body: BLOCK_BODY });
+    const refused = gate.admit(Date.now());
+    if (refused) return reply(refused);
+    const r = protocol.rest(new URL(req.url ?? "/", "http://fake"), history(), market);
+    reply(r ?? { status: 404, body: `{"error":"not found"}` });
   });
   const wss = new WebSocketServer({ noServer: true });
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -277,6 +314,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
       return connections;
     },
     subscribers,
+    rest: gate.stats,
     dropAll,
     sendRaw(text: string) {
       for (const c of clients) send(c, text);
@@ -288,6 +326,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     done,
     async stop() {
       clearInterval(ticker);
+      for (const t of delays) clearTimeout(t);
       if (beat !== undefined) clearInterval(beat);
       for (const c of clients) c.ws.terminate();
       clients.clear();

@@ -85,6 +85,11 @@ export const krakenProtocol: FakeProtocol = {
   },
   heartbeat: () => `{"channel":"heartbeat"}`,
   maintenance: () => status("maintenance"),
+  // Kraken answers over-limit calls with HTTP 200 and an error body, without Retry-After.
+  rateLimitReplies: {
+    rateLimited: () => ({ status: 200, body: `{"error":["EGeneral:Too many requests"]}` }),
+    banned: () => ({ status: 200, body: `{"error":["EGeneral:Temporary lockout"]}` }),
+  },
   rest(url: URL, published: TapeEntry[], market: Market) {
     if (url.pathname !== "/0/public/Trades") return null;
     if (url.searchParams.get("pair") !== restPair(market)) {

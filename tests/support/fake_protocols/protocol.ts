@@ -7,6 +7,7 @@
 
 import type { Market } from "../../../lib/trade.ts";
 import type { NumberStyle, TapeEntry } from "./tape.ts";
+import type { RateLimitReplies } from "../fake_rest_gate.ts";
 
 /** Per-connection state a protocol may keep. */
 export interface Session {
@@ -30,6 +31,8 @@ export interface Reply {
 export interface RestResponse {
   status: number;
   body: string;
+  /** Extra response headers (`retry-after`). */
+  headers?: Record<string, string>;
 }
 
 export interface FakeProtocol {
@@ -57,6 +60,8 @@ export interface FakeProtocol {
   heartbeat?(market: Market, session: Session): string;
   /** The exchange's "reconnect soon" notice, where it has one. */
   maintenance?(market: Market): string;
+  /** How the exchange refuses requests over its limit; default 429 / 418 with `Retry-After`. */
+  rateLimitReplies?: RateLimitReplies;
   /** A REST request against the tape published so far; null for unknown paths (404). */
   rest(url: URL, published: TapeEntry[], market: Market): RestResponse | null;
 }
