@@ -9,7 +9,8 @@
  * Modules are imported only when selected, so a subset does not pay for loading ccxt.
  *
  * Environment: `BTCFEED_BENCH_REPLAY_TRADES` (default 1,000,000) and
- * `BTCFEED_BENCH_FAILOVER_REPS` (default 5) shorten the two longest benchmarks.
+ * `BTCFEED_BENCH_FAILOVER_REPS` (default 5) shorten the two longest benchmarks;
+ * `BTCFEED_BENCH_BACKFILL_TRADES` (default 100,000) sizes the backfill gap.
  */
 
 import { table } from "./_table.ts";
@@ -45,6 +46,11 @@ const BENCHES: readonly Bench[] = [
     name: "outbox",
     title: "Outbox: durable appends and replay reads (node:sqlite)",
     load: () => import("./outbox_bench.ts"),
+  },
+  {
+    name: "backfill",
+    title: "Backfill: throughput under Binance's REST weight limit vs the budget's ceiling",
+    load: () => import("./backfill_bench.ts"),
   },
   {
     name: "parse",
