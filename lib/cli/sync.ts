@@ -118,10 +118,6 @@ async function replayAll(
   const { primary, close } = openTargets(config, false);
   const summary = emptySummary();
   const holder = holderName("sync");
-  const replayer = new Replayer(outbox, primary.writer, () => false, {
-    holder,
-    untilSeq: outbox.maxSeq(),
-  });
   let retried: number[] | null = null;
   const bar = progress ? new SingleBar({ stream: process.stderr, etaBuffer: 20 }) : null;
   try {
@@ -132,15 +128,14 @@ async function replayAll(
         `primary ${primary.url} is unreachable; ${outbox.depth()} trades remain in the outbox`,
       );
     }
-    let waitingFor: string | null = null;
-    const onBusy = (holder: string | null) => {
-      if (holder && holder !== waitingFor && !progress) {
-        console.error(`waiting for the replay lease held by ${holder}`);
-      }
-      waitingFor = holder;
-    };
+    const onBusy = busyReporter(progress);
     // Under the lease, so no replayer is past these seqs when they reappear.
     if (retry) retried = await moveBackForRetry(outbox, holder, onBusy);
+    // Rows appended from now on are the stream's to replay, not ours.
+    const replayer = new Replayer(outbox, primary.writer, () => false, {
+      holder,
+      untilSeq: outbox.maxSeq(),
+    });
     bar?.start(outbox.depth(), 0);
     const outcome = await replayer.drain({
       busyRetryMs: 200,
@@ -163,21 +158,42 @@ async function replayAll(
     summary.gapRecordsPending = gaps.depth();
   } finally {
     bar?.stop();
-    replayer.release();
+    outbox.releaseLease(holder);
     close();
-    summary.remaining = outbox.depth();
-    summary.deadLetters = outbox.deadLetterCount();
-    if (retried) {
-      const again = rejectedAgain(outbox, retried);
-      summary.retry = {
-        retried: retried.length,
-        wentThrough: retried.length - again,
-        rejectedAgain: again,
-      };
-    }
-    summary.seconds = Math.round((performance.now() - started) / 10) / 100;
+    finishSummary(summary, outbox, retried, started);
   }
   return summary;
+}
+
+/** Prints one line each time the replay lease is found held by someone new (not over a bar). */
+function busyReporter(progress: boolean): (holder: string | null) => void {
+  let waitingFor: string | null = null;
+  return (holder) => {
+    if (holder && holder !== waitingFor && !progress) {
+      console.error(`waiting for the replay lease held by ${holder}`);
+    }
+    waitingFor = holder;
+  };
+}
+
+/** What is left after a replay, and how the retried dead letters fared. */
+function finishSummary(
+  summary: SyncSummary,
+  outbox: Outbox,
+  retried: number[] | null,
+  started: number,
+): void {
+  summary.remaining = outbox.depth();
+  summary.deadLetters = outbox.deadLetterCount();
+  if (retried) {
+    const again = rejectedAgain(outbox, retried);
+    summary.retry = {
+      retried: retried.length,
+      wentThrough: retried.length - again,
+      rejectedAgain: again,
+    };
+  }
+  summary.seconds = Math.round((performance.now() - started) / 10) / 100;
 }
 
 function emptySummary(): SyncSummary {
