@@ -128,7 +128,7 @@ Deno.test("replay: one poisoned market is dead-lettered and the other replays to
   const redis = await startRedis();
   const dataDir = await Deno.makeTempDir({ prefix: "btcfeed-poison-" });
   const client = new RedisClient(redis.url);
-  const N = 12_000;
+  const N = 6_000;
   try {
     const a = trades("binance:BTC-USDT", N, 7_000_000);
     const b = trades("kraken:BTC-USD", N, 9_000_000);
