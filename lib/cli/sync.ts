@@ -1,4 +1,7 @@
-/** `btcfeed sync`: replay the outbox into the primary now, exactly once and in order. */
+/**
+ * `btcfeed sync`: replay the outbox into the primary now, exactly once and in order;
+ * `--dead-letters` lists what the primary refused, `--dead-letters --retry` replays it again.
+ */
 
 import { Command } from "@commander-js/extra-typings";
 import { SingleBar } from "cli-progress";
@@ -12,13 +15,23 @@ import { describeRedisError } from "../redis/errors.ts";
 import { type Config, ConfigError } from "../config.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
 import { holderName, openStores, openTargets } from "../app/factories.ts";
+import {
+  deadLetterViews,
+  moveBackForRetry,
+  rejectedAgain,
+  renderDeadLetters,
+} from "./_dead_letters.ts";
 
 export interface SyncSummary {
   replayed: number;
   /** Already present on the primary (an earlier, interrupted replay had applied them). */
   skipped: number;
-  /** Rejected as out-of-order and kept in the outbox's dead-letter table. */
+  /** Rejected (out-of-order, or refused for their content) and kept as dead letters. */
   deadLettered: number;
+  /** Dead letters kept in all, after this run. */
+  deadLetters: number;
+  /** With `--dead-letters --retry`: how the dead letters moved back for this replay fared. */
+  retry?: { retried: number; wentThrough: number; rejectedAgain: number };
   remaining: number;
   /** Gap records still waiting for the primary (they are flushed too). */
   gapRecordsPending: number;
@@ -30,11 +43,26 @@ export function syncCommand() {
     .description("replay the local outbox into the primary now (after an outage)")
     .option("--dry-run", "report what would be replayed, change nothing")
     .option("--json", "print a JSON summary on stdout")
+    .option("--dead-letters", "list the trades the primary refused (kept as dead letters)")
+    .option("--retry", "with --dead-letters: move them back and replay them now")
     .action(async (flags) => {
+      if (flags.retry && !flags.deadLetters) {
+        throw new ConfigError("--retry needs --dead-letters (btcfeed sync --dead-letters --retry)");
+      }
+      if (flags.dryRun && flags.deadLetters) {
+        throw new ConfigError("--dry-run does not combine with --dead-letters");
+      }
       const config = configFrom(flags);
       const stores = openStores(config);
       const { outbox, gaps } = stores;
       try {
+        if (flags.deadLetters && !flags.retry) {
+          const views = deadLetterViews(outbox.deadLetters(Number.MAX_SAFE_INTEGER));
+          if (flags.json) console.log(JSON.stringify({ count: views.length, deadLetters: views }));
+          else console.log(renderDeadLetters(views, Deno.stdout.isTerminal()));
+          return;
+        }
+        const retry = flags.retry === true;
         if (flags.dryRun) {
           const markets = outbox.summary();
           const report = { wouldReplay: outbox.depth(), markets };
@@ -47,44 +75,50 @@ export function syncCommand() {
           }
           return;
         }
-        if (outbox.depth() === 0 && gaps.depth() === 0) {
+        if (outbox.depth() === 0 && gaps.depth() === 0 && (!retry || !outbox.deadLetterCount())) {
           console.log(
-            flags.json ? JSON.stringify(emptySummary()) : "outbox is empty: nothing to replay",
+            flags.json
+              ? JSON.stringify({ ...emptySummary(), deadLetters: outbox.deadLetterCount() })
+              : retry
+              ? "no dead letters: nothing to retry"
+              : "outbox is empty: nothing to replay",
           );
           return;
         }
         const progress = !flags.json && Deno.stderr.isTerminal();
-        const summary = await replayAll(outbox, gaps, config, progress);
-        if (flags.json) console.log(JSON.stringify(summary));
-        else {
-          console.log(
-            `replayed ${summary.replayed}, skipped ${summary.skipped} already present, ` +
-              `dead-lettered ${summary.deadLettered}, ${summary.remaining} remaining, ` +
-              (summary.gapRecordsPending
-                ? `${summary.gapRecordsPending} gap records waiting, `
-                : "") +
-              `${summary.seconds} s`,
-          );
-        }
+        const summary = await replayAll(outbox, gaps, config, progress, retry);
+        console.log(flags.json ? JSON.stringify(summary) : summaryLine(summary));
       } finally {
         stores.close();
       }
     });
 }
 
+function summaryLine(s: SyncSummary): string {
+  const retry = s.retry
+    ? `retried ${s.retry.retried} dead letters: ${s.retry.wentThrough} went through, ` +
+      `${s.retry.rejectedAgain} rejected again; `
+    : "";
+  return retry + `replayed ${s.replayed}, skipped ${s.skipped} already present, ` +
+    `dead-lettered ${s.deadLettered}, ${s.remaining} remaining, ` +
+    (s.gapRecordsPending ? `${s.gapRecordsPending} gap records waiting, ` : "") +
+    (s.deadLetters ? `${s.deadLetters} dead letters kept (btcfeed sync --dead-letters), ` : "") +
+    `${s.seconds} s`;
+}
+
+/** Replays the outbox; with `retry`, moves the dead letters back into it first. */
 async function replayAll(
   outbox: Outbox,
   gaps: GapStore,
   config: Config,
   progress: boolean,
+  retry: boolean,
 ): Promise<SyncSummary> {
   const started = performance.now();
   const { primary, close } = openTargets(config, false);
   const summary = emptySummary();
-  const replayer = new Replayer(outbox, primary.writer, () => false, {
-    holder: holderName("sync"),
-    untilSeq: outbox.maxSeq(),
-  });
+  const holder = holderName("sync");
+  let retried: number[] | null = null;
   const bar = progress ? new SingleBar({ stream: process.stderr, etaBuffer: 20 }) : null;
   try {
     const check = await checkCredentials(primary, "primary", 2_000);
@@ -94,16 +128,18 @@ async function replayAll(
         `primary ${primary.url} is unreachable; ${outbox.depth()} trades remain in the outbox`,
       );
     }
+    const onBusy = busyReporter(progress);
+    // Under the lease, so no replayer is past these seqs when they reappear.
+    if (retry) retried = await moveBackForRetry(outbox, holder, onBusy);
+    // Rows appended from now on are the stream's to replay, not ours.
+    const replayer = new Replayer(outbox, primary.writer, () => false, {
+      holder,
+      untilSeq: outbox.maxSeq(),
+    });
     bar?.start(outbox.depth(), 0);
-    let waitingFor: string | null = null;
     const outcome = await replayer.drain({
       busyRetryMs: 200,
-      onBusy: (holder) => {
-        if (holder && holder !== waitingFor && !progress) {
-          console.error(`waiting for the replay lease held by ${holder}`);
-        }
-        waitingFor = holder;
-      },
+      onBusy,
       onBatch: (batch) => {
         summary.replayed += batch.applied;
         summary.skipped += batch.duplicates;
@@ -122,12 +158,42 @@ async function replayAll(
     summary.gapRecordsPending = gaps.depth();
   } finally {
     bar?.stop();
-    replayer.release();
+    outbox.releaseLease(holder);
     close();
-    summary.remaining = outbox.depth();
-    summary.seconds = Math.round((performance.now() - started) / 10) / 100;
+    finishSummary(summary, outbox, retried, started);
   }
   return summary;
+}
+
+/** Prints one line each time the replay lease is found held by someone new (not over a bar). */
+function busyReporter(progress: boolean): (holder: string | null) => void {
+  let waitingFor: string | null = null;
+  return (holder) => {
+    if (holder && holder !== waitingFor && !progress) {
+      console.error(`waiting for the replay lease held by ${holder}`);
+    }
+    waitingFor = holder;
+  };
+}
+
+/** What is left after a replay, and how the retried dead letters fared. */
+function finishSummary(
+  summary: SyncSummary,
+  outbox: Outbox,
+  retried: number[] | null,
+  started: number,
+): void {
+  summary.remaining = outbox.depth();
+  summary.deadLetters = outbox.deadLetterCount();
+  if (retried) {
+    const again = rejectedAgain(outbox, retried);
+    summary.retry = {
+      retried: retried.length,
+      wentThrough: retried.length - again,
+      rejectedAgain: again,
+    };
+  }
+  summary.seconds = Math.round((performance.now() - started) / 10) / 100;
 }
 
 function emptySummary(): SyncSummary {
@@ -135,6 +201,7 @@ function emptySummary(): SyncSummary {
     replayed: 0,
     skipped: 0,
     deadLettered: 0,
+    deadLetters: 0,
     remaining: 0,
     gapRecordsPending: 0,
     seconds: 0,

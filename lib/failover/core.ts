@@ -3,7 +3,9 @@
  *
  * Guarantees (each proven by tests/failover and the chaos run):
  * - Every submitted trade ends up acknowledged by the primary, or durably in the outbox, or is
- *   counted as dropped with a logged reason (outbox full, disk failure).
+ *   counted as dropped with a logged reason (outbox full, disk failure), or, when the primary
+ *   refuses it for its content (a key of the wrong type), kept as a dead letter while the other
+ *   trades and markets go on ({@link DeadLetterSink}).
  * - Trades reach the primary in submission order: directly only while the outbox holds nothing,
  *   otherwise through the outbox, which the replayer drains oldest first.
  * - A batch whose outcome is unknown (deadline missed, reset mid-pipeline) goes to the outbox
@@ -34,6 +36,7 @@ import { Alarm, type MonotonicClock, monotonicNow, withDeadline } from "../time.
 import { type ReplayedBatch, Replayer } from "./replayer.ts";
 import { FailoverMirror } from "./mirror.ts";
 import { PrimaryHealth } from "./primary_health.ts";
+import { DeadLetterSink } from "./dead_letter_sink.ts";
 import { log } from "../log.ts";
 import { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions } from "../defaults.ts";
 
@@ -70,6 +73,7 @@ export class FailoverCore {
   #outboxError: string | null = null;
   #syncDone: number | null = null;
   #replayer: Replayer;
+  #deadLetters: DeadLetterSink;
   #alarm = new Alarm();
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
@@ -107,6 +111,7 @@ export class FailoverCore {
       holder: deps.holder,
       deadlineMs: Math.max(this.#options.deadlineMs * 10, 2_000),
     });
+    this.#deadLetters = new DeadLetterSink(deps.outbox);
     // Leftovers from an earlier run must be replayed before anything goes to the primary directly.
     if (this.#forced) this.#setMode("failover", "failover forced by `btcfeed failover`");
     else if (deps.outbox.depth() > 0) this.#setMode("failover", "outbox holds trades to replay");
@@ -226,6 +231,7 @@ export class FailoverCore {
       this.counters.writtenPrimary += result.applied;
       this.counters.duplicates += result.duplicates + result.stale;
       this.#reportOutOfOrder(result.outOfOrder);
+      this.counters.dropped += this.#deadLetters.store(result.rejected);
     } catch (e) {
       // Unknown outcome: the whole batch goes to the outbox ahead of everything pending.
       this.#pending.unshift(...batch);
@@ -263,7 +269,8 @@ export class FailoverCore {
   #countReplayed(batch: ReplayedBatch): void {
     this.counters.replayed += batch.applied;
     this.counters.duplicates += batch.duplicates;
-    this.counters.outOfOrder += batch.deadLettered;
+    this.counters.outOfOrder += batch.outOfOrder;
+    this.#deadLetters.note(batch.rejected);
     if (this.#syncDone !== null) this.#syncDone += batch.rows;
   }
 

@@ -5,9 +5,13 @@
  * - Only the lease holder replays, so batches from two replayers never interleave.
  * - Rows leave the outbox only after the primary acknowledged them; a replay killed at any point
  *   re-sends from the oldest unacknowledged row, and the apply script makes the repeats no-ops.
- * - A row the primary rejects as out-of-order is moved to the dead-letter table (counted, kept),
- *   never dropped silently.
- * - A step that throws or loses the lease keeps no read-ahead: the next step reads afresh.
+ * - A row the primary rejects as out-of-order, or refuses for its content (a key of the wrong
+ *   type, a value the script refuses), is moved to the dead-letter table with the reason
+ *   (counted, kept), never dropped silently, and never blocks: the other rows of the batch and
+ *   of every other market are applied and the replay goes on.
+ * - A step that throws or loses the lease keeps no read-ahead: the next step reads afresh. A
+ *   read-ahead is also dropped when the oldest row is no longer its first (a dead-letter retry
+ *   put rows back below it), so no row is ever removed unreplayed.
  * - Any stale copy still in flight from an earlier attempt holds only trades at or after the
  *   oldest unacknowledged row, so it can only duplicate, never reorder.
  *
@@ -17,7 +21,8 @@
  */
 
 import type { Outbox, OutboxRow } from "../store/outbox.ts";
-import type { TradeWriter } from "../redis/writer.ts";
+import type { Trade } from "../trade.ts";
+import type { RejectedChunk, TradeWriter } from "../redis/writer.ts";
 import { sleep, withDeadline } from "../time.ts";
 import { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions } from "../defaults.ts";
 
@@ -26,7 +31,17 @@ export { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions };
 export type ReplayStep =
   | { kind: "drained" }
   | { kind: "busy"; holder: string | null }
-  | { kind: "replayed"; rows: number; applied: number; duplicates: number; deadLettered: number };
+  | {
+    kind: "replayed";
+    rows: number;
+    applied: number;
+    duplicates: number;
+    /** Rows moved to dead letters: `outOfOrder` plus the trades of `rejected`. */
+    deadLettered: number;
+    outOfOrder: number;
+    /** Chunks the primary refused for their content (now dead letters). */
+    rejected: RejectedChunk[];
+  };
 
 /** One replayed batch, as {@link Replayer.step} reports it. */
 export type ReplayedBatch = Extract<ReplayStep, { kind: "replayed" }>;
@@ -92,7 +107,7 @@ export class Replayer {
     }
     const prefetched = this.#prefetched;
     this.#prefetched = null;
-    const rows = (prefetched?.length ? prefetched : this.#outbox.peek(batchSize))
+    const rows = (this.#stillFirst(prefetched) ?? this.#outbox.peek(batchSize))
       .filter((r) => r.seq <= untilSeq);
     if (!rows.length) {
       this.#outbox.releaseLease(holder);
@@ -111,9 +126,9 @@ export class Replayer {
     const result = await applying;
     // Fencing: if the lease was lost while we waited, the new holder owns the rows now.
     if (!this.#outbox.renewLease(holder, leaseTtlMs)) return { kind: "busy", holder: null };
-    const rejected = new Set(result.outOfOrder.map((t) => `${t.market}\n${t.id}`));
-    const dead = rows.filter((r) => rejected.has(`${r.trade.market}\n${r.trade.id}`));
-    if (dead.length) this.#outbox.deadLetter(dead, "out-of-order on the primary");
+    const outOfOrder = this.#deadLetter(rows, result.outOfOrder, "out-of-order on the primary");
+    let refused = 0;
+    for (const c of result.rejected) refused += this.#deadLetter(rows, c.trades, c.reason);
     this.#outbox.remove(rows[rows.length - 1].seq);
     this.#prefetched = next;
     return {
@@ -121,8 +136,24 @@ export class Replayer {
       rows: rows.length,
       applied: result.applied,
       duplicates: result.duplicates + result.stale,
-      deadLettered: dead.length,
+      deadLettered: outOfOrder + refused,
+      outOfOrder,
+      rejected: result.rejected,
     };
+  }
+
+  /** Moves the rows holding `trades` to the dead letters with `reason`; returns how many. */
+  #deadLetter(rows: OutboxRow[], trades: readonly Trade[], reason: string): number {
+    if (!trades.length) return 0;
+    const keys = new Set(trades.map((t) => `${t.market}\n${t.id}`));
+    const dead = rows.filter((r) => keys.has(`${r.trade.market}\n${r.trade.id}`));
+    return dead.length ? this.#outbox.deadLetter(dead, reason) : 0;
+  }
+
+  /** The read-ahead when the outbox's oldest row is still its first; else null (read afresh). */
+  #stillFirst(rows: OutboxRow[] | null): OutboxRow[] | null {
+    if (!rows?.length) return null;
+    return this.#outbox.peek(1)[0]?.seq === rows[0].seq ? rows : null;
   }
 
   /**

@@ -17,6 +17,12 @@
  *   limits are generated into the source): an invalid batch fails with an error reply
  *   starting `BTCFEED_INVALID` and writes nothing (Redis does not roll back a script that fails
  *   half-way, so nothing after the validation pass can fail on the input).
+ * - Every key the call may write (stream, last, candles; `P:btc:last` when consolidated; the
+ *   legacy keys when consolidated with legacy keys on) is type-checked before the first write: a
+ *   key of another type (someone SET `last` as a string) fails the call with an error reply
+ *   starting `BTCFEED_WRONGTYPE <key> is a <type>, not a <type>` and writes nothing, so a key
+ *   collision never half-writes a trade. The writer returns both `BTCFEED_` replies as per-chunk
+ *   rejections (see writer.ts), not as a failed write.
  *
  * KEYS: trades, last, candles, btcLast, legacy price, legacy update time, legacy history.
  * ARGV: market, maxTrades, consolidated (0/1), legacy (0/1), trades channel, legacy channel,
@@ -34,7 +40,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { MAX_DECIMAL_CHARS, MAX_TRADE_MS, MIN_TRADE_MS, type Trade } from "../trade.ts";
+import type { Trade } from "../trade.ts";
+import { APPLY_LUA_HELPERS } from "./_apply_lua.ts";
 import { LEGACY_HISTORY_LENGTH } from "./keys.ts";
 
 /** Number of ARGV entries before the first trade. */
@@ -54,103 +61,7 @@ local find, sub, rep, fmt, byte, match =
   string.find, string.sub, string.rep, string.format, string.byte, string.match
 local POW10 = {[0] = 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
 
-local function ucmp(a, b)
-  if #a ~= #b then return #a < #b and -1 or 1 end
-  if a == b then return 0 end
-  return a < b and -1 or 1
-end
--- Unsigned decimal integer text without leading zeros that fits in 64 bits.
-local function uintOk(s)
-  local n = #s
-  if n == 0 or n > 20 or (n > 1 and byte(s, 1) == 48) or find(s, '%D') then return false end
-  return n < 20 or s <= '18446744073709551615'
-end
--- uintOk for text already known to be digits only.
-local function digitsOk(s)
-  local n = #s
-  if n > 1 and byte(s, 1) == 48 then return false end
-  return n < 20 or (n == 20 and s <= '18446744073709551615')
-end
--- Plain decimal text (only digits and dots, by the caller's pattern) above zero: at most one
--- dot, not first or last, no leading zero, at most MAX_DECIMAL_CHARS chars.
-local function decOk(s)
-  local n = #s
-  if n > ${MAX_DECIMAL_CHARS} or byte(s, 1) == 46 or byte(s, n) == 46 or not find(s, '[1-9]') then
-    return false
-  end
-  local p = find(s, '.', 1, true)
-  if p and find(s, '.', p + 1, true) then return false end
-  return n == 1 or byte(s, 1) ~= 48 or byte(s, 2) == 46
-end
--- Whole ms (digits only, by the caller's pattern) within the accepted trade times.
-local function msOk(s)
-  if #s > 1 and byte(s, 1) == 48 then return false end
-  return ucmp(s, '${MIN_TRADE_MS}') >= 0 and ucmp(s, '${MAX_TRADE_MS}') <= 0
-end
-local function idcmp(a, b)
-  local am, as = match(a, '^(%d+)%-(%d+)$')
-  local bm, bs = match(b, '^(%d+)%-(%d+)$')
-  local c = ucmp(am, bm)
-  if c ~= 0 then return c end
-  return ucmp(as, bs)
-end
-local function dsplit(s)
-  local p = find(s, '.', 1, true)
-  if p then return sub(s, 1, p - 1), sub(s, p + 1) end
-  return s, ''
-end
-local function dcmp(a, b)
-  local ai, af = dsplit(a)
-  local bi, bf = dsplit(b)
-  local c = ucmp(ai, bi)
-  if c ~= 0 then return c end
-  if #af < #bf then af = af .. rep('0', #bf - #af) else bf = bf .. rep('0', #af - #bf) end
-  return ucmp(af, bf)
-end
-local function dadd(a, b)
-  local ai, af = dsplit(a)
-  local bi, bf = dsplit(b)
-  local fl = math.max(#af, #bf)
-  local il = math.max(#ai, #bi)
-  local x = rep('0', il - #ai) .. ai .. af .. rep('0', fl - #af)
-  local y = rep('0', il - #bi) .. bi .. bf .. rep('0', fl - #bf)
-  local parts, carry, i = {}, 0, #x
-  while i >= 1 do
-    local j = i - 8
-    if j < 1 then j = 1 end
-    local w = i - j + 1
-    local s = tonumber(sub(x, j, i)) + tonumber(sub(y, j, i)) + carry
-    local lim = 10 ^ w
-    if s >= lim then carry = 1; s = s - lim else carry = 0 end
-    parts[#parts + 1] = fmt('%0' .. w .. 'd', s)
-    i = j - 1
-  end
-  if carry == 1 then parts[#parts + 1] = '1' end
-  local digits, n = {}, #parts
-  for k = n, 1, -1 do digits[n - k + 1] = parts[k] end
-  local all = table.concat(digits)
-  local ip = (string.gsub(sub(all, 1, #all - fl), '^0+', ''))
-  if ip == '' then ip = '0' end
-  if fl == 0 then return ip end
-  return ip .. '.' .. sub(all, #all - fl + 1)
-end
-
--- Volume fast path: sizes with <= 6 integer and <= 9 fraction digits are summed as integer
--- nano-units in a double (exact below 2^53) and folded into the decimal text sum here.
-local function flushVolume(cd)
-  if cd.accN == 0 then return end
-  local s = fmt('%.0f', cd.acc)
-  if #s < 10 then s = rep('0', 10 - #s) .. s end
-  local text = sub(s, 1, #s - 9)
-  if cd.accScale > 0 then text = text .. '.' .. sub(s, #s - 8, #s - 9 + cd.accScale) end
-  if cd.v then cd.v = dadd(cd.v, text) else cd.v = text end
-  cd.acc, cd.accN, cd.accScale = 0, 0, 0
-end
--- A price as a double when that comparison is exact (<= 15 digits), else false.
-local function priceNum(p)
-  return #p <= 15 and tonumber(p) or false
-end
-
+${APPLY_LUA_HELPERS}
 if not find(market, '^[a-z][a-z0-9]*:[A-Z0-9]+%-[A-Z0-9]+$') then
   return redis.error_reply('BTCFEED_INVALID market')
 end
@@ -171,6 +82,12 @@ for n = 1, count do
   IDS[n], MSS[n], SEQS[n], TIDS[n], PRICES[n], SIZES[n] = id, ms, seq, tid, price, size
   SIDES[n], TSS[n], RECVS[n] = side, ts, recv
 end
+
+local clash = wrongType(K_TRADES, 'stream') or wrongType(K_LAST, 'hash')
+  or wrongType(K_CANDLES, 'hash') or (consolidated and wrongType(K_BTC, 'hash'))
+  or (consolidated and legacy and (wrongType(K_LPRICE, 'string') or wrongType(K_LTIME, 'string')
+    or wrongType(K_LHIST, 'list')))
+if clash then return redis.error_reply('BTCFEED_WRONGTYPE ' .. clash) end
 
 local top, oldest, maxDeleted, trimmed = nil, nil, '0-0', false
 if redis.call('EXISTS', K_TRADES) == 1 then

@@ -12,6 +12,11 @@
  *   {@link TradeWriteError} whose `cause` is the original error; the caller decides (retry, fail
  *   over, outbox). Trades that fail validation reject with {@link InvalidTradeError} before anything
  *   is sent.
+ * - Except the script's refusals of a chunk for its content (`BTCFEED_WRONGTYPE`: a key of the
+ *   market has another type; `BTCFEED_INVALID`: a value the script refuses). Those are values:
+ *   the chunk is listed in `rejected` with the reason, nothing of it was written, and every other
+ *   chunk of the pipeline is applied as usual. Such a chunk is poison for that Redis, not an
+ *   outage: retrying it cannot help until an operator fixes the key.
  * - The pipeline starts with `SCRIPT LOAD` of the script, so a restarted or flushed server (empty
  *   script cache) still works without a NOSCRIPT retry that could reorder chunks. It costs the
  *   script text once per pipeline, not per chunk.
@@ -40,6 +45,15 @@ export interface ApplyResult {
   stale: number;
   /** Missing trades older than the newest entry: nothing changed; the caller must report them. */
   outOfOrder: Trade[];
+  /** Chunks the script refused for their content: nothing of them was written. */
+  rejected: RejectedChunk[];
+}
+
+/** Trades of one market the apply script refused, and why (its reply without the prefix). */
+export interface RejectedChunk {
+  market: string;
+  trades: Trade[];
+  reason: string;
 }
 
 /** A write that failed or whose outcome is unknown; `cause` is the original error. */
@@ -100,7 +114,13 @@ export class TradeWriter {
     trades: readonly Trade[],
     isConsolidated: (market: string) => boolean,
   ): Promise<ApplyResult> {
-    const result: ApplyResult = { applied: 0, duplicates: 0, stale: 0, outOfOrder: [] };
+    const result: ApplyResult = {
+      applied: 0,
+      duplicates: 0,
+      stale: 0,
+      outOfOrder: [],
+      rejected: [],
+    };
     if (trades.length === 0) return result;
     const byMarket = new Map<string, Trade[]>();
     for (const t of trades) {
@@ -127,11 +147,16 @@ export class TradeWriter {
       const e = new Error("pipeline returned no replies");
       throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
     }
-    for (const [err] of replies) {
-      if (err) throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
+    for (const [i, [err]] of replies.entries()) {
+      if (err && !(i > 0 && rejectionReason(err))) {
+        throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
+      }
     }
     for (let i = 0; i < chunks.length; i++) {
-      addReply(result, chunks[i], replies[i + 1][1]);
+      const [err, reply] = replies[i + 1];
+      const reason = err && rejectionReason(err);
+      if (reason) result.rejected.push({ market: chunks[i][0].market, trades: chunks[i], reason });
+      else addReply(result, chunks[i], reply);
     }
     return result;
   }
@@ -174,6 +199,12 @@ export class TradeWriter {
     }
     return chunks;
   }
+}
+
+/** The script's content refusal (`BTCFEED_WRONGTYPE ...`, `BTCFEED_INVALID ...`), or null. */
+function rejectionReason(err: Error): string | null {
+  const m = /^BTCFEED_(WRONGTYPE|INVALID) (.*)$/s.exec(err.message);
+  return m ? `${m[1]} ${m[2].replace(/ script: .*$/s, "")}` : null;
 }
 
 function addReply(result: ApplyResult, chunk: Trade[], reply: unknown): void {

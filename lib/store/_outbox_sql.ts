@@ -67,6 +67,12 @@ export const SQL = {
     "WHERE o.seq = ?",
   deadCount: "SELECT count(*) AS n FROM dead_letter",
   deadList: "SELECT * FROM dead_letter ORDER BY seq LIMIT ?",
+  // A dead letter goes back under its own seq, so it replays where it stood, before newer rows.
+  undead: "INSERT INTO outbox (seq, market_id, trade_id, price, size, side, ts, received_at, id) " +
+    "SELECT d.seq, m.id, d.trade_id, d.price, d.size, d.side, d.ts, d.received_at, d.id " +
+    "FROM dead_letter d JOIN markets m ON m.name = d.market ORDER BY d.seq RETURNING seq",
+  deadClear: "DELETE FROM dead_letter",
+  leaseHeld: "SELECT count(*) AS n FROM lease WHERE holder = ? AND expires_at > ?",
   groups: "SELECT m.name AS market, count(*) AS count, min(o.seq) AS first_seq, " +
     `max(o.seq) AS last_seq ${FROM} GROUP BY o.market_id ORDER BY m.name`,
   entryIdAt: `SELECT ${ENTRY_ID} AS id FROM outbox o WHERE o.seq = ?`,
@@ -128,11 +134,6 @@ export function classifySqliteError(e: unknown): "disk_full" | "io_error" | "bus
   const code = (e as { errcode?: unknown })?.errcode;
   const primary = typeof code === "number" ? code & 0xff : -1;
   return primary === 13 ? "disk_full" : primary === 5 || primary === 6 ? "busy" : "io_error";
-}
-
-/** An error's message, or its text. */
-export function errorText(e: unknown): string {
-  return errorText(e);
 }
 
 /** A row of the `groups` query. */

@@ -30,8 +30,13 @@
  *   returns `{ ok: false, reason: "disk_full" | "io_error" | "busy" }` with the batch counted as
  *   dropped, and never throws. Other methods throw {@link OutboxError} (a failed `remove` only
  *   means a later replay re-sends rows the primary treats as duplicates).
- * - **Dead letters.** Rows the primary rejected (out-of-order) move to `dead_letter` in the same
- *   transaction that removes them: a row is in exactly one of the two tables.
+ * - **Dead letters.** Rows the primary rejected (out-of-order, or refused for their content: a
+ *   key of the wrong type, a value the script refuses) move to `dead_letter` in the same
+ *   transaction that removes them: a row is in exactly one of the two tables. Trades the primary
+ *   refused on the live path are stored there directly. {@link Outbox.retryDeadLetters} moves
+ *   them all back under their own seqs (so they replay where they stood, ahead of newer rows),
+ *   only for the replay lease holder, since rows appearing below a replayer's position would
+ *   otherwise be removed unreplayed.
  * - Rows are not checksummed: SQLite detects structural corruption (reported as `io_error`), not
  *   flipped bits in a value.
  * - `depth()` is a counter kept in the same transactions as the rows (O(1), exact). The file does
@@ -175,6 +180,41 @@ export class Outbox {
         n++;
       }
       return this.#removed(n);
+    });
+  }
+
+  /**
+   * Stores trades the primary refused for their content straight in the dead-letter table, in
+   * one transaction (they take a seq like an append but never count in the depth); returns how
+   * many. @throws OutboxError when the store fails (nothing is stored then).
+   */
+  deadLetterTrades(trades: readonly Trade[], reason: string, now = Date.now()): number {
+    const valid = trades.filter(isStorable);
+    const added = new Map<string, number>();
+    this.#write(() => {
+      for (const t of valid) {
+        const marketId = this.#marketIds.get(t.market) ?? added.get(t.market) ??
+          this.#marketId(t.market, added);
+        const seq = this.#s.insert.run(marketId, ...tradeParams(t)).lastInsertRowid;
+        this.#s.dead.run(reason, now, seq);
+        this.#s.removeOne.run(seq);
+      }
+    });
+    for (const [name, id] of added) this.#marketIds.set(name, id);
+    return valid.length;
+  }
+
+  /**
+   * Moves every dead letter back into the outbox for a replay, atomically; returns their seqs,
+   * or null (nothing moved) unless `holder` holds the replay lease.
+   */
+  retryDeadLetters(holder: string, now = Date.now()): number[] | null {
+    return this.#write(() => {
+      if (Number((this.#s.leaseHeld.get(holder, now) as { n: number }).n) === 0) return null;
+      const seqs = (this.#s.undead.all() as { seq: number }[]).map((r) => Number(r.seq));
+      this.#s.deadClear.run();
+      if (seqs.length) this.#s.addDepth.run(seqs.length);
+      return seqs;
     });
   }
 

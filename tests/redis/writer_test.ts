@@ -36,7 +36,7 @@ Deno.test("applying trades writes the stream, last and candles exactly", async (
     const trades = makeTrades(M, 1, 250);
     const w = new TradeWriter(redis);
     const r = await w.apply(trades, all);
-    assert.deepEqual(r, { applied: 250, duplicates: 0, stale: 0, outOfOrder: [] });
+    assert.deepEqual(r, { applied: 250, duplicates: 0, stale: 0, outOfOrder: [], rejected: [] });
 
     const entries = await redis.xrange(K.trades, "-", "+");
     assert.deepEqual(
@@ -72,7 +72,7 @@ Deno.test("re-applying the same batch changes nothing anywhere, candles and chan
     const sub = await Subscriber.open(server, [tradesChannel("btcfeed"), LEGACY_KEYS.channel]);
     try {
       const r = await w.apply(trades, all);
-      assert.deepEqual(r, { applied: 0, duplicates: 200, stale: 0, outOfOrder: [] });
+      assert.deepEqual(r, { applied: 0, duplicates: 200, stale: 0, outOfOrder: [], rejected: [] });
       await sub.flush();
       assert.deepEqual(sub.messages, []);
     } finally {
@@ -117,7 +117,13 @@ Deno.test("a missing trade older than the newest is reported out-of-order and ch
     await w.apply(trades, all);
     const before = await dump(redis);
     const r = await w.apply([missing, trades[3]], all);
-    assert.deepEqual(r, { applied: 0, duplicates: 1, stale: 0, outOfOrder: [missing] });
+    assert.deepEqual(r, {
+      applied: 0,
+      duplicates: 1,
+      stale: 0,
+      outOfOrder: [missing],
+      rejected: [],
+    });
     assert.deepEqual(await dump(redis), before);
   });
 });
@@ -213,6 +219,7 @@ Deno.test("trades trimmed away are reported stale on re-apply and change nothing
       duplicates: kept.length,
       stale: 100 - kept.length,
       outOfOrder: [],
+      rejected: [],
     });
     assert.deepEqual(await dump(redis), before);
   }, { args: ["--stream-node-max-entries", "10"] });
@@ -350,7 +357,7 @@ Deno.test("one apply sends one script call per chunk of each market, the same tr
     const mixed = [...a, ...b].sort((x, y) => x.ts - y.ts);
     mixed.push(a[100]); // a duplicate inside the batch, behind the newest
     const r = await w.apply(mixed, all);
-    assert.deepEqual(r, { applied: 250, duplicates: 1, stale: 0, outOfOrder: [] });
+    assert.deepEqual(r, { applied: 250, duplicates: 1, stale: 0, outOfOrder: [], rejected: [] });
     const stats = await redis.info("commandstats");
     assert.match(stats, /cmdstat_evalsha:calls=3,/);
     assert.match(stats, /cmdstat_script\|load:calls=1,/);
