@@ -20,7 +20,7 @@
  * - `close()` stops reading and resolves when nothing is running any more.
  */
 
-import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
+import type { ExchangeAdapter } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type Trade } from "../trade.ts";
 import type { MarketSnapshot } from "./market_pipeline.ts";
@@ -30,6 +30,7 @@ import { errorText } from "../redact.ts";
 import { sleep } from "../time.ts";
 import { DEFAULT_REJECT_LOG_INTERVAL_MS } from "./quarantine.ts";
 import { parseRecord, readLines, replayPacer } from "./_replay_file.ts";
+import { safeParse } from "./_safe_parse.ts";
 
 /** One market the replay feeds. */
 export interface ReplayMarket {
@@ -187,7 +188,7 @@ export class ReplaySource {
       if (pace) await pace(rec.t);
       if (signal.aborted) break;
       this.#clock = Math.max(this.#clock, rec.t);
-      run.pipeline.message(this.#parse(run, rec.msg, rec.t));
+      run.pipeline.message(safeParse(run.adapter, rec.msg, run.market, rec.t));
       summary.messages++;
       if (++sinceYield >= YIELD_EVERY_LINES) {
         sinceYield = 0;
@@ -198,19 +199,6 @@ export class ReplaySource {
     this.#state = "down";
     log.info("replay.finished", { file: path, ...summary, stopped: signal.aborted });
     return summary;
-  }
-
-  #parse(run: Run, msg: string, t: number): ParseResult {
-    try {
-      return run.adapter.parse(msg, run.market, t);
-    } catch (e) {
-      log.error("feed.adapter_threw", { market: marketName(run.market), error: errorText(e) });
-      return {
-        trades: [],
-        events: [],
-        rejects: [{ reason: "wrong_type", sample: msg.slice(0, 200) }],
-      };
-    }
   }
 
   #gap(gap: GapRecord): void {
