@@ -113,9 +113,12 @@ interface Sourced<T> {
   source: string;
 }
 
-/** Resolves and validates the whole configuration. @throws ConfigError */
-export function resolveConfig(flags: RawFlags, env: Record<string, string | undefined>): Config {
-  const pick = (key: Key): Sourced<string> | null => {
+/** A key's raw value and where it came from: its flag first, then its variable; null when unset. */
+function picker(
+  flags: RawFlags,
+  env: Record<string, string | undefined>,
+): (key: Key) => Sourced<string> | null {
+  return (key) => {
     const flag = flags[key];
     if (typeof flag === "string") return { value: flag, source: flagName(key) };
     if (Array.isArray(flag) && flag.length) return { value: flag.join(","), source: flagName(key) };
@@ -124,6 +127,11 @@ export function resolveConfig(flags: RawFlags, env: Record<string, string | unde
     if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: ENV[key] };
     return null;
   };
+}
+
+/** Resolves and validates the whole configuration. @throws ConfigError */
+export function resolveConfig(flags: RawFlags, env: Record<string, string | undefined>): Config {
+  const pick = picker(flags, env);
   const str = (key: Key, fallback: string) =>
     pick(key) ?? { value: fallback, source: flagName(key) };
 

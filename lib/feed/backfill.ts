@@ -16,6 +16,7 @@
  */
 
 import type { ExchangeAdapter, Reject } from "../exchanges/adapter.ts";
+import type { GapRecord } from "../domain.ts";
 import type { Market, RawTrade } from "../trade.ts";
 import { isTradeIdText } from "../trade.ts";
 import type { SequenceGap } from "./sequencer.ts";
@@ -89,7 +90,6 @@ export async function backfill(
   random: () => number = Math.random,
 ): Promise<BackfillResult> {
   const o = { ...DEFAULT_BACKFILL_OPTIONS, ...options };
-  let cursor = { tradeId: gap.afterTradeId, ts: gap.afterTs };
   const out: BackfillResult = {
     recovered: 0,
     closed: false,
@@ -98,7 +98,12 @@ export async function backfill(
     error: null,
     resumeAfter: null,
   };
-  const stop = (error: string) => ({ ...out, error, resumeAfter: cursor });
+  const cursor: Cursor = { tradeId: gap.afterTradeId, ts: gap.afterTs, seq: 0n };
+  const stop = (error: string) => ({
+    ...out,
+    error,
+    resumeAfter: { tradeId: cursor.tradeId, ts: cursor.ts },
+  });
   const rest = target.adapter.rest;
   if (!rest) return stop("the exchange has no REST trade history");
   if (!isTradeIdText(gap.afterTradeId) || !isTradeIdText(gap.beforeTradeId)) {
@@ -115,7 +120,7 @@ export async function backfill(
     random,
     signal,
   };
-  let cursorSeq = BigInt(gap.afterTradeId);
+  cursor.seq = BigInt(gap.afterTradeId);
   let lastServedAt = now();
 
   for (;;) {
@@ -127,26 +132,68 @@ export async function backfill(
     lastServedAt = now();
     out.pages++;
     if (r.page.rejects.length) sink.rejects(r.page.rejects);
-    const fresh: RawTrade[] = [];
-    for (const t of r.page.trades) {
-      if (!isTradeIdText(t.tradeId)) continue;
-      const seq = BigInt(t.tradeId);
-      if (seq >= before) {
-        out.closed = true;
-        break;
-      }
-      if (seq <= cursorSeq) continue; // overlap with what we already have
-      fresh.push(t);
-      cursor = { tradeId: t.tradeId, ts: t.ts };
-      cursorSeq = seq;
-    }
+    const { fresh, reachedEnd } = takeFresh(r.page.trades, cursor, before);
     if (fresh.length) {
       out.recovered += fresh.length;
       sink.trades(fresh);
     }
-    if (out.closed || cursorSeq + 1n >= before) return { ...out, closed: true };
+    if (reachedEnd || cursor.seq + 1n >= before) return { ...out, closed: true };
     if (!fresh.length) {
       return stop(r.page.rejects.length ? "page rejected" : "history made no progress");
     }
   }
+}
+
+/** The last trade handed over (or the gap's start), with its id as a number. */
+interface Cursor {
+  tradeId: string;
+  ts: number;
+  seq: bigint;
+}
+
+/**
+ * The trades of a page after `cursor` and before the gap's end `before`, in order (overlaps
+ * with what was already handed over are skipped); moves `cursor` to the last one taken.
+ */
+function takeFresh(
+  trades: RawTrade[],
+  cursor: Cursor,
+  before: bigint,
+): { fresh: RawTrade[]; reachedEnd: boolean } {
+  const fresh: RawTrade[] = [];
+  for (const t of trades) {
+    if (!isTradeIdText(t.tradeId)) continue;
+    const seq = BigInt(t.tradeId);
+    if (seq >= before) return { fresh, reachedEnd: true };
+    if (seq <= cursor.seq) continue;
+    fresh.push(t);
+    Object.assign(cursor, { tradeId: t.tradeId, ts: t.ts, seq });
+  }
+  return { fresh, reachedEnd: false };
+}
+
+/** The result of a backfill that could not start (`error` says why). */
+export function notBackfilled(error: string): BackfillResult {
+  return { recovered: 0, closed: false, pages: 0, retries: 0, error, resumeAfter: null };
+}
+
+/** The gap record of `gap` once `recovered` of its trades were delivered: `missing` is exact. */
+export function gapRecordOf(
+  market: string,
+  gap: SequenceGap,
+  reason: GapRecord["reason"],
+  recovered: number,
+): GapRecord {
+  const expected = BigInt(gap.beforeTradeId) - BigInt(gap.afterTradeId) - 1n;
+  const missing = expected - BigInt(recovered);
+  return {
+    market,
+    reason,
+    afterTradeId: gap.afterTradeId,
+    beforeTradeId: gap.beforeTradeId,
+    fromTs: gap.afterTs,
+    toTs: gap.beforeTs,
+    recovered,
+    missing: missing > 0n ? Number(missing) : 0,
+  };
 }

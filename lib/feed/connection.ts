@@ -18,84 +18,37 @@
  *   "still unreachable" line per `failureLogIntervalMs` (every attempt is at debug), and one line
  *   when it is live again (see `FailureLog`).
  * - `close()` (or aborting the signal) stops every timer and socket; it resolves when all are gone.
+ *
+ * The jobs live apart: `_link.ts` is one socket with its keep-alive and stale watchdog,
+ * `_reconnect_policy.ts` the backoff and condensed failure lines, `_handover.ts` the scheduled
+ * replacements; this class decides which link is which and owns the state.
  */
 
 import WebSocket from "ws";
-import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
+import type { ParseResult } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
-import { type Market, marketName, type RawTrade } from "../trade.ts";
-import type { MarketState } from "../domain.ts";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { marketName } from "../trade.ts";
 import { type Clock, SYSTEM_CLOCK } from "../time.ts";
 import { Link, type LinkEnd } from "./_link.ts";
-import { errorText, safeUrl } from "../redact.ts";
+import { errorText } from "../redact.ts";
 import {
-  DEFAULT_FAILURE_LOG_OPTIONS,
-  FailureLog,
-  recoveredText,
-  stillDownText,
-} from "../failure_log.ts";
-import type { LogLevel } from "../log.ts";
+  type ConnectionHandlers,
+  type ConnectionOptions,
+  type ConnectionState,
+  DEFAULT_CONNECTION_OPTIONS,
+  type FeedConnectionInit,
+} from "./connection_options.ts";
+import { ReconnectPolicy, type StateNotice } from "./_reconnect_policy.ts";
+import { Handover, provesOverlap } from "./_handover.ts";
+import { safeParse } from "./_safe_parse.ts";
 
-/** Where a connection is in its life. */
-export type ConnectionState = MarketState | "closed";
-
-/** Timing of {@link FeedConnection}. */
-export interface ConnectionOptions {
-  /** Reconnect backoff. @default DEFAULT_BACKOFF_OPTIONS */
-  backoff: Partial<BackoffOptions>;
-  /** Overrides the adapter's `keepAlive.staleAfterMs` when set. @default null */
-  staleAfterMs: number | null;
-  /** Retry interval while the exchange refuses this location (HTTP 451/403). @default 600_000 */
-  blockedRetryMs: number;
-  /** Replace a connection (with overlap) once it is this old. @default 82_800_000 (23 h) */
-  maxConnectionAgeMs: number;
-  /** Longest wait for a replacement to prove the overlap before switching anyway. @default 10_000 */
-  handoverTimeoutMs: number;
-  /** Opening handshake timeout. @default 10_000 */
-  connectTimeoutMs: number;
-  /** Least time between two log lines about one outage. @default 60_000 */
-  failureLogIntervalMs: number;
-}
-
-/** The defaults of {@link ConnectionOptions}. */
-export const DEFAULT_CONNECTION_OPTIONS: Readonly<ConnectionOptions> = Object.freeze({
-  backoff: {},
-  staleAfterMs: null,
-  blockedRetryMs: 600_000,
-  maxConnectionAgeMs: 23 * 3_600_000,
-  handoverTimeoutMs: 10_000,
-  connectTimeoutMs: 10_000,
-  failureLogIntervalMs: DEFAULT_FAILURE_LOG_OPTIONS.intervalMs,
-});
-
-/** What a {@link FeedConnection} reports to its owner. Handlers must not block. */
-export interface ConnectionHandlers {
-  /** One parsed message, in arrival order (trades of a replacement arrive after the hand-over). */
-  onMessage(result: ParseResult): void;
-  /** A fresh connection opened after none was live (start, or reconnect after a loss). */
-  onOpen?(): void;
-  /** The state changed; `detail` is the reason (an error line, or null). */
-  onState?(state: ConnectionState, detail: string | null): void;
-}
-
-/** Everything a {@link FeedConnection} needs. */
-export interface FeedConnectionInit {
-  market: Market;
-  adapter: ExchangeAdapter;
-  /** WebSocket base URL (the adapter's default or an override). */
-  wsUrl: string;
-  handlers: ConnectionHandlers;
-  options?: Partial<ConnectionOptions>;
-  /**
-   * True when a trade was already delivered; proves a replacement's overlap.
-   * @default a replacement is switched to on its first trades
-   */
-  seen?: (trade: RawTrade) => boolean;
-  clock?: Clock;
-  random?: () => number;
-  signal?: AbortSignal;
-}
+export {
+  type ConnectionHandlers,
+  type ConnectionOptions,
+  type ConnectionState,
+  DEFAULT_CONNECTION_OPTIONS,
+  type FeedConnectionInit,
+};
 
 /** One market's connection, reconnecting until closed. */
 export class FeedConnection {
@@ -103,15 +56,12 @@ export class FeedConnection {
   readonly options: Readonly<ConnectionOptions>;
   #init: FeedConnectionInit;
   #clock: Clock;
-  #backoff: Backoff;
-  #failures: FailureLog;
+  #policy: ReconnectPolicy;
+  #handover: Handover;
   #state: ConnectionState = "down";
   #primary: Link | null = null;
   #candidate: Link | null = null;
-  #held: ParseResult[] = [];
   #retryTimer: unknown = null;
-  #ageTimer: unknown = null;
-  #handoverTimer: unknown = null;
   #links = new Set<Link>();
   #closed = false;
   #started = false;
@@ -125,11 +75,14 @@ export class FeedConnection {
     this.name = marketName(init.market);
     this.#clock = init.clock ?? SYSTEM_CLOCK;
     this.options = Object.freeze({ ...DEFAULT_CONNECTION_OPTIONS, ...init.options });
-    this.#backoff = new Backoff(this.options.backoff, init.random);
-    this.#failures = new FailureLog(
-      { intervalMs: this.options.failureLogIntervalMs },
-      () => this.#clock.now(),
-    );
+    this.#policy = new ReconnectPolicy(this.name, this.options, this.#clock, init.random);
+    this.#handover = new Handover({
+      clock: this.#clock,
+      maxConnectionAgeMs: this.options.maxConnectionAgeMs,
+      handoverTimeoutMs: this.options.handoverTimeoutMs,
+      onDue: (reason) => this.replace(reason),
+      onTimeout: () => this.#completeHandover("timeout"),
+    });
     init.signal?.addEventListener("abort", () => void this.close(), { once: true });
   }
 
@@ -167,11 +120,9 @@ export class FeedConnection {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      for (const t of [this.#retryTimer, this.#ageTimer, this.#handoverTimer]) {
-        if (t !== null) this.#clock.clearTimeout(t);
-      }
-      this.#retryTimer = this.#ageTimer = this.#handoverTimer = null;
-      this.#held = [];
+      if (this.#retryTimer !== null) this.#clock.clearTimeout(this.#retryTimer);
+      this.#retryTimer = null;
+      this.#handover.stop();
       for (const link of this.#links) link.terminate();
       this.#setState("closed", null);
     }
@@ -183,11 +134,7 @@ export class FeedConnection {
    * The one place the state changes. `notice` makes the from -> to line its own event at its
    * level (a warning unless said otherwise); other changes log at debug, recoveries at info.
    */
-  #setState(
-    next: ConnectionState,
-    detail: string | null,
-    notice?: { event: string; fields: Record<string, unknown>; level?: LogLevel },
-  ): void {
+  #setState(next: ConnectionState, detail: string | null, notice?: StateNotice): void {
     const from = this.#state;
     if (next === "down" || next === "blocked") this.#lastError = detail;
     if (notice) {
@@ -205,8 +152,13 @@ export class FeedConnection {
       // Already logged above.
     } else if (next === "live" && this.#reconnects > 0) log.info("feed.state", fields);
     else log.debug("feed.state", fields);
+    this.#callHandler(() => this.#init.handlers.onState?.(next, detail));
+  }
+
+  /** Handler exceptions are logged, never thrown into the socket code. */
+  #callHandler(call: () => void): void {
     try {
-      this.#init.handlers.onState?.(next, detail);
+      call();
     } catch (e) {
       log.error("feed.handler_failed", { market: this.name, error: errorText(e) });
     }
@@ -242,60 +194,28 @@ export class FeedConnection {
   #onLinkOpen(link: Link): void {
     if (this.#closed) return;
     if (link === this.#primary) {
-      const recovery = this.#failures.recovered(this.name);
-      this.#setState(
-        "live",
-        null,
-        recovery
-          ? {
-            event: "feed.recovered",
-            level: "info",
-            fields: { ...recovery, message: recoveredText(this.name, recovery) },
-          }
-          : undefined,
-      );
-      this.#armAgeTimer();
-      try {
-        this.#init.handlers.onOpen?.();
-      } catch (e) {
-        log.error("feed.handler_failed", { market: this.name, error: errorText(e) });
-      }
+      this.#setState("live", null, this.#policy.recovered());
+      this.#handover.armAgeLimit();
+      this.#callHandler(() => this.#init.handlers.onOpen?.());
     } else if (link === this.#candidate) {
-      this.#handoverTimer = this.#clock.setTimeout(
-        () => this.#completeHandover("timeout"),
-        this.options.handoverTimeoutMs,
-      );
+      this.#handover.awaitOverlap();
     }
   }
 
   #onLinkText(link: Link, text: string): void {
     if (this.#closed) return;
     const { adapter, market } = this.#init;
-    let result: ParseResult;
-    try {
-      result = adapter.parse(text, market, this.#clock.now());
-    } catch (e) {
-      // Adapters promise not to throw; if one does, count it as a rejected message, not a crash.
-      result = {
-        trades: [],
-        events: [],
-        rejects: [{ reason: "wrong_type", sample: text.slice(0, 200) }],
-      };
-      log.error("feed.adapter_threw", { market: this.name, error: errorText(e) });
-    }
+    const result = safeParse(adapter, text, market, this.#clock.now());
     const wantsReconnect = result.events.find((e) => e.kind === "reconnect");
     if (link === this.#candidate) {
-      if (result.trades.length) this.#held.push({ trades: result.trades, events: [], rejects: [] });
+      if (result.trades.length) this.#handover.hold(result.trades);
       this.#deliver({ trades: [], events: result.events, rejects: result.rejects });
       if (wantsReconnect) {
         // The replacement is going away too: drop it and keep the old connection for now.
         link.terminate();
         return;
       }
-      const seen = this.#init.seen;
-      if (result.trades.length && (!seen || result.trades.some((t) => safeSeen(seen, t)))) {
-        this.#completeHandover("overlap");
-      }
+      if (provesOverlap(result.trades, this.#init.seen)) this.#completeHandover("overlap");
       return;
     }
     if (link !== this.#primary) return;
@@ -305,37 +225,22 @@ export class FeedConnection {
 
   #deliver(result: ParseResult): void {
     if (!result.trades.length && !result.events.length && !result.rejects.length) return;
-    try {
-      this.#init.handlers.onMessage(result);
-    } catch (e) {
-      log.error("feed.handler_failed", { market: this.name, error: errorText(e) });
-    }
+    this.#callHandler(() => this.#init.handlers.onMessage(result));
   }
 
   #completeHandover(how: "overlap" | "timeout" | "old_ended"): void {
     const next = this.#candidate;
     if (this.#closed || !next || !next.isOpen) return;
-    if (this.#handoverTimer !== null) this.#clock.clearTimeout(this.#handoverTimer);
-    this.#handoverTimer = null;
+    const held = this.#handover.release();
     const old = this.#primary;
     this.#primary = next;
     this.#candidate = null;
     this.#handovers++;
     old?.retire();
-    log.info("feed.handover", { market: this.name, how, held: this.#held.length });
-    const held = this.#held;
-    this.#held = [];
+    log.info("feed.handover", { market: this.name, how, held: held.length });
     for (const r of held) this.#deliver(r);
     this.#setState("live", null);
-    this.#armAgeTimer();
-  }
-
-  #armAgeTimer(): void {
-    if (this.#ageTimer !== null) this.#clock.clearTimeout(this.#ageTimer);
-    this.#ageTimer = this.#clock.setTimeout(() => {
-      this.#ageTimer = null;
-      this.replace("connection age limit");
-    }, this.options.maxConnectionAgeMs);
+    this.#handover.armAgeLimit();
   }
 
   #onLinkEnd(link: Link, why: LinkEnd): void {
@@ -346,16 +251,10 @@ export class FeedConnection {
     if (this.#closed || link.retired) return;
     if (link === this.#candidate) {
       this.#candidate = null;
-      this.#held = [];
-      if (this.#handoverTimer !== null) this.#clock.clearTimeout(this.#handoverTimer);
-      this.#handoverTimer = null;
+      this.#handover.abandon();
       log.warn("feed.replacement_failed", { market: this.name, error: why.error ?? "closed" });
       // Try again later; the old connection is still delivering.
-      if (this.#ageTimer !== null) this.#clock.clearTimeout(this.#ageTimer);
-      this.#ageTimer = this.#clock.setTimeout(() => {
-        this.#ageTimer = null;
-        this.replace("retry replacement");
-      }, this.#backoff.next());
+      this.#handover.retryAfter(this.#policy.nextDelayMs());
       return;
     }
     if (link !== this.#primary) return;
@@ -371,63 +270,14 @@ export class FeedConnection {
       this.#setState("connecting", why.error);
       return;
     }
-    if (this.#ageTimer !== null) this.#clock.clearTimeout(this.#ageTimer);
-    this.#ageTimer = null;
+    this.#handover.disarm();
     this.#scheduleReconnect(link, why);
   }
 
   #scheduleReconnect(link: Link, why: LinkEnd): void {
-    const now = this.#clock.now();
-    if (link.openedAt !== null) this.#backoff.connectionEnded(link.openedAt, now);
-    let delay: number;
-    if (why.status === 451 || why.status === 403) {
-      delay = this.options.blockedRetryMs;
-      const message = `${this.name} blocked (HTTP ${why.status}): the exchange refuses this ` +
-        `location; retrying every ${humanMs(delay)}; other markets continue`;
-      this.#setState("blocked", message, {
-        event: "feed.blocked",
-        fields: { status: why.status, message },
-      });
-    } else {
-      delay = this.#backoff.next();
-      this.#setState(
-        "down",
-        why.error ?? "connection closed",
-        this.#failureNotice(link, why, delay),
-      );
-    }
+    const step = this.#policy.afterEnd(link, why);
+    this.#setState(step.state, step.detail, step.notice);
     this.#reconnects++;
-    this.#retryTimer = this.#clock.setTimeout(() => this.#connectPrimary(), delay);
+    this.#retryTimer = this.#clock.setTimeout(() => this.#connectPrimary(), step.delayMs);
   }
-
-  /** The log line of a failed attempt: in full, condensed, or at debug (see `FailureLog`). */
-  #failureNotice(link: Link, why: LinkEnd, retryInMs: number) {
-    const error = why.error ?? "connection closed";
-    const verdict = this.#failures.failed(this.name);
-    if (verdict.log === "repeat") {
-      const { attempts, downMs } = verdict;
-      const message = stillDownText(this.name, attempts, error, retryInMs);
-      return { event: "feed.still_down", fields: { attempts, downMs, error, retryInMs, message } };
-    }
-    return {
-      event: "feed.disconnected",
-      level: verdict.log === "first" ? "warn" as const : "debug" as const,
-      fields: { url: safeUrl(link.url), error, retryInMs, attempts: verdict.attempts },
-    };
-  }
-}
-
-function safeSeen(seen: (t: RawTrade) => boolean, t: RawTrade): boolean {
-  try {
-    return seen(t);
-  } catch {
-    return false;
-  }
-}
-
-/** `10 min`, `30 s`, `250 ms`. */
-function humanMs(ms: number): string {
-  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
-  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000} s`;
-  return `${ms} ms`;
 }

@@ -25,7 +25,13 @@ import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
 import type { GapRecord, MarketState } from "../domain.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
-import { backfill, type BackfillOptions, type BackfillResult } from "./backfill.ts";
+import {
+  backfill,
+  type BackfillOptions,
+  type BackfillResult,
+  gapRecordOf,
+  notBackfilled,
+} from "./backfill.ts";
 import type { RestBudget } from "./rest_budget.ts";
 import { Quarantine, type QuarantineReason } from "./quarantine.ts";
 import {
@@ -194,15 +200,7 @@ export class MarketPipeline {
     this.#held = [{ trades: rest, fresh: false }];
     const { adapter, market, restUrl, restBudget: budget } = this.#init;
     if (!adapter.rest || !budget) {
-      const none = {
-        recovered: 0,
-        closed: false,
-        pages: 0,
-        retries: 0,
-        error: "no REST history",
-        resumeAfter: null,
-      };
-      this.#finishBackfill(gap, reason, none, 0);
+      this.#finishBackfill(gap, reason, notBackfilled("no REST history"), 0);
       return;
     }
     log.info("feed.backfill_started", {
@@ -244,28 +242,17 @@ export class MarketPipeline {
     recovered: number,
   ): void {
     if (this.#init.signal.aborted) return;
-    const expected = BigInt(gap.beforeTradeId) - BigInt(gap.afterTradeId) - 1n;
-    const missingBig = expected - BigInt(recovered);
-    const missing = missingBig > 0n ? Number(missingBig) : 0;
-    if (missing > 0) {
+    const record = gapRecordOf(this.name, gap, reason, recovered);
+    if (record.missing) {
       log.warn("feed.backfill_incomplete", {
         market: this.name,
-        missing,
+        missing: record.missing,
         pages: result.pages,
         retries: result.retries,
         error: result.error ?? "the exchange's history no longer has them",
       });
     }
-    this.#report({
-      market: this.name,
-      reason,
-      afterTradeId: gap.afterTradeId,
-      beforeTradeId: gap.beforeTradeId,
-      fromTs: gap.afterTs,
-      toTs: gap.beforeTs,
-      recovered,
-      missing,
-    });
+    this.#report(record);
     const held = this.#held;
     this.#held = [];
     this.#backfilling = false;

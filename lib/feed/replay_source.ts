@@ -20,7 +20,7 @@
  * - `close()` stops reading and resolves when nothing is running any more.
  */
 
-import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
+import type { ExchangeAdapter } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
 import { type Market, marketName, type Trade } from "../trade.ts";
 import type { MarketSnapshot } from "./market_pipeline.ts";
@@ -29,6 +29,8 @@ import type { LastTrade } from "./sequencer.ts";
 import { errorText } from "../redact.ts";
 import { sleep } from "../time.ts";
 import { DEFAULT_REJECT_LOG_INTERVAL_MS } from "./quarantine.ts";
+import { parseRecord, readLines, replayPacer } from "./_replay_file.ts";
+import { safeParse } from "./_safe_parse.ts";
 
 /** One market the replay feeds. */
 export interface ReplayMarket {
@@ -64,13 +66,6 @@ export interface ReplaySummary {
   skipped: number;
   /** Byte offset of a truncated last line, or null. */
   truncatedAt: number | null;
-}
-
-/** One line of the file, with its byte offset; `terminated` is false for a last line with no `\n`. */
-interface Line {
-  text: string;
-  offset: number;
-  terminated: boolean;
 }
 
 interface Run {
@@ -161,7 +156,7 @@ export class ReplaySource {
     for (const run of this.#runs.values()) run.pipeline.connectionOpened();
     let sinceYield = 0;
     let skipLoggedAt = -Infinity;
-    const pace = this.#pacer();
+    const pace = replayPacer(this.#init.speed, signal);
     for await (const line of readLines(path)) {
       if (signal.aborted) break;
       summary.lines++;
@@ -193,7 +188,7 @@ export class ReplaySource {
       if (pace) await pace(rec.t);
       if (signal.aborted) break;
       this.#clock = Math.max(this.#clock, rec.t);
-      run.pipeline.message(this.#parse(run, rec.msg, rec.t));
+      run.pipeline.message(safeParse(run.adapter, rec.msg, run.market, rec.t));
       summary.messages++;
       if (++sinceYield >= YIELD_EVERY_LINES) {
         sinceYield = 0;
@@ -204,32 +199,6 @@ export class ReplaySource {
     this.#state = "down";
     log.info("replay.finished", { file: path, ...summary, stopped: signal.aborted });
     return summary;
-  }
-
-  /** With `speed`, waits until a line recorded at `t` is due; null when unpaced. */
-  #pacer(): ((t: number) => Promise<void>) | null {
-    const speed = this.#init.speed;
-    if (!speed || !(speed > 0)) return null;
-    let first: number | null = null;
-    const startedAt = Date.now();
-    return async (t) => {
-      first ??= t;
-      const wait = startedAt + (t - first) / speed - Date.now();
-      if (wait > 0) await sleep(wait, this.#abort.signal);
-    };
-  }
-
-  #parse(run: Run, msg: string, t: number): ParseResult {
-    try {
-      return run.adapter.parse(msg, run.market, t);
-    } catch (e) {
-      log.error("feed.adapter_threw", { market: marketName(run.market), error: errorText(e) });
-      return {
-        trades: [],
-        events: [],
-        rejects: [{ reason: "wrong_type", sample: msg.slice(0, 200) }],
-      };
-    }
   }
 
   #gap(gap: GapRecord): void {
@@ -246,63 +215,5 @@ export class ReplaySource {
     } catch (e) {
       log.error("feed.sink_failed", { market, error: errorText(e) });
     }
-  }
-}
-
-/** A recorded line, or null when it is not one. */
-function parseRecord(text: string): { t: number; market: string; msg: string } | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const o = v as { t?: unknown; market?: unknown; msg?: unknown } | null;
-  if (
-    typeof o !== "object" || o === null || typeof o.t !== "number" || !Number.isFinite(o.t) ||
-    typeof o.market !== "string" || typeof o.msg !== "string"
-  ) return null;
-  return { t: o.t, market: o.market, msg: o.msg };
-}
-
-/** The file's lines with their byte offsets, reading 64 KiB at a time. */
-async function* readLines(path: string): AsyncGenerator<Line> {
-  const file = await Deno.open(path, { read: true });
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(64 * 1024);
-  let carry: Uint8Array[] = [];
-  let carryBytes = 0;
-  let offset = 0;
-  const take = (tail: Uint8Array): Uint8Array => {
-    if (!carry.length) return tail;
-    const out = new Uint8Array(carryBytes + tail.length);
-    let at = 0;
-    for (const c of carry) out.set(c, at), at += c.length;
-    out.set(tail, at);
-    carry = [];
-    carryBytes = 0;
-    return out;
-  };
-  try {
-    for (;;) {
-      const n = await file.read(buf);
-      if (n === null) break;
-      let start = 0;
-      for (let nl = buf.indexOf(10, start); nl !== -1 && nl < n; nl = buf.indexOf(10, start)) {
-        const bytes = take(buf.subarray(start, nl));
-        yield { text: decoder.decode(bytes), offset, terminated: true };
-        offset += bytes.length + 1;
-        start = nl + 1;
-      }
-      if (start < n) {
-        carry.push(buf.slice(start, n));
-        carryBytes += n - start;
-      }
-    }
-    if (carryBytes > 0) {
-      yield { text: decoder.decode(take(new Uint8Array(0))), offset, terminated: false };
-    }
-  } finally {
-    file.close();
   }
 }

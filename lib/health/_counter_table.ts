@@ -1,6 +1,7 @@
 /**
  * The counters `/metrics` exports from the status, as tables: every counter the stream keeps in
- * status.json is listed here or exported with labels in `metrics.ts`.
+ * status.json is listed here or exported with labels in `metrics.ts`. Also the unlabelled gauges
+ * read straight from the status.
  */
 
 import type { MarketStatus, StreamStatus } from "../runtime/status.ts";
@@ -90,5 +91,34 @@ export const REST_COUNTERS: [string, string, (r: RestStatus) => number][] = [
     "btcfeed_rest_retries_total",
     "Retried REST failures (5xx, timeouts, network errors), per exchange.",
     (r) => r.retries,
+  ],
+];
+
+/** Unlabelled gauges of the whole stream: name, help, value in the status. */
+export const SCALAR_GAUGES: [string, string, (s: StreamStatus) => number][] = [
+  ["btcfeed_forced", "1 while failover is forced by `btcfeed failover`.", (s) => s.forced ? 1 : 0],
+  ["btcfeed_outbox_depth", "Trades waiting in the outbox.", (s) => s.outbox.depth],
+  ["btcfeed_outbox_bytes", "Size of the outbox on disk.", (s) => s.outbox.bytes],
+  ["btcfeed_outbox_max_trades", "The outbox's limit in trades.", (s) => s.outbox.maxTrades],
+  [
+    "btcfeed_outbox_dead_letters",
+    "Rows the primary rejected (out-of-order, or refused: a key's type), kept for a retry.",
+    (s) => s.outbox.deadLetters ?? 0,
+  ],
+  ["btcfeed_outbox_full", "1 while the outbox is at its limit.", (s) => s.outbox.full ? 1 : 0],
+  [
+    "btcfeed_outbox_error",
+    "1 while the outbox reports a disk error.",
+    (s) => s.outbox.lastError ? 1 : 0,
+  ],
+  [
+    "btcfeed_sync_done",
+    "Trades replayed in the current sync (0 when not syncing).",
+    (s) => s.sync?.done ?? 0,
+  ],
+  [
+    "btcfeed_sync_total",
+    "Trades to replay in the current sync (0 when not syncing).",
+    (s) => s.sync?.total ?? 0,
   ],
 ];

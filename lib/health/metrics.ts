@@ -14,7 +14,12 @@ import { Counter, Gauge, Registry } from "prom-client";
 import type { StreamStatus } from "../runtime/status.ts";
 import type { Mode } from "../domain.ts";
 import { MARKET_STATES } from "../domain.ts";
-import { MARKET_COUNTERS, REST_COUNTERS, SCALAR_COUNTERS } from "./_counter_table.ts";
+import {
+  MARKET_COUNTERS,
+  REST_COUNTERS,
+  SCALAR_COUNTERS,
+  SCALAR_GAUGES,
+} from "./_counter_table.ts";
 import { type LatencyTarget, RedisLatency } from "./latency.ts";
 
 export { LATENCY_BUCKETS_SECONDS } from "./latency.ts";
@@ -31,28 +36,30 @@ export interface StreamMetricsOptions {
   latency: RedisLatency;
 }
 
-/** The stream's metrics registry. */
-export class StreamMetrics {
-  /** The registry holding every btcfeed metric. */
-  readonly registry: Registry = new Registry();
-  #latency: RedisLatency;
-  #getStatus: () => StreamStatus | null;
-  /** The status every collect callback of the current scrape reads (one snapshot a scrape). */
-  #scraped: StreamStatus | null | undefined = undefined;
+/** Sets a gauge's values from the scraped status. */
+type GaugeFill<L extends string> = (g: Gauge<L>, s: StreamStatus) => void;
+/** Adds a counter's values (clamped at 0) from the scraped status. */
+type CounterFill<L extends string> = (
+  inc: (labels: Partial<Record<L, string>>, v: number) => void,
+  s: StreamStatus,
+) => void;
 
-  /** `getStatus` is called at each scrape; null (no status yet) exports only static metrics. */
-  constructor(getStatus: () => StreamStatus | null, options: Partial<StreamMetricsOptions> = {}) {
-    const now = options.now ?? Date.now;
-    const r = this.registry;
-    this.#getStatus = getStatus;
-    const current = () => this.#scraped === undefined ? getStatus() : this.#scraped;
-    const gauge = <L extends string>(
-      name: string,
-      help: string,
-      labelNames: L[],
-      fill: (g: Gauge<L>, s: StreamStatus) => void,
-    ) =>
-      new Gauge<L>({
+/** Registers metrics whose values are read from the scraped status at each scrape. */
+interface Definer {
+  gauge<L extends string>(name: string, help: string, labelNames: L[], fill: GaugeFill<L>): void;
+  counter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    fill: CounterFill<L>,
+  ): void;
+}
+
+/** A {@link Definer} into `r`; without a status, an unlabelled metric exports no sample. */
+function definer(r: Registry, current: () => StreamStatus | null): Definer {
+  return {
+    gauge(name, help, labelNames, fill) {
+      new Gauge({
         name,
         help,
         labelNames,
@@ -64,13 +71,9 @@ export class StreamMetrics {
           else if (!labelNames.length) this.remove({});
         },
       });
-    const counter = <L extends string>(
-      name: string,
-      help: string,
-      labelNames: L[],
-      fill: (inc: (labels: Partial<Record<L, string>>, v: number) => void, s: StreamStatus) => void,
-    ) =>
-      new Counter<L>({
+    },
+    counter(name, help, labelNames, fill) {
+      new Counter({
         name,
         help,
         labelNames,
@@ -82,167 +85,158 @@ export class StreamMetrics {
           else if (!labelNames.length) this.remove({});
         },
       });
+    },
+  };
+}
 
-    const info = new Gauge({
-      name: "btcfeed_info",
-      help: "Build information; always 1.",
-      labelNames: ["version"],
-      registers: [r],
-    });
-    info.set({ version: options.version ?? "" }, 1);
-    gauge(
-      "btcfeed_start_time_seconds",
-      "When the stream started, seconds since the epoch.",
-      [],
-      (g, s) => g.set(s.startedAt / 1000),
-    );
+/** `btcfeed_info{version}` (static) and the start time. */
+function defineInfo(r: Registry, d: Definer, version: string): void {
+  const info = new Gauge({
+    name: "btcfeed_info",
+    help: "Build information; always 1.",
+    labelNames: ["version"],
+    registers: [r],
+  });
+  info.set({ version }, 1);
+  d.gauge(
+    "btcfeed_start_time_seconds",
+    "When the stream started, seconds since the epoch.",
+    [],
+    (g, s) => g.set(s.startedAt / 1000),
+  );
+}
 
-    for (const [name, help, value] of SCALAR_COUNTERS) {
-      counter(name, help, [], (inc, s) => inc({}, value(s) ?? 0));
-    }
-    counter(
-      "btcfeed_writes_total",
-      "Trades written per target: primary, failover (Redis) or outbox (disk).",
-      ["target"],
-      (inc, s) => {
-        inc({ target: "primary" }, s.counters.writtenPrimary);
-        inc({ target: "failover" }, s.counters.writtenFailover);
-        inc({ target: "outbox" }, s.counters.outboxAppended);
-      },
-    );
-    counter(
-      "btcfeed_gap_records_total",
-      "Gap records by outcome: written (primary acknowledged), failed (refused, dropped), " +
-        "unstored (not storable locally).",
-      ["outcome"],
-      (inc, s) => {
-        for (const outcome of ["written", "failed", "unstored"] as const) {
-          inc({ outcome }, s.gapRecords?.[outcome] ?? 0);
-        }
-      },
-    );
-
-    gauge("btcfeed_mode", "1 for the current write mode, 0 for the others.", ["mode"], (g, s) => {
-      for (const mode of MODES) g.set({ mode }, s.mode === mode ? 1 : 0);
-    });
-    gauge(
-      "btcfeed_forced",
-      "1 while failover is forced by `btcfeed failover`.",
-      [],
-      (g, s) => g.set(s.forced ? 1 : 0),
-    );
-    gauge(
-      "btcfeed_outbox_depth",
-      "Trades waiting in the outbox.",
-      [],
-      (g, s) => g.set(s.outbox.depth),
-    );
-    gauge(
-      "btcfeed_outbox_bytes",
-      "Size of the outbox on disk.",
-      [],
-      (g, s) => g.set(s.outbox.bytes),
-    );
-    gauge(
-      "btcfeed_outbox_max_trades",
-      "The outbox's limit in trades.",
-      [],
-      (g, s) => g.set(s.outbox.maxTrades),
-    );
-    gauge(
-      "btcfeed_outbox_dead_letters",
-      "Outbox rows the primary rejected as out-of-order, kept for inspection.",
-      [],
-      (g, s) => g.set(s.outbox.deadLetters ?? 0),
-    );
-    gauge(
-      "btcfeed_outbox_full",
-      "1 while the outbox is at its limit.",
-      [],
-      (g, s) => g.set(s.outbox.full ? 1 : 0),
-    );
-    gauge(
-      "btcfeed_outbox_error",
-      "1 while the outbox reports a disk error.",
-      [],
-      (g, s) => g.set(s.outbox.lastError ? 1 : 0),
-    );
-    gauge(
-      "btcfeed_sync_done",
-      "Trades replayed in the current sync (0 when not syncing).",
-      [],
-      (g, s) => g.set(s.sync?.done ?? 0),
-    );
-    gauge(
-      "btcfeed_sync_total",
-      "Trades to replay in the current sync (0 when not syncing).",
-      [],
-      (g, s) => g.set(s.sync?.total ?? 0),
-    );
-    gauge("btcfeed_redis_up", "1 while a Redis target answers probes.", ["target"], (g, s) => {
-      g.set({ target: "primary" }, s.primary.healthy ? 1 : 0);
-      if (s.failover.url !== null) g.set({ target: "failover" }, s.failover.healthy ? 1 : 0);
-    });
-
-    for (const [name, help, value] of MARKET_COUNTERS) {
-      counter(name, help, ["market"], (inc, s) => {
-        for (const [market, m] of Object.entries(s.markets)) inc({ market }, value(m) ?? 0);
-      });
-    }
-    for (const [name, help, value] of REST_COUNTERS) {
-      counter(name, help, ["exchange"], (inc, s) => {
-        for (const [exchange, r] of Object.entries(s.rest ?? {})) inc({ exchange }, value(r));
-      });
-    }
-    gauge("btcfeed_rest_banned", "1 while an exchange bans this IP's REST (HTTP 418).", [
-      "exchange",
-    ], (g, s) => {
-      for (const [exchange, r] of Object.entries(s.rest ?? {})) {
-        g.set({ exchange }, r.state === "banned" ? 1 : 0);
+/** Counters of the whole stream: the table, then writes per target and gap records per outcome. */
+function defineStreamCounters(d: Definer): void {
+  for (const [name, help, value] of SCALAR_COUNTERS) {
+    d.counter(name, help, [], (inc, s) => inc({}, value(s) ?? 0));
+  }
+  d.counter(
+    "btcfeed_writes_total",
+    "Trades written per target: primary, failover (Redis) or outbox (disk).",
+    ["target"],
+    (inc, s) => {
+      inc({ target: "primary" }, s.counters.writtenPrimary);
+      inc({ target: "failover" }, s.counters.writtenFailover);
+      inc({ target: "outbox" }, s.counters.outboxAppended);
+    },
+  );
+  d.counter(
+    "btcfeed_gap_records_total",
+    "Gap records by outcome: written (primary acknowledged), failed (refused, dropped), " +
+      "unstored (not storable locally).",
+    ["outcome"],
+    (inc, s) => {
+      for (const outcome of ["written", "failed", "unstored"] as const) {
+        inc({ outcome }, s.gapRecords?.[outcome] ?? 0);
       }
-    });
-    counter(
-      "btcfeed_market_quarantined_total",
-      "Messages set aside as invalid, per market and reason.",
-      ["market", "reason"],
-      (inc, s) => {
-        for (const [market, m] of Object.entries(s.markets)) {
-          for (const [reason, n] of Object.entries(m.quarantined)) inc({ market, reason }, n);
-        }
-      },
-    );
-    gauge(
-      "btcfeed_market_last_trade_age_seconds",
-      "Seconds since the exchange time of each market's latest trade (absent before the first).",
-      ["market"],
-      (g, s) => {
-        const t = now();
-        for (const [market, m] of Object.entries(s.markets)) {
-          if (m.last) g.set({ market }, Math.max(0, t - m.last.ts) / 1000);
-        }
-      },
-    );
-    gauge(
-      "btcfeed_market_state",
-      "1 for each market's current state.",
-      ["market", "state"],
-      (g, s) => {
-        for (const [market, m] of Object.entries(s.markets)) {
-          for (const state of MARKET_STATES) g.set({ market, state }, m.state === state ? 1 : 0);
-        }
-      },
-    );
-    gauge("btcfeed_market_outlier", "1 while a market is left out of the consolidated price.", [
-      "market",
-    ], (g, s) => {
-      for (const [market, m] of Object.entries(s.markets)) g.set({ market }, m.outlier ? 1 : 0);
-    });
-    gauge("btcfeed_consolidated_market", "1 for the market feeding the consolidated price.", [
-      "market",
-    ], (g, s) => {
-      if (s.consolidatedMarket) g.set({ market: s.consolidatedMarket }, 1);
-    });
+    },
+  );
+}
 
+/** Gauges of the whole stream: mode, the table (outbox, sync), Redis targets up. */
+function defineStreamGauges(d: Definer): void {
+  d.gauge("btcfeed_mode", "1 for the current write mode, 0 for the others.", ["mode"], (g, s) => {
+    for (const mode of MODES) g.set({ mode }, s.mode === mode ? 1 : 0);
+  });
+  for (const [name, help, value] of SCALAR_GAUGES) {
+    d.gauge(name, help, [], (g, s) => g.set(value(s)));
+  }
+  d.gauge("btcfeed_redis_up", "1 while a Redis target answers probes.", ["target"], (g, s) => {
+    g.set({ target: "primary" }, s.primary.healthy ? 1 : 0);
+    if (s.failover.url !== null) g.set({ target: "failover" }, s.failover.healthy ? 1 : 0);
+  });
+}
+
+/** Counters per market: the table, then quarantined messages per reason. */
+function defineMarketCounters(d: Definer): void {
+  for (const [name, help, value] of MARKET_COUNTERS) {
+    d.counter(name, help, ["market"], (inc, s) => {
+      for (const [market, m] of Object.entries(s.markets)) inc({ market }, value(m) ?? 0);
+    });
+  }
+  d.counter(
+    "btcfeed_market_quarantined_total",
+    "Messages set aside as invalid, per market and reason.",
+    ["market", "reason"],
+    (inc, s) => {
+      for (const [market, m] of Object.entries(s.markets)) {
+        for (const [reason, n] of Object.entries(m.quarantined)) inc({ market, reason }, n);
+      }
+    },
+  );
+}
+
+/** Gauges per market: last trade age (by `now`), state, outlier, consolidated source. */
+function defineMarketGauges(d: Definer, now: () => number): void {
+  d.gauge(
+    "btcfeed_market_last_trade_age_seconds",
+    "Seconds since the exchange time of each market's latest trade (absent before the first).",
+    ["market"],
+    (g, s) => {
+      const t = now();
+      for (const [market, m] of Object.entries(s.markets)) {
+        if (m.last) g.set({ market }, Math.max(0, t - m.last.ts) / 1000);
+      }
+    },
+  );
+  d.gauge("btcfeed_market_state", "1 for each market's current state.", ["market", "state"], (
+    g,
+    s,
+  ) => {
+    for (const [market, m] of Object.entries(s.markets)) {
+      for (const state of MARKET_STATES) g.set({ market, state }, m.state === state ? 1 : 0);
+    }
+  });
+  d.gauge("btcfeed_market_outlier", "1 while a market is left out of the consolidated price.", [
+    "market",
+  ], (g, s) => {
+    for (const [market, m] of Object.entries(s.markets)) g.set({ market }, m.outlier ? 1 : 0);
+  });
+  d.gauge("btcfeed_consolidated_market", "1 for the market feeding the consolidated price.", [
+    "market",
+  ], (g, s) => {
+    if (s.consolidatedMarket) g.set({ market: s.consolidatedMarket }, 1);
+  });
+}
+
+/** Per exchange's REST backfill budget: the table of counters, and whether it is banned. */
+function defineRestMetrics(d: Definer): void {
+  for (const [name, help, value] of REST_COUNTERS) {
+    d.counter(name, help, ["exchange"], (inc, s) => {
+      for (const [exchange, r] of Object.entries(s.rest ?? {})) inc({ exchange }, value(r));
+    });
+  }
+  d.gauge("btcfeed_rest_banned", "1 while an exchange bans this IP's REST (HTTP 418).", [
+    "exchange",
+  ], (g, s) => {
+    for (const [exchange, r] of Object.entries(s.rest ?? {})) {
+      g.set({ exchange }, r.state === "banned" ? 1 : 0);
+    }
+  });
+}
+
+/** The stream's metrics registry. */
+export class StreamMetrics {
+  /** The registry holding every btcfeed metric. */
+  readonly registry: Registry = new Registry();
+  #latency: RedisLatency;
+  #getStatus: () => StreamStatus | null;
+  /** The status every collect callback of the current scrape reads (one snapshot a scrape). */
+  #scraped: StreamStatus | null | undefined = undefined;
+
+  /** `getStatus` is called at each scrape; null (no status yet) exports only static metrics. */
+  constructor(getStatus: () => StreamStatus | null, options: Partial<StreamMetricsOptions> = {}) {
+    const r = this.registry;
+    this.#getStatus = getStatus;
+    // Registration order is exposition order.
+    const d = definer(r, () => this.#scraped === undefined ? getStatus() : this.#scraped);
+    defineInfo(r, d, options.version ?? "");
+    defineStreamCounters(d);
+    defineStreamGauges(d);
+    defineMarketCounters(d);
+    defineMarketGauges(d, options.now ?? Date.now);
+    defineRestMetrics(d);
     this.#latency = options.latency ?? new RedisLatency();
     r.registerMetric(this.#latency.histogram);
   }
