@@ -81,7 +81,7 @@ async function replayAll(
   const started = performance.now();
   const { primary, close } = openTargets(config, false);
   const summary = emptySummary();
-  const replayer = new Replayer(outbox, primary.writer, () => false, {
+  const replayer = new Replayer(outbox, primary.replayWriter, () => false, {
     holder: holderName("sync"),
     untilSeq: outbox.maxSeq(),
   });

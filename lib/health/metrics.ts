@@ -13,7 +13,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { StreamStatus } from "../runtime/status.ts";
 import type { Mode } from "../domain.ts";
-import { MARKET_STATES } from "../domain.ts";
+import { MARKET_STATES, REDIS_FAILURE_REASONS } from "../domain.ts";
 import { MARKET_COUNTERS, SCALAR_COUNTERS } from "./_counter_table.ts";
 import { type LatencyTarget, RedisLatency } from "./latency.ts";
 
@@ -183,6 +183,17 @@ export class StreamMetrics {
       g.set({ target: "primary" }, s.primary.healthy ? 1 : 0);
       if (s.failover.url !== null) g.set({ target: "failover" }, s.failover.healthy ? 1 : 0);
     });
+    gauge(
+      "btcfeed_primary_write_failure",
+      "1 for the reason the primary takes no writes (readonly, oom, misconf, noperm, loading, " +
+        "unreachable, ...), 0 for the others; all 0 while it takes writes.",
+      ["reason"],
+      (g, s) => {
+        for (const reason of REDIS_FAILURE_REASONS) {
+          g.set({ reason }, s.primary.reason === reason ? 1 : 0);
+        }
+      },
+    );
 
     for (const [name, help, value] of MARKET_COUNTERS) {
       counter(name, help, ["market"], (inc, s) => {
