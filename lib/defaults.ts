@@ -90,8 +90,15 @@ export interface ReplayerOptions {
   leaseTtlMs: number;
   /** Rows per replay step. @default 5_000 */
   batchSize: number;
-  /** Deadline of one step's writes. @default 5_000 */
+  /**
+   * Base deadline of one step's writes; the step's deadline adds the time its pipeline takes at
+   * `floorBytesPerSec` (see `replayDeadlineMs`). @default 5_000
+   */
   deadlineMs: number;
+  /**
+   * The slowest link a replay must converge on, in bytes per second. @default 125_000 (1 Mbit/s)
+   */
+  floorBytesPerSec: number;
   /** Stop at this outbox sequence number (what `btcfeed sync` found at its start). @default Infinity */
   untilSeq: number;
 }
@@ -100,6 +107,7 @@ export const DEFAULT_REPLAYER_OPTIONS: Omit<ReplayerOptions, "holder"> = {
   leaseTtlMs: 10_000,
   batchSize: 5_000,
   deadlineMs: 5_000,
+  floorBytesPerSec: 125_000,
   untilSeq: Infinity,
 };
 

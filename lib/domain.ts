@@ -18,6 +18,26 @@ export type Mode = "primary" | "failover" | "syncing";
 export const MARKET_STATES = ["connecting", "live", "down", "blocked"] as const;
 export type MarketState = typeof MARKET_STATES[number];
 
+/**
+ * Why a Redis is not taking writes, machine-readable (status.json `primary.reason`, health,
+ * `/metrics`). The first five are the primary's own refusals, by reply code: `readonly` (a
+ * replica), `oom` (maxmemory reached), `misconf` (persistence failing), `noperm` (the ACL lacks a
+ * command, key or channel), `loading` (dataset loading). The rest: `unreachable` (refused, reset,
+ * timed out, closed), `auth` (password), `tls` (certificate), `error` (any other error reply).
+ */
+export const REDIS_FAILURE_REASONS = [
+  "readonly",
+  "oom",
+  "misconf",
+  "noperm",
+  "loading",
+  "unreachable",
+  "auth",
+  "tls",
+  "error",
+] as const;
+export type RedisFailureReason = typeof REDIS_FAILURE_REASONS[number];
+
 /** A detected gap in a market's trades, reported once its recovery attempt ended. */
 export interface GapRecord {
   market: string;

@@ -26,7 +26,7 @@ export async function deliverReplay(
   consolidated: string | null,
   stop: AbortSignal,
 ): Promise<boolean> {
-  const replayer = new Replayer(outbox, primary.writer, (m) => m === consolidated, {
+  const replayer = new Replayer(outbox, primary.replayWriter, (m) => m === consolidated, {
     holder: holderName("stream"),
   });
   let waiting = false;

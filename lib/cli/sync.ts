@@ -132,7 +132,7 @@ async function replayAll(
     // Under the lease, so no replayer is past these seqs when they reappear.
     if (retry) retried = await moveBackForRetry(outbox, holder, onBusy);
     // Rows appended from now on are the stream's to replay, not ours.
-    const replayer = new Replayer(outbox, primary.writer, () => false, {
+    const replayer = new Replayer(outbox, primary.replayWriter, () => false, {
       holder,
       untilSeq: outbox.maxSeq(),
     });

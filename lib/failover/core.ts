@@ -85,7 +85,7 @@ export class FailoverCore {
     this.#clock = deps.clock ?? monotonicNow;
     this.#forced = deps.forced;
     this.#primary = new PrimaryHealth({
-      redis: deps.primary.redis,
+      probe: deps.primary.probe,
       url: deps.primary.url,
       deadlineMs: this.#options.deadlineMs,
       probeIntervalMs: this.#options.probeIntervalMs,
@@ -107,7 +107,7 @@ export class FailoverCore {
       }, (ms) =>
         deps.onLatency?.("failover", ms), this.#clock)
       : null;
-    this.#replayer = new Replayer(deps.outbox, deps.primary.writer, deps.isConsolidated, {
+    this.#replayer = new Replayer(deps.outbox, deps.primary.replayWriter, deps.isConsolidated, {
       holder: deps.holder,
       deadlineMs: Math.max(this.#options.deadlineMs * 10, 2_000),
     });

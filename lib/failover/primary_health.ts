@@ -2,26 +2,38 @@
  * The primary's health as the failover core sees it: probed every `probeIntervalMs` with a
  * deadline, and marked down by the core too when a write fails.
  *
+ * Writes, not PING, decide health: the probe is a write ({@link WriteProbe}), so a primary that
+ * answers PING but refuses writes (a read-only replica, OOM, MISCONF, a missing ACL permission,
+ * LOADING) never counts as healthy, and the core stays in failover with that reason until a
+ * write succeeds, instead of going failover -> syncing -> failover every hold-down.
+ *
  * Invariants:
  * - `healthySince` is the (monotonic) time of the first answer after the last failure, null
  *   while failing; the core's hold-down counts from it, so any failure restarts the hold-down.
  * - A calm log per outage, not a line per probe (the cause may alternate: refused, timed out):
- *   the first failure in full, then at most one "still unreachable" line per
- *   `failureLogIntervalMs`, every other probe at debug, and one line when it answers again.
+ *   the first failure in full, then at most one "still unreachable" (or "still refusing
+ *   writes") line per `failureLogIntervalMs`, every other probe at debug, and one line when it
+ *   answers again. A change of reason (unreachable -> READONLY) is logged in full once.
+ * - `status.reason` is the machine-readable reason of `status.lastError` (both null when healthy).
  * - It only reports: a failed probe calls `onProbeFailed`; the core decides what to do.
  */
 
-import type { Redis } from "ioredis";
 import type { RedisTargetStatus } from "../runtime/status.ts";
 import { type MonotonicClock, sleep } from "../time.ts";
-import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
-import { pingWithin } from "../redis/client.ts";
+import {
+  classifyRedisError,
+  describeRedisError,
+  type RedisFailureReason,
+  redisFailureReason,
+} from "../redis/errors.ts";
+import type { WriteProbe } from "../redis/write_probe.ts";
 import { log } from "../log.ts";
 import { FailureLog, recoveredText, stillDownText } from "../failure_log.ts";
 
 /** What {@link PrimaryHealth} probes and reports to. */
 export interface PrimaryHealthDeps {
-  redis: Redis;
+  /** The write probe on the primary's client. */
+  probe: Pick<WriteProbe, "within">;
   /** Redacted URL. */
   url: string;
   deadlineMs: number;
@@ -35,6 +47,8 @@ export interface PrimaryHealthDeps {
 
 const KEY = "primary";
 const WHAT = "primary redis";
+/** Reasons that mean the primary answers but refuses writes. */
+const REFUSALS = new Set<RedisFailureReason>(["readonly", "oom", "misconf", "noperm", "loading"]);
 
 export class PrimaryHealth {
   #deps: PrimaryHealthDeps;
@@ -44,7 +58,13 @@ export class PrimaryHealth {
 
   constructor(deps: PrimaryHealthDeps) {
     this.#deps = deps;
-    this.#status = { url: deps.url, healthy: false, latencyMs: null, lastError: null };
+    this.#status = {
+      url: deps.url,
+      healthy: false,
+      latencyMs: null,
+      lastError: null,
+      reason: null,
+    };
     this.#failures = new FailureLog({ intervalMs: deps.failureLogIntervalMs }, deps.clock);
   }
 
@@ -74,23 +94,29 @@ export class PrimaryHealth {
   /** Records a failure seen by a probe or a write; the hold-down starts again. Returns its text. */
   markDown(e: unknown): string {
     const error = describeRedisError(e, this.#deps.url);
+    const reason = redisFailureReason(e);
     const verdict = this.#failures.failed(KEY);
-    const fields = { url: this.#deps.url, error, kind: classifyRedisError(e) };
-    if (verdict.log === "repeat") {
+    const fields = { url: this.#deps.url, error, reason, kind: classifyRedisError(e) };
+    const changed = verdict.log !== "first" && reason !== this.#status.reason;
+    if (verdict.log === "repeat" && !changed) {
       const { attempts, downMs } = verdict;
-      log.warn("primary redis still unreachable", {
+      const refusing = REFUSALS.has(reason);
+      const text = stillDownText(WHAT, attempts, error, this.#deps.probeIntervalMs);
+      log.warn(`primary redis still ${refusing ? "refusing writes" : "unreachable"}`, {
         ...fields,
         attempts,
         downMs,
-        message: stillDownText(WHAT, attempts, error, this.#deps.probeIntervalMs),
+        message: refusing ? text.replace("still unreachable", "still refusing writes") : text,
       });
     } else {
-      (verdict.log === "first" ? log.warn : log.debug).call(log, "primary redis unhealthy", {
+      const loud = verdict.log === "first" || changed;
+      (loud ? log.warn : log.debug).call(log, "primary redis unhealthy", {
         ...fields,
         attempts: verdict.attempts,
+        ...(changed && { previousReason: this.#status.reason }),
       });
     }
-    this.#status = { ...this.#status, healthy: false, lastError: error };
+    this.#status = { ...this.#status, healthy: false, lastError: error, reason };
     this.#healthySince = null;
     return error;
   }
@@ -102,7 +128,7 @@ export class PrimaryHealth {
 
   async #probe(): Promise<void> {
     try {
-      const ms = await pingWithin(this.#deps.redis, this.#deps.deadlineMs);
+      const ms = await this.#deps.probe.within(this.#deps.deadlineMs);
       this.#deps.onLatency?.(ms);
       if (!this.#status.healthy) {
         const recovery = this.#failures.recovered(KEY);
@@ -111,7 +137,13 @@ export class PrimaryHealth {
           ...(recovery && { ...recovery, message: recoveredText(WHAT, recovery) }),
         });
       }
-      this.#status = { ...this.#status, healthy: true, latencyMs: ms, lastError: null };
+      this.#status = {
+        ...this.#status,
+        healthy: true,
+        latencyMs: ms,
+        lastError: null,
+        reason: null,
+      };
       this.#healthySince ??= this.#deps.clock();
     } catch (e) {
       this.#deps.onProbeFailed(this.markDown(e));

@@ -15,6 +15,13 @@
  * - Any stale copy still in flight from an earlier attempt holds only trades at or after the
  *   oldest unacknowledged row, so it can only duplicate, never reorder.
  *
+ * - Each step has its own deadline, sized by its pipeline's bytes ({@link replayDeadlineMs}:
+ *   `deadlineMs + bytes / floorBytesPerSec`, the floor 1 Mbit/s by default), independent of the
+ *   live write deadline: give the replayer a writer on a connection without a command timeout
+ *   (`RedisTarget.replayWriter`), or that timeout caps every step whatever this deadline says.
+ *   A 5,000-row step (about 400 KB) then gets about 8 s: a 5 Mbit/s link needs 0.7 s of it.
+ *   The lease is held at least that long plus `leaseTtlMs`, so a slow step keeps it.
+ *
  * {@link Replayer.drain} is the one replay loop (the core's sync, the stream after a replay,
  * `btcfeed sync`); callers differ only in its options: whether to wait for a busy lease or a
  * failing primary, and when to stop.
@@ -24,6 +31,7 @@ import type { Outbox, OutboxRow } from "../store/outbox.ts";
 import type { Trade } from "../trade.ts";
 import type { RejectedChunk, TradeWriter } from "../redis/writer.ts";
 import { sleep, withDeadline } from "../time.ts";
+import { APPLY_SCRIPT, encodeTradeArg } from "../redis/apply_script.ts";
 import { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions } from "../defaults.ts";
 
 export { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions };
@@ -71,6 +79,22 @@ export type DrainOutcome =
   | { kind: "failed"; error: unknown }
   | { kind: "stopped" };
 
+/** Per-chunk (keys, market, options) and per-trade (RESP framing) bytes besides the trades. */
+const CHUNK_OVERHEAD_BYTES = 400;
+const TRADE_OVERHEAD_BYTES = 16;
+
+/** About how many bytes the write pipeline of `trades` puts on the wire (the script included). */
+export function pipelineBytes(trades: readonly Trade[], chunkSize = 100): number {
+  let bytes = APPLY_SCRIPT.length + CHUNK_OVERHEAD_BYTES * Math.ceil(trades.length / chunkSize);
+  for (const t of trades) bytes += encodeTradeArg(t).length + TRADE_OVERHEAD_BYTES;
+  return bytes;
+}
+
+/** The deadline of a replay step of `bytes`: `baseMs + bytes / floorBytesPerSec`, in ms. */
+export function replayDeadlineMs(bytes: number, baseMs: number, floorBytesPerSec: number): number {
+  return baseMs + Math.ceil((bytes * 1000) / floorBytesPerSec);
+}
+
 export class Replayer {
   #outbox: Outbox;
   #writer: TradeWriter;
@@ -101,7 +125,7 @@ export class Replayer {
    * @throws when the primary fails or misses the deadline (nothing is removed then).
    */
   async step(): Promise<ReplayStep> {
-    const { holder, leaseTtlMs, batchSize, deadlineMs, untilSeq } = this.#options;
+    const { holder, leaseTtlMs, batchSize, deadlineMs, floorBytesPerSec, untilSeq } = this.#options;
     if (!this.#outbox.acquireLease(holder, leaseTtlMs)) {
       return { kind: "busy", holder: this.#outbox.leaseHolder() };
     }
@@ -113,10 +137,16 @@ export class Replayer {
       this.#outbox.releaseLease(holder);
       return { kind: "drained" };
     }
+    const trades = rows.map((r) => r.trade);
+    const bytes = pipelineBytes(trades, this.#writer.options.chunkSize);
+    const stepDeadlineMs = replayDeadlineMs(bytes, deadlineMs, floorBytesPerSec);
+    if (!this.#outbox.renewLease(holder, stepDeadlineMs + leaseTtlMs)) {
+      return { kind: "busy", holder: this.#outbox.leaseHolder() };
+    }
     const applying = withDeadline(
-      this.#writer.apply(rows.map((r) => r.trade), this.#isConsolidated),
-      deadlineMs,
-      "primary replay",
+      this.#writer.apply(trades, this.#isConsolidated),
+      stepDeadlineMs,
+      `primary replay of ${bytes} bytes`,
     );
     // Read the next batch while the primary works on this one.
     let next: OutboxRow[] | null = null;

@@ -1,13 +1,20 @@
 /**
  * Opens the Redis targets the core writes to, with deadlines everywhere and no offline queue,
- * and tells permanent failures (wrong password, untrusted certificate) apart as an outcome the
- * CLI reports as a configuration error, instead of a retry storm.
+ * and tells permanent failures (wrong password, untrusted certificate, an ACL lacking a command)
+ * apart as an outcome the CLI reports as a configuration error, instead of a retry storm.
+ *
+ * Each target has two lazy connections: the live one, whose every command is capped by the live
+ * write deadline (`deadlineMs`), and the replay one, with no command timeout, so a replay
+ * pipeline is bounded only by the replayer's own deadline, sized by its bytes (a 500 ms cap
+ * would fail every large pipeline on a slow link, forever). The replay connection opens only
+ * when something replays.
  */
 
-import { createRedis, pingWithin } from "../redis/client.ts";
+import { createRedis } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { parseRedisUrl, redactUrl } from "../redis/url.ts";
 import { TradeWriter } from "../redis/writer.ts";
+import { WriteProbe } from "../redis/write_probe.ts";
 import type { Redis } from "ioredis";
 
 export type Role = "primary" | "failover";
@@ -36,35 +43,54 @@ export type CredentialCheck =
   | { ok: true; reachable: boolean }
   | { ok: false; flag: "--primary" | "--failover"; message: string };
 
-/** A Redis the core writes to: its client, its writer, and its URL safe to print. */
+/** A Redis the core writes to: its clients, writers, write probe, and its URL safe to print. */
 export interface RedisTarget {
+  /** The live connection: every command capped by the live write deadline. */
   redis: Redis;
   writer: TradeWriter;
+  /** Asks, with a write, whether the target takes btcfeed's writes (on the live connection). */
+  probe: WriteProbe;
+  /** The replay connection: no command timeout; the replayer's deadline bounds it. */
+  replayRedis: Redis;
+  /** Writes on the replay connection. */
+  replayWriter: TradeWriter;
   /** Redacted URL. */
   url: string;
 }
 
-/** A lazily connecting client and writer for `url`; nothing is sent until first use. */
+/** Lazily connecting clients and writers for `url`; nothing is sent until first use. */
 export function openTarget(url: string, role: Role, config: TargetOptions): RedisTarget {
-  const source = roleFlag(role);
+  const parsed = parseRedisUrl(url, roleFlag(role));
   // Failures surface through writes and probes, counted and logged once per change there.
-  const redis = createRedis(parseRedisUrl(url, source), {
-    tlsCaFile: config.tlsCaFile ?? undefined,
-    insecureTls: config.tlsInsecure,
-    connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
-    commandTimeoutMs: config.deadlineMs,
-  });
-  const writer = new TradeWriter(redis, {
+  const client = (commandTimeoutMs: number | null, connectionName: string) =>
+    createRedis(parsed, {
+      tlsCaFile: config.tlsCaFile ?? undefined,
+      insecureTls: config.tlsInsecure,
+      connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
+      commandTimeoutMs,
+      connectionName,
+    });
+  const writerOptions = {
     prefix: config.prefix,
     maxTrades: config.maxTrades,
     legacyKeys: config.legacyKeys,
-  });
-  return { redis, writer, url: redactUrl(url) };
+  };
+  const redis = client(config.deadlineMs, "btcfeed");
+  const replayRedis = client(null, "btcfeed-replay");
+  return {
+    redis,
+    writer: new TradeWriter(redis, writerOptions),
+    probe: new WriteProbe(redis, writerOptions),
+    replayRedis,
+    replayWriter: new TradeWriter(replayRedis, writerOptions),
+    url: redactUrl(url),
+  };
 }
 
 /**
- * Probes a target once. Unreachable is fine (the core fails over); a wrong password or an
- * untrusted certificate is `{ ok: false }`, a configuration error for the caller to report.
+ * Probes a target once with the write probe. Unreachable or refusing writes is fine (the core
+ * fails over); a wrong password, an untrusted certificate or an ACL that lacks a command the
+ * write path needs (NOPERM) is `{ ok: false }`, a configuration error for the caller to report.
  */
 export async function checkCredentials(
   target: RedisTarget,
@@ -72,7 +98,7 @@ export async function checkCredentials(
   timeoutMs: number,
 ): Promise<CredentialCheck> {
   try {
-    await pingWithin(target.redis, timeoutMs);
+    await target.probe.within(timeoutMs);
     return { ok: true, reachable: true };
   } catch (e) {
     const kind = classifyRedisError(e);
@@ -85,4 +111,5 @@ export async function checkCredentials(
 /** Disconnects without waiting for replies that may never come. */
 export function closeTarget(target: RedisTarget | null): void {
   target?.redis.disconnect(false);
+  target?.replayRedis.disconnect(false);
 }

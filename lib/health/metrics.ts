@@ -13,7 +13,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { StreamStatus } from "../runtime/status.ts";
 import type { Mode } from "../domain.ts";
-import { MARKET_STATES } from "../domain.ts";
+import { MARKET_STATES, REDIS_FAILURE_REASONS } from "../domain.ts";
 import {
   MARKET_COUNTERS,
   REST_COUNTERS,
@@ -146,6 +146,17 @@ function defineStreamGauges(d: Definer): void {
     g.set({ target: "primary" }, s.primary.healthy ? 1 : 0);
     if (s.failover.url !== null) g.set({ target: "failover" }, s.failover.healthy ? 1 : 0);
   });
+  d.gauge(
+    "btcfeed_primary_write_failure",
+    "1 for the reason the primary takes no writes (readonly, oom, misconf, noperm, loading, " +
+      "unreachable, ...), 0 for the others; all 0 while it takes writes.",
+    ["reason"],
+    (g, s) => {
+      for (const reason of REDIS_FAILURE_REASONS) {
+        g.set({ reason }, s.primary.reason === reason ? 1 : 0);
+      }
+    },
+  );
 }
 
 /** Counters per market: the table, then quarantined messages per reason. */

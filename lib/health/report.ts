@@ -4,11 +4,13 @@
  *
  * Semantics (the contract in README.md, "Health output"):
  * - `fail` (exit 2): no status from a stream, its heartbeat older than `heartbeatMaxAgeSeconds`,
- *   the outbox at its limit or reporting a disk error (trades are being dropped
+ *   the primary refusing writes for a reason an operator must fix (out of memory, MISCONF,
+ *   NOPERM), the outbox at its limit or reporting a disk error (trades are being dropped
  *   then, whether or not a Redis is reachable — the contract's "no Redis reachable and outbox
  *   over its limit" is the common case of this).
  * - `warn` (exit 1): writes on the failover path (failover or syncing mode, forced or not), the
- *   primary or a configured failover Redis unreachable, a stale or trade-less market, a market
+ *   primary or a configured failover Redis unreachable, the primary a read-only replica or
+ *   loading its dataset (the stream's write probe says so: health's own PING cannot), a stale or trade-less market, a market
  *   blocked by its exchange or left out as a price outlier, trades dropped since start, outbox
  *   rows dead-lettered.
  * - `pass` (exit 0): otherwise — on the primary with fresh data.
@@ -19,7 +21,8 @@
  * Invariant: every string in the input is already free of secrets; `report` adds none.
  */
 
-import type { MarketStatus } from "../runtime/status.ts";
+import type { MarketStatus, RedisTargetStatus } from "../runtime/status.ts";
+import type { RedisFailureReason } from "../domain.ts";
 import type {
   HealthCheck,
   HealthDocument,
@@ -75,6 +78,7 @@ export function report(input: HealthInput): HealthReport {
         }`,
       });
     }
+    add("redis-primary:writes", primaryWritesCheck(s.primary));
     add("stream:dropped", {
       componentType: "system",
       observedValue: s.counters.dropped,
@@ -220,6 +224,33 @@ function finish(
     document,
     nagios: formatNagios(document, exitCode, okSummary, thresholds),
     table: formatTable(document),
+  };
+}
+
+/** What each refusal of the primary means: the check's status and its headline. */
+const REFUSAL_VERDICTS: Partial<Record<RedisFailureReason, [HealthStatus, string]>> = {
+  readonly: ["warn", "primary is a read-only replica"],
+  loading: ["warn", "primary is loading its dataset"],
+  oom: ["fail", "primary out of memory"],
+  misconf: ["fail", "primary cannot persist (MISCONF) and refuses writes"],
+  noperm: ["fail", "primary refuses btcfeed's commands (ACL, NOPERM)"],
+};
+
+/** The stream's own view of the primary: its write probe and writes, by reason. */
+function primaryWritesCheck(p: RedisTargetStatus): Omit<HealthCheck, "time"> {
+  // Status files of older versions have no reason; no error yet means not probed yet.
+  const reason = p.reason ?? (p.healthy || p.lastError === null ? null : "unreachable");
+  const verdict = reason ? REFUSAL_VERDICTS[reason] : undefined;
+  const [status, headline] = verdict ??
+    (reason ? ["warn", "the stream cannot write to the primary"] : ["pass", ""]);
+  return {
+    componentType: "datastore",
+    ...(p.url ? { componentId: p.url } : {}),
+    observedValue: reason ?? "ok",
+    status,
+    output: reason === null
+      ? p.healthy ? "the primary takes writes" : "no write probe yet"
+      : `${headline}: ${p.lastError ?? reason}`,
   };
 }
 

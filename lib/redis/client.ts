@@ -1,5 +1,5 @@
 /**
- * Creating Redis clients and timing a PING.
+ * Creating Redis clients and timing a PING or any other command.
  *
  * Guarantees: clients are lazy (no socket until `connect()` or {@link pingWithin}), fail fast
  * (see `redisOptions`), and never print "Unhandled error event": connection errors surface as
@@ -10,7 +10,7 @@
  * rejects with that reason instead, so `classifyRedisError` can tell auth and TLS from outages.
  */
 
-import { Redis } from "ioredis";
+import { Redis, ReplyError } from "ioredis";
 import { DeadlineError, monotonicNow, withDeadline } from "../time.ts";
 import { parseRedisUrl, type RedisClientOptions, redisOptions, type RedisUrl } from "./url.ts";
 
@@ -49,7 +49,23 @@ export class PingTimeoutError extends DeadlineError {
  * the client was not connected).
  * @throws PingTimeoutError after `ms`, or the connection/command error.
  */
-export async function pingWithin(redis: Redis, ms: number): Promise<number> {
+export function pingWithin(redis: Redis, ms: number): Promise<number> {
+  return commandWithin(redis, ms, "PING", () => redis.ping(), () => new PingTimeoutError(ms));
+}
+
+/**
+ * Connects if needed and runs `send`; resolves with the round-trip time in ms (connect included
+ * when the client was not connected). A failed connect rejects with its reason, not ioredis's
+ * bare "Connection is closed.".
+ * @throws DeadlineError (or `timeoutError()`) after `ms`, or the connection/command error.
+ */
+export async function commandWithin(
+  redis: Redis,
+  ms: number,
+  label: string,
+  send: () => Promise<unknown>,
+  timeoutError?: () => Error,
+): Promise<number> {
   const start = monotonicNow();
   let cancelWait = () => {};
   let reason: Error | undefined;
@@ -64,12 +80,13 @@ export async function pingWithin(redis: Redis, ms: number): Promise<number> {
       cancelWait = wait.cancel;
       await wait.ready;
     }
-    await redis.ping();
+    await send();
   })().catch((e) => {
-    throw reason ?? e;
+    // An error reply is the server's answer; a connection reason explains a failed connect.
+    throw e instanceof ReplyError ? e : reason ?? e;
   });
   try {
-    await withDeadline(attempt, ms, "PING", () => new PingTimeoutError(ms));
+    await withDeadline(attempt, ms, label, timeoutError);
     return monotonicNow() - start;
   } finally {
     cancelWait();

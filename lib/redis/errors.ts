@@ -12,10 +12,17 @@
  * ioredis's `MaxRetriesPerRequestError`); Redis reports everything else only as reply text,
  * whose first word (WRONGPASS, LOADING, READONLY...) is the protocol's error code, so those are
  * matched here and nowhere else. ioredis's own "Connection is closed." has no class either.
+ *
+ * {@link redisFailureReason} names the failure for machines (status.json, health, `/metrics`):
+ * a primary that answers but refuses writes says why in its reply code (READONLY, OOM, MISCONF,
+ * NOPERM, LOADING), also from inside a script, whose error keeps the inner command's code.
  */
 
 import { ReplyError } from "ioredis";
 import { DeadlineError } from "../time.ts";
+import type { RedisFailureReason } from "../domain.ts";
+
+export type { RedisFailureReason };
 
 /** What a Redis failure means for the caller. */
 export type RedisErrorClass = "transient" | "auth" | "tls" | "fatal";
@@ -115,6 +122,29 @@ export function classifyRedisError(e: unknown): RedisErrorClass {
   return "fatal";
 }
 
+const REFUSAL_RE = /^(READONLY|OOM|MISCONF|NOPERM|LOADING)\b/;
+const REFUSALS: Record<string, RedisFailureReason> = {
+  READONLY: "readonly",
+  OOM: "oom",
+  MISCONF: "misconf",
+  NOPERM: "noperm",
+  LOADING: "loading",
+};
+
+/**
+ * The machine-readable reason of a Redis failure: a refusal's reply code (READONLY, OOM, MISCONF,
+ * NOPERM, LOADING) anywhere in the chain first, else {@link classifyRedisError}'s verdict
+ * (`transient` is `unreachable`, `fatal` is `error`).
+ */
+export function redisFailureReason(e: unknown): RedisFailureReason {
+  for (const f of facts(e)) {
+    const code = REFUSAL_RE.exec(f.message)?.[1];
+    if (code) return REFUSALS[code];
+  }
+  const kind = classifyRedisError(e);
+  return kind === "transient" ? "unreachable" : kind === "fatal" ? "error" : kind;
+}
+
 /** Removes credentials from URLs inside free text and keeps the first line, at most 200 chars. */
 function clean(text: string): string {
   const line = text.split(/\r?\n/)[0]
@@ -148,9 +178,16 @@ function explain(e: unknown, kind: RedisErrorClass): string {
       if (all.some((f) => f.deadline) || find(/timed out|ETIMEDOUT/i)) {
         return "timed out: Redis is slow, hung or unreachable";
       }
-      if (find(/^LOADING/)) return "Redis is loading its dataset";
-      if (find(/^READONLY/)) return "Redis is a read-only replica: point the URL at the primary";
-      if (find(/^OOM/)) return "Redis is out of memory (maxmemory reached)";
+      if (find(/^LOADING/)) return "loading its dataset (LOADING): writes resume once loaded";
+      if (find(/^READONLY/)) {
+        return "a read-only replica (READONLY) refuses writes: point the URL at the primary";
+      }
+      if (find(/^OOM/)) {
+        return "out of memory (OOM): maxmemory reached and nothing evictable, writes refused";
+      }
+      if (find(/^MISCONF/)) {
+        return "cannot persist (MISCONF): writes refused until saving the RDB/AOF works again";
+      }
       if (all.some((f) => f.name === "MaxRetriesPerRequestError")) return "connection lost";
       return `not reachable: ${clean(all[0]?.message ?? "")}`;
     }

@@ -4,7 +4,8 @@
  * Invariants:
  * - Every per-market key is `P:{<market>}:...`: the braces are a Redis Cluster hash tag, so all keys
  *   of one market live in one slot and the apply script can touch them together.
- * - `P:btc:last`, `P:trades` and the legacy names are global (not per market).
+ * - `P:btc:last`, `P:trades` and the legacy names are global (not per market), and so is the
+ *   write probe's key.
  * - Names are built here only; nothing else concatenates key names.
  */
 
@@ -34,6 +35,14 @@ export function marketKeys(prefix: string, market: string): MarketKeys {
 /** Hash with the consolidated BTC price: `P:btc:last`. */
 export function btcLastKey(prefix: string): string {
   return `${prefix}:btc:last`;
+}
+
+/**
+ * String the write probe sets (with a TTL): `P:{btcfeed:probe}:write`, in its own hash tag, so
+ * it never shares a slot or a name with a market's keys.
+ */
+export function probeKey(prefix: string): string {
+  return `${prefix}:{btcfeed:probe}:write`;
 }
 
 /** Pub/sub channel with the JSON of each applied trade: `P:trades`. */

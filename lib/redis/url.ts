@@ -127,8 +127,8 @@ export interface RedisClientOptions {
   insecureTls?: boolean;
   /** Deadline for TCP (and TLS) connect. @default 1000 */
   connectTimeoutMs: number;
-  /** Deadline per command, from send to reply. @default 1000 */
-  commandTimeoutMs: number;
+  /** Deadline per command, from send to reply; null: none (the caller bounds each call). @default 1000 */
+  commandTimeoutMs: number | null;
   /** Shown in CLIENT LIST. @default "btcfeed" */
   connectionName?: string;
 }
@@ -171,7 +171,7 @@ export function redisOptions(
     autoResubscribe: false,
     enableReadyCheck: true,
     connectTimeout: o.connectTimeoutMs,
-    commandTimeout: o.commandTimeoutMs,
+    commandTimeout: o.commandTimeoutMs ?? undefined,
     retryStrategy: (attempt: number) => reconnectDelayMs(attempt),
     // ioredis otherwise keeps a closed socket's timer alive for 2 s, delaying process exit.
     disconnectTimeout: 100,

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import type { MarketState, Mode, RestStatus } from "../domain.ts";
+import type { MarketState, Mode, RedisFailureReason, RestStatus } from "../domain.ts";
 
 export const STATUS_FILE = "status.json";
 export const CONTROL_FILE = "control.json";
@@ -61,6 +61,11 @@ export interface RedisTargetStatus {
   /** Last measured round trip in ms, null when unknown. */
   latencyMs: number | null;
   lastError: string | null;
+  /**
+   * Machine-readable reason of `lastError` (`readonly`, `oom`, `misconf`, `noperm`, `loading`,
+   * `unreachable`, ...); null when healthy. Only the primary reports it (writes decide).
+   */
+  reason?: RedisFailureReason | null;
 }
 
 export interface StreamStatus {

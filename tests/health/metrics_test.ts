@@ -168,3 +168,14 @@ Deno.test("every counter in status.json reaches /metrics", async () => {
   assert.equal(got.get("btcfeed_mirror_dropped_total"), s.counters.mirrorDropped);
   assert.equal(got.get("btcfeed_outlier_events_total"), s.counters.outlierEvents);
 });
+
+Deno.test("the reason the primary takes no writes is exported, one reason at a time", async () => {
+  const s = status({ mode: "failover" });
+  s.primary = { ...s.primary, healthy: false, lastError: "x: out of memory", reason: "oom" };
+  let got = samples(await new StreamMetrics(() => s).metrics());
+  assert.equal(got.get('btcfeed_primary_write_failure{reason="oom"}'), 1);
+  assert.equal(got.get('btcfeed_primary_write_failure{reason="readonly"}'), 0);
+  s.primary = { ...s.primary, healthy: true, lastError: null, reason: null };
+  got = samples(await new StreamMetrics(() => s).metrics());
+  assert.equal(got.get('btcfeed_primary_write_failure{reason="oom"}'), 0);
+});

@@ -321,3 +321,31 @@ Deno.test("the stream's own /health verdict comes from its status alone", () => 
   assert.equal(check(r, "feed-kraken:BTC-USD:age").observedValue, 4);
   assertVerdict(report(inputFromStatus(status(), NOW)), "pass", 0);
 });
+
+Deno.test("the stream's write verdict on the primary: refusals an operator must fix fail, a replica or LOADING warns", () => {
+  const cases = [
+    ["readonly", "warn", 1, /^primary is a read-only replica: /],
+    ["loading", "warn", 1, /^primary is loading its dataset: /],
+    ["oom", "fail", 2, /^primary out of memory: /],
+    ["misconf", "fail", 2, /^primary cannot persist \(MISCONF\)/],
+    ["noperm", "fail", 2, /^primary refuses btcfeed's commands \(ACL, NOPERM\): /],
+    ["unreachable", "warn", 1, /^the stream cannot write to the primary: /],
+  ] as const;
+  for (const [reason, verdict, exitCode, output] of cases) {
+    const s = status({ mode: "failover" });
+    s.primary = { ...s.primary, healthy: false, lastError: `redis://h:1: ${reason}`, reason };
+    const r = report(input({}, s));
+    assertVerdict(r, verdict, exitCode);
+    const c = check(r, "redis-primary:writes");
+    assert.equal(c.observedValue, reason);
+    assert.equal(c.status, verdict);
+    assert.match(c.output, output);
+    assert.ok(c.output.endsWith(`redis://h:1: ${reason}`), c.output);
+  }
+  const ok = check(report(input()), "redis-primary:writes");
+  assert.deepEqual([ok.status, ok.observedValue, ok.output], [
+    "pass",
+    "ok",
+    "the primary takes writes",
+  ]);
+});

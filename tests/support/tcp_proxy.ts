@@ -16,6 +16,9 @@
  * - `cutAfterBytes(n)`: each connection is closed after `n` more bytes have been forwarded to the
  *   server (the rest of the chunk is discarded): a pipeline cut in the middle.
  * - `slice(bytes, delayMs)`: data is forwarded in pieces of at most `bytes`, `delayMs` apart.
+ * - `bandwidth(bitsPerSec)`: each direction is a link of that rate, shared by every connection
+ *   (as one slow WAN link is): pieces of at most 10 ms of the rate, each sent when the link has
+ *   finished sending the previous ones.
  *
  * Why `node:net` and not `Deno.listen`/`Deno.connect`: Deno's own TCP API has no `SO_LINGER`, so
  * the only way it can abort a connection is `close()`, which sends a FIN (an RST only if unread
@@ -65,6 +68,8 @@ export interface FaultProxy {
   cutAfterBytes(n: number | null): void;
   /** Forwards in pieces of at most `bytes`, `delayMs` apart; null disables. */
   slice(bytes: number | null, delayMs?: number): void;
+  /** Limits each direction (all connections together) to `bitsPerSec`; null disables. */
+  bandwidth(bitsPerSec: number | null): void;
   /** Aborts every open connection with RST now, without changing the mode. */
   resetAll(): void;
   /** Closes everything; idempotent. */
@@ -94,6 +99,9 @@ class Proxy implements FaultProxy {
   cutBytes: number | null = null;
   sliceBytes: number | null = null;
   sliceDelayMs = 0;
+  bytesPerMs: number | null = null;
+  /** Per direction: when the shared link is free again (ms since the epoch). */
+  linkFreeAt = { toServer: 0, toClient: 0 };
 
   constructor(target: { hostname: string; port: number }) {
     this.#target = target;
@@ -148,6 +156,10 @@ class Proxy implements FaultProxy {
   slice(bytes: number | null, delayMs = 0): void {
     this.sliceBytes = bytes !== null && bytes > 0 ? bytes : null;
     this.sliceDelayMs = Math.max(0, delayMs);
+  }
+
+  bandwidth(bitsPerSec: number | null): void {
+    this.bytesPerMs = bitsPerSec !== null && bitsPerSec > 0 ? bitsPerSec / 8 / 1000 : null;
   }
 
   resetAll(): void {
@@ -330,6 +342,14 @@ class Pump {
       let piece = item.data;
       if (p.sliceBytes !== null && piece.length > p.sliceBytes) {
         piece = piece.subarray(0, p.sliceBytes);
+      }
+      const direction = this.#toServer ? "toServer" : "toClient";
+      if (p.bytesPerMs !== null) {
+        const busyMs = p.linkFreeAt[direction] - Date.now();
+        if (busyMs > 0) return this.#schedule(busyMs);
+        const most = Math.max(1, Math.floor(p.bytesPerMs * 10));
+        if (piece.length > most) piece = piece.subarray(0, most);
+        p.linkFreeAt[direction] = Date.now() + piece.length / p.bytesPerMs;
       }
       let cut = false;
       if (this.#toServer && p.cutBytes !== null) {

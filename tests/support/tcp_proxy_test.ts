@@ -238,6 +238,30 @@ Deno.test("proxy: slice forwards in pieces no larger than asked", async () => {
   });
 });
 
+Deno.test("proxy: bandwidth limits each direction to the asked rate, shared by all connections", async () => {
+  await withEcho(async (echo) => {
+    const proxy = await startProxy({ hostname: "127.0.0.1", port: echo.port });
+    proxy.bandwidth(2_000_000); // 250 KB/s each way
+    const conns = await Promise.all(
+      [0, 1].map(() => Deno.connect({ hostname: "127.0.0.1", port: proxy.port })),
+    );
+    const payload = "x".repeat(50_000); // 100 KB in all, both connections: at least 0.4 s
+    const started = Date.now();
+    await Promise.all(conns.map((c) => c.write(enc.encode(payload))));
+    const echoed = await Promise.all(conns.map((c) => readFor(c, payload.length, 10_000)));
+    const ms = Date.now() - started;
+    for (const e of echoed) assert.equal(e, payload);
+    assert.ok(ms >= 400 && ms < 3_000, `took ${ms} ms`);
+    proxy.bandwidth(null);
+    const fast = Date.now();
+    await conns[0].write(enc.encode(payload));
+    assert.equal(await readFor(conns[0], payload.length, 10_000), payload);
+    assert.ok(Date.now() - fast < 400, `unlimited took ${Date.now() - fast} ms`);
+    for (const c of conns) c.close();
+    await proxy.stop();
+  });
+});
+
 // ---- against a real redis-server, through ioredis ----
 
 async function withRedis(

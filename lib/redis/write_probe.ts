@@ -1,0 +1,116 @@
+/**
+ * The write probe: asks the primary whether it takes btcfeed's writes, not merely whether it
+ * answers (a read-only replica, a primary at maxmemory or one failing to persist all answer PING).
+ *
+ * What one probe sends, in one pipeline on the client it is given (the same commands as the
+ * write path, so it needs no permission the write path does not):
+ * - `SCRIPT LOAD` of a tiny script, then `EVALSHA` of it;
+ * - the script first asks the ACL (`redis.acl_check_cmd`, Redis 7+; skipped on older servers)
+ *   whether this user may run every command the write path runs — the apply script's, the gap
+ *   recorder's, the last-trade read — on keys and channels of the same shapes, and answers
+ *   `NOPERM <what is missing>` for the first one it may not (no side effect);
+ * - then writes `SET P:{btcfeed:probe}:write 1 PX 60000`: one tiny idempotent write to a key in
+ *   its own hash tag, which no market, reader or consumer uses. It never touches user data.
+ *   Refused writes surface as the server's own reply codes: READONLY, OOM, MISCONF, LOADING.
+ *
+ * The per-market keys are checked with the placeholder market `btcfeed:probe`, so an ACL whose
+ * key patterns admit only some markets' keys (rather than `P:*`) is not judged correctly here;
+ * a write it refuses still fails over and is reported with the same reason.
+ */
+
+import type { Redis } from "ioredis";
+import { createHash } from "node:crypto";
+import { btcLastKey, LEGACY_KEYS, marketKeys, probeKey, tradesChannel } from "./keys.ts";
+import { commandWithin } from "./client.ts";
+
+/** How long the probe key lives after the last probe. */
+export const PROBE_TTL_MS = 60_000;
+/** The placeholder market whose key shapes the ACL is asked about. */
+export const PROBE_MARKET = "btcfeed:probe";
+
+/** The probe's Lua source (KEYS: probe key; ARGV: value, ttl ms, then `argc, argv...` checks). */
+export const WRITE_PROBE_SCRIPT = `
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local args = {}
+  for j = 1, n do args[j] = ARGV[i + j] end
+  i = i + n + 1
+  if redis.acl_check_cmd and not redis.acl_check_cmd(unpack(args)) then
+    return redis.error_reply('NOPERM this user may not run ' .. string.upper(args[1]) ..
+      ' on ' .. (args[2] or '') .. ': grant it to the ACL user btcfeed connects as')
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+const WRITE_PROBE_SHA = createHash("sha1").update(WRITE_PROBE_SCRIPT).digest("hex");
+
+/** What the write path needs of the primary. */
+export interface WriteProbeOptions {
+  prefix: string;
+  /** The legacy keys are written too (`--legacy-keys`). */
+  legacyKeys: boolean;
+}
+
+/**
+ * Every command the write path sends to the primary, with keys and channels of its shapes. The
+ * apply script's commands are kept in step by a test that reads the script's `redis.call`s.
+ */
+export function writePathCommands(o: WriteProbeOptions): string[][] {
+  const k = marketKeys(o.prefix, PROBE_MARKET);
+  const commands = [
+    ["TYPE", k.trades],
+    ["EXISTS", k.trades],
+    ["XINFO", "STREAM", k.trades],
+    ["XADD", k.trades, "MAXLEN", "~", "1", "1-1", "f", "v"],
+    ["XRANGE", k.trades, "1-1", "1-1", "COUNT", "1"],
+    ["XTRIM", k.trades, "MAXLEN", "~", "1"],
+    ["HGET", k.candles, "f"],
+    ["HSET", k.candles, "f", "v"],
+    ["HDEL", k.candles, "f"],
+    ["HEXISTS", k.candles, "f"],
+    ["HKEYS", k.candles],
+    ["HSET", k.last, "f", "v"],
+    ["HGETALL", k.last],
+    ["HSET", btcLastKey(o.prefix), "f", "v"],
+    ["PUBLISH", tradesChannel(o.prefix), "m"],
+    ["XADD", k.gaps, "MAXLEN", "~", "1", "1-1", "f", "v"],
+  ];
+  if (o.legacyKeys) {
+    commands.push(
+      ["SET", LEGACY_KEYS.price, "v"],
+      ["SET", LEGACY_KEYS.updateTime, "v"],
+      ["LPUSH", LEGACY_KEYS.history, "v"],
+      ["LTRIM", LEGACY_KEYS.history, "0", "1"],
+      ["PUBLISH", LEGACY_KEYS.channel, "m"],
+    );
+  }
+  return commands;
+}
+
+/** Probes one Redis's willingness to take btcfeed's writes. */
+export class WriteProbe {
+  readonly #redis: Redis;
+  readonly #args: string[];
+
+  constructor(redis: Redis, options: WriteProbeOptions) {
+    this.#redis = redis;
+    const checks = writePathCommands(options).flatMap((c) => [String(c.length), ...c]);
+    this.#args = [probeKey(options.prefix), "1", String(PROBE_TTL_MS), ...checks];
+  }
+
+  /**
+   * Connects if needed and probes; resolves with the round trip in ms.
+   * @throws DeadlineError after `ms`, the connection error, or the refusal's error reply.
+   */
+  within(ms: number): Promise<number> {
+    return commandWithin(this.#redis, ms, "write probe", async () => {
+      const replies = await this.#redis.pipeline()
+        .script("LOAD", WRITE_PROBE_SCRIPT)
+        .evalsha(WRITE_PROBE_SHA, 1, ...this.#args)
+        .exec();
+      for (const [err] of replies ?? []) if (err) throw err;
+    });
+  }
+}
