@@ -15,7 +15,9 @@ export type Role = "primary" | "failover";
 /** What a target is opened with (a resolved `Config` satisfies it). */
 export interface TargetOptions {
   tlsCaFile: string | null;
+  tlsCaPem: string | null;
   tlsInsecure: boolean;
+  sentinelPassword: string | null;
   /** Command deadline; the connect timeout is at least 1 s. */
   deadlineMs: number;
   prefix: string;
@@ -50,7 +52,9 @@ export function openTarget(url: string, role: Role, config: TargetOptions): Redi
   // Failures surface through writes and probes, counted and logged once per change there.
   const redis = createRedis(parseRedisUrl(url, source), {
     tlsCaFile: config.tlsCaFile ?? undefined,
+    tlsCaPem: config.tlsCaPem ?? undefined,
     insecureTls: config.tlsInsecure,
+    sentinelPassword: config.sentinelPassword ?? undefined,
     connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
     commandTimeoutMs: config.deadlineMs,
   });
