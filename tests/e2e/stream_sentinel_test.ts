@@ -64,7 +64,7 @@ Deno.test("a Sentinel primary survives kill -9 of its master twice: every trade 
       try {
         await waitFor(async () => (await last.xlen(key)) >= TRADES, 60_000, "the whole tape");
         await waitFor(
-          () => Promise.resolve(env.status()?.mode === "primary"),
+          () => env.status()?.mode === "primary",
           30_000,
           "back on the primary",
         );
