@@ -55,6 +55,7 @@ export interface SentinelTarget {
 const SENTINEL_PORT = 26379;
 const REDIS_PORT = 6379;
 const SCHEMES = ["redis", "rediss", "redis+sentinel", "rediss+sentinel"];
+const SCHEME_LIST = "redis:// or rediss://, or redis+sentinel:// or rediss+sentinel://";
 const FORMS = "redis://[user:password@]host[:port][/db] or " +
   "redis+sentinel://[user:password@]host:26379,host:26379/<master>[/db]";
 
@@ -88,7 +89,7 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
   if (!m) return fail(`expected ${FORMS}`);
   const scheme = m[1].toLowerCase();
   if (!SCHEMES.includes(scheme)) {
-    return fail(`unsupported scheme "${scheme}" (use ${SCHEMES.map((s) => s + "://").join(", ")})`);
+    return fail(`unsupported scheme "${scheme}" (use ${SCHEME_LIST})`);
   }
   const isSentinel = scheme.endsWith("+sentinel");
   let rest = m[2];
