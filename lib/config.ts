@@ -43,8 +43,13 @@ export interface Config {
   legacyKeys: boolean;
   logFormat: "pretty" | "json";
   logLevel: "debug" | "info" | "warn" | "error";
+  /** `--tls-ca` / `BTCFEED_TLS_CA` naming a file... */
   tlsCaFile: string | null;
+  /** ...or holding the PEM text itself (starts with `-----BEGIN`), as container platforms pass it. */
+  tlsCaPem: string | null;
   tlsInsecure: boolean;
+  /** The sentinels' own password for Sentinel URLs (environment only, never a flag). */
+  sentinelPassword: string | null;
   /** Approximate MAXLEN of each market's stream. */
   maxTrades: number;
   /** Outbox limit in trades. */
@@ -95,6 +100,7 @@ export const ENV = {
   logLevel: "BTCFEED_LOG_LEVEL",
   tlsCa: "BTCFEED_TLS_CA",
   tlsInsecure: "BTCFEED_TLS_INSECURE",
+  sentinelPassword: "BTCFEED_SENTINEL_PASSWORD",
   maxTrades: "BTCFEED_MAX_TRADES",
   outboxMax: "BTCFEED_OUTBOX_MAX",
   deadlineMs: "BTCFEED_DEADLINE_MS",
@@ -152,8 +158,10 @@ export function resolveConfig(flags: RawFlags, env: Record<string, string | unde
       (Deno.stderr.isTerminal() ? "pretty" : "json"),
     logLevel: parseChoice(pick("logLevel"), ["debug", "info", "warn", "error"] as const) ??
       DEFAULTS.logLevel,
-    tlsCaFile: tlsCa ? checkReadable(tlsCa) : null,
+    tlsCaFile: tlsCa && !isPem(tlsCa.value) ? checkReadable(tlsCa) : null,
+    tlsCaPem: tlsCa && isPem(tlsCa.value) ? checkPem(tlsCa) : null,
     tlsInsecure: parseBool(pick("tlsInsecure")),
+    sentinelPassword: pick("sentinelPassword")?.value ?? null,
     maxTrades: parseInteger(pick("maxTrades"), DEFAULTS.maxTrades, 1),
     outboxMax: parseInteger(pick("outboxMax"), DEFAULTS.outboxMax, 1),
     deadlineMs: parseInteger(pick("deadlineMs"), DEFAULTS.deadlineMs, 10),
@@ -284,6 +292,21 @@ function parseInteger(s: Sourced<string> | null, fallback: number, min: number):
     throw new ConfigError(`${s.source}: "${s.value}" must be a whole number ≥ ${min}`);
   }
   return n;
+}
+
+function isPem(value: string): boolean {
+  return value.trimStart().startsWith("-----BEGIN");
+}
+
+/** PEM text as given in the environment; only its shape is checked here, TLS checks the rest. */
+function checkPem(s: Sourced<string>): string {
+  const pem = s.value.trim();
+  if (!/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/.test(pem)) {
+    throw new ConfigError(
+      `${s.source}: PEM text must hold one or more -----BEGIN CERTIFICATE----- blocks`,
+    );
+  }
+  return pem + "\n";
 }
 
 function checkReadable(s: Sourced<string>): string {

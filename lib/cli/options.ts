@@ -9,12 +9,15 @@ export function addSharedOptions<C extends Command<[], Record<string, unknown>>>
   cmd
     .option(
       "--primary <url>",
-      `primary Redis URL (env ${ENV.primary}; default ${DEFAULTS.primary})`,
+      `primary Redis URL: redis[s]://, redis[s]+sentinel:// (env ${ENV.primary}; default ${DEFAULTS.primary})`,
     )
     .option("--failover <url>", `failover Redis URL (env ${ENV.failover}; default none)`)
     .option("--data-dir <dir>", `outbox and status directory (env ${ENV.dataDir})`)
     .option("--prefix <p>", `Redis key prefix (env ${ENV.prefix}; default ${DEFAULTS.prefix})`)
-    .option("--tls-ca <file>", `CA certificate for rediss:// (env ${ENV.tlsCa})`)
+    .option(
+      "--tls-ca <file|pem>",
+      `CA certificate file, or PEM text, for rediss:// (env ${ENV.tlsCa})`,
+    )
     .option("--tls-insecure", `skip TLS certificate verification: unsafe (env ${ENV.tlsInsecure})`)
     .option("--log-format <fmt>", `pretty or json (env ${ENV.logFormat}; default pretty on a TTY)`)
     .option(

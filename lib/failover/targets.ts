@@ -22,7 +22,9 @@ export type Role = "primary" | "failover";
 /** What a target is opened with (a resolved `Config` satisfies it). */
 export interface TargetOptions {
   tlsCaFile: string | null;
+  tlsCaPem: string | null;
   tlsInsecure: boolean;
+  sentinelPassword: string | null;
   /** Command deadline; the connect timeout is at least 1 s. */
   deadlineMs: number;
   prefix: string;
@@ -65,7 +67,9 @@ export function openTarget(url: string, role: Role, config: TargetOptions): Redi
   const client = (commandTimeoutMs: number | null, connectionName: string) =>
     createRedis(parsed, {
       tlsCaFile: config.tlsCaFile ?? undefined,
+      tlsCaPem: config.tlsCaPem ?? undefined,
       insecureTls: config.tlsInsecure,
+      sentinelPassword: config.sentinelPassword ?? undefined,
       connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
       commandTimeoutMs,
       connectionName,

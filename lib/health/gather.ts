@@ -122,7 +122,9 @@ async function probe(
   const redis = new Redis({
     ...redisOptions(parseRedisUrl(url, `--${role}`), {
       tlsCaFile: config.tlsCaFile ?? undefined,
+      tlsCaPem: config.tlsCaPem ?? undefined,
       insecureTls: config.tlsInsecure,
+      sentinelPassword: config.sentinelPassword ?? undefined,
       connectTimeoutMs: timeoutMs,
       commandTimeoutMs: timeoutMs,
       connectionName: "btcfeed-health",

@@ -3,11 +3,15 @@
  *
  * Guarantees:
  * - A password never appears in an error message: errors show the URL through {@link redactUrl}.
- * - {@link parseRedisUrl} accepts only `redis://` and `rediss://`, a host, a port 1..65535, an
- *   optional numeric `/db` and optional `user:password@` (percent-encoded); anything else throws a
- *   one-line {@link RedisUrlError} that names where the URL came from (flag or variable).
+ * - {@link parseRedisUrl} accepts `redis://` and `rediss://` (a host, a port 1..65535, an
+ *   optional numeric `/db`) and `redis+sentinel://` / `rediss+sentinel://` (a comma-separated
+ *   list of sentinels, default port 26379, then `/<master-name>[/db]`), each with an optional
+ *   `user:password@` (percent-encoded) for the data nodes; anything else throws a one-line
+ *   {@link RedisUrlError} that names where the URL came from (flag or variable).
  * - {@link redisOptions} gives fail-fast clients: no offline queue, no per-request retries, a
- *   command deadline, and TLS verification on unless explicitly turned off.
+ *   command deadline, and TLS verification on unless explicitly turned off. A Sentinel URL gives
+ *   ioredis' own Sentinel client (`role: "master"`, its failover detector on), so a promoted
+ *   master is found by ioredis, never by code here.
  */
 
 import { readFileSync } from "node:fs";
@@ -27,9 +31,9 @@ export class RedisUrlError extends Error {
 
 /** A validated Redis URL. */
 export interface RedisUrl {
-  /** True for `rediss://`. */
+  /** True for `rediss://` and `rediss+sentinel://`. */
   tls: boolean;
-  /** Host name or IP (IPv6 without brackets). */
+  /** Host name or IP (IPv6 without brackets); the first sentinel for a Sentinel URL. */
   host: string;
   port: number;
   db: number;
@@ -37,7 +41,23 @@ export interface RedisUrl {
   password?: string;
   /** The URL with the password replaced by `***`, for logs and errors. */
   redacted: string;
+  /** Present only for a Sentinel URL: where to ask, and for which master. */
+  sentinel?: SentinelTarget;
 }
+
+/** The sentinels of a `redis+sentinel://` URL and the name of the master they monitor. */
+export interface SentinelTarget {
+  nodes: { host: string; port: number }[];
+  masterName: string;
+}
+
+/** Default port of a sentinel (and of a plain Redis) when the URL names none. */
+const SENTINEL_PORT = 26379;
+const REDIS_PORT = 6379;
+const SCHEMES = ["redis", "rediss", "redis+sentinel", "rediss+sentinel"];
+const SCHEME_LIST = "redis:// or rediss://, or redis+sentinel:// or rediss+sentinel://";
+const FORMS = "redis://[user:password@]host[:port][/db] or " +
+  "redis+sentinel://[user:password@]host:26379,host:26379/<master>[/db]";
 
 /** The URL text with any password (userinfo after `user:`) replaced by `***`; never throws. */
 export function redactUrl(text: string): string {
@@ -66,11 +86,12 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
     throw new RedisUrlError(source, `${why} in ${JSON.stringify(redacted)}`);
   };
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(text);
-  if (!m) return fail("expected redis://[user:password@]host[:port][/db]");
+  if (!m) return fail(`expected ${FORMS}`);
   const scheme = m[1].toLowerCase();
-  if (scheme !== "redis" && scheme !== "rediss") {
-    return fail(`unsupported scheme "${scheme}" (use redis:// or rediss://)`);
+  if (!SCHEMES.includes(scheme)) {
+    return fail(`unsupported scheme "${scheme}" (use ${SCHEME_LIST})`);
   }
+  const isSentinel = scheme.endsWith("+sentinel");
   let rest = m[2];
   let username: string | undefined;
   let password: string | undefined;
@@ -90,8 +111,34 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
   if (/[?#]/.test(rest)) return fail("query and fragment are not supported");
   const slash = rest.indexOf("/");
   const authority = slash >= 0 ? rest.slice(0, slash) : rest;
-  const path = slash >= 0 ? rest.slice(slash + 1) : "";
+  let path = slash >= 0 ? rest.slice(slash + 1) : "";
 
+  const defaultPort = isSentinel ? SENTINEL_PORT : REDIS_PORT;
+  const hosts = isSentinel ? authority.split(",") : [authority];
+  const nodes = hosts.map((h) => parseHostPort(h, defaultPort, fail));
+  let sentinel: SentinelTarget | undefined;
+  if (isSentinel) {
+    const [name, ...dbPart] = path.split("/");
+    if (!name) return fail("missing master name (…/<master>[/db])");
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(name)) return fail("bad master name");
+    sentinel = { nodes, masterName: name };
+    path = dbPart.join("/");
+  }
+  let db = 0;
+  if (path !== "") {
+    if (!/^[0-9]{1,9}$/.test(path)) return fail("database must be a number (/0, /1, ...)");
+    db = Number(path);
+  }
+  const { host, port } = nodes[0];
+  const tls = scheme.startsWith("rediss");
+  return { tls, host, port, db, username, password, redacted, ...(sentinel ? { sentinel } : {}) };
+}
+
+function parseHostPort(
+  authority: string,
+  defaultPort: number,
+  fail: (why: string) => never,
+): { host: string; port: number } {
   let host: string;
   let portText: string | undefined;
   if (authority.startsWith("[")) {
@@ -106,23 +153,22 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
     if (!host) return fail("missing host");
     if (!HOST_RE.test(host)) return fail("bad host");
   }
-  let port = 6379;
+  let port = defaultPort;
   if (portText !== undefined) {
     port = /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN;
     if (!(port >= 1 && port <= 65535)) return fail("port must be 1..65535");
   }
-  let db = 0;
-  if (path !== "") {
-    if (!/^[0-9]{1,9}$/.test(path)) return fail("database must be a number (/0, /1, ...)");
-    db = Number(path);
-  }
-  return { tls: scheme === "rediss", host, port, db, username, password, redacted };
+  return { host, port };
 }
 
 /** How {@link redisOptions} builds a client. */
 export interface RedisClientOptions {
   /** PEM file with the CA(s) that signed the server certificate (rediss:// only). */
   tlsCaFile?: string;
+  /** The same CA(s) as PEM text (e.g. from an environment variable); wins over `tlsCaFile`. */
+  tlsCaPem?: string;
+  /** Password of the sentinels themselves (Sentinel URLs only; `requirepass` in sentinel.conf). */
+  sentinelPassword?: string;
   /** Skip TLS certificate verification (explicit opt-out, for testing only). @default false */
   insecureTls?: boolean;
   /** Deadline for TCP (and TLS) connect. @default 1000 */
@@ -140,6 +186,30 @@ export const DEFAULT_REDIS_CLIENT_OPTIONS: Readonly<RedisClientOptions> = Object
   commandTimeoutMs: 1000,
   connectionName: "btcfeed",
 });
+
+/** ioredis' Sentinel options: ask `target.nodes` for the master, follow its switches. */
+function sentinelOptions(target: SentinelTarget, o: RedisClientOptions): RedisOptions {
+  return {
+    sentinels: target.nodes.map(({ host, port }) => ({ host, port })),
+    name: target.masterName,
+    role: "master",
+    sentinelPassword: o.sentinelPassword,
+    // Sentinel queries get the connect deadline even on the replay client (no command timeout).
+    sentinelCommandTimeout: o.commandTimeoutMs ?? o.connectTimeoutMs,
+    sentinelRetryStrategy: (attempt: number) => reconnectDelayMs(attempt),
+    // Subscribes to +switch-master: a hung old master is left at once, not after a TCP timeout.
+    failoverDetector: true,
+  };
+}
+
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const why = (e as { code?: string }).code ?? "unreadable";
+    throw new RedisUrlError("tls CA file", `cannot read ${path} (${why})`);
+  }
+}
 
 /** Reconnect delay after `attempt` failures: 100 ms doubling to 2 s, ±20% jitter. */
 export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
@@ -176,22 +246,18 @@ export function redisOptions(
     // ioredis otherwise keeps a closed socket's timer alive for 2 s, delaying process exit.
     disconnectTimeout: 100,
   };
+  if (url.sentinel) Object.assign(result, sentinelOptions(url.sentinel, o));
   if (url.tls) {
-    let ca: string | undefined;
-    if (o.tlsCaFile) {
-      try {
-        ca = readFileSync(o.tlsCaFile, "utf8");
-      } catch (e) {
-        const why = (e as { code?: string }).code ?? "unreadable";
-        throw new RedisUrlError("tls CA file", `cannot read ${o.tlsCaFile} (${why})`);
-      }
+    const ca = o.tlsCaPem ?? (o.tlsCaFile ? readCaFile(o.tlsCaFile) : undefined);
+    const verify = { rejectUnauthorized: !o.insecureTls, ...(ca ? { ca } : {}) };
+    // SNI must be a name, never an IP address (RFC 6066); behind Sentinel the master's address is
+    // only known at connect time, where node derives the name from it.
+    const sni = !url.sentinel && !isIP(url.host) ? { servername: url.host } : {};
+    result.tls = { ...verify, ...sni };
+    if (url.sentinel) {
+      result.enableTLSForSentinelMode = true;
+      result.sentinelTLS = verify;
     }
-    result.tls = {
-      rejectUnauthorized: !o.insecureTls,
-      ...(ca ? { ca } : {}),
-      // SNI must be a name, never an IP address (RFC 6066).
-      ...(isIP(url.host) ? {} : { servername: url.host }),
-    };
   }
   return result;
 }
