@@ -1,4 +1,7 @@
-/** `btcfeed sync`: replay the outbox into the primary now, exactly once and in order. */
+/**
+ * `btcfeed sync`: replay the outbox into the primary now, exactly once and in order.
+ * `--recover` first salvages the store files moved aside as corrupt into the live store.
+ */
 
 import { Command } from "@commander-js/extra-typings";
 import { SingleBar } from "cli-progress";
@@ -11,7 +14,15 @@ import { checkCredentials } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { type Config, ConfigError } from "../config.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
-import { holderName, openStores, openTargets } from "../app/factories.ts";
+import {
+  holderName,
+  openStores,
+  openStoresSettingAside,
+  openTargets,
+  type Stores,
+} from "../app/factories.ts";
+import { salvageAll, type SalvageResult } from "../store/salvage.ts";
+import { takeStreamLock } from "../runtime/stream_lock.ts";
 
 export interface SyncSummary {
   replayed: number;
@@ -30,9 +41,15 @@ export function syncCommand() {
     .description("replay the local outbox into the primary now (after an outage)")
     .option("--dry-run", "report what would be replayed, change nothing")
     .option("--json", "print a JSON summary on stdout")
+    .option(
+      "--recover",
+      "first salvage every readable row of store files moved aside as corrupt, then replay",
+    )
     .action(async (flags) => {
       const config = configFrom(flags);
-      const stores = openStores(config);
+      const { stores, recovered } = flags.recover && !flags.dryRun
+        ? recover(config, !!flags.json)
+        : { stores: openStores(config), recovered: null };
       const { outbox, gaps } = stores;
       try {
         if (flags.dryRun) {
@@ -47,15 +64,18 @@ export function syncCommand() {
           }
           return;
         }
+        const extra = recovered ? { recovered } : {};
         if (outbox.depth() === 0 && gaps.depth() === 0) {
           console.log(
-            flags.json ? JSON.stringify(emptySummary()) : "outbox is empty: nothing to replay",
+            flags.json
+              ? JSON.stringify({ ...emptySummary(), ...extra })
+              : "outbox is empty: nothing to replay",
           );
           return;
         }
         const progress = !flags.json && Deno.stderr.isTerminal();
         const summary = await replayAll(outbox, gaps, config, progress);
-        if (flags.json) console.log(JSON.stringify(summary));
+        if (flags.json) console.log(JSON.stringify({ ...summary, ...extra }));
         else {
           console.log(
             `replayed ${summary.replayed}, skipped ${summary.skipped} already present, ` +
@@ -70,6 +90,39 @@ export function syncCommand() {
         stores.close();
       }
     });
+}
+
+/**
+ * Opens the live store and salvages the moved-aside files into it. Without a running stream,
+ * takes the stream lock while it does (so it may also move a corrupt live store aside first).
+ */
+function recover(config: Config, json: boolean): { stores: Stores; recovered: SalvageResult[] } {
+  Deno.mkdirSync(config.dataDir, { recursive: true });
+  let unlock: (() => void) | null = null;
+  try {
+    unlock = takeStreamLock(config.dataDir);
+  } catch { /* a stream runs: it has already moved a corrupt store aside */ }
+  try {
+    const stores = unlock ? openStoresSettingAside(config).stores : openStores(config);
+    try {
+      const recovered = salvageAll(config.dataDir, stores.outbox, stores.gaps);
+      if (!json) {
+        if (recovered.length === 0) console.log("no store file moved aside: nothing to recover");
+        for (const r of recovered) {
+          console.log(
+            `recovered ${r.trades} trades (${r.unreadable} unreadable, ${r.refused} refused) ` +
+              `and ${r.gapRecords} gap records from ${r.file}; it is now ${r.renamedTo}`,
+          );
+        }
+      }
+      return { stores, recovered };
+    } catch (e) {
+      stores.close();
+      throw e;
+    }
+  } finally {
+    unlock?.();
+  }
 }
 
 async function replayAll(
