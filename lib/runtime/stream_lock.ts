@@ -42,16 +42,15 @@ export function takeStreamLock(dataDir: string): () => void {
 
 /**
  * Whether a stream holds the lock of `dataDir`, tried without waiting and released at once:
- * `held`, `free` (no stream runs), or `absent` when there is no lock file (no stream of this
- * version ever ran there). Creates nothing.
+ * `held`, `free` (no stream runs), or `absent` when there is no lock file to try (no stream of
+ * this version ever ran there, or it cannot be opened): then the heartbeat decides. Creates nothing.
  */
 export function streamLockState(dataDir: string): "held" | "free" | "absent" {
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(join(dataDir, LOCK_FILE), { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "absent";
-    throw e;
+  } catch {
+    return "absent";
   }
   try {
     if (!file.tryLockSync(true)) return "held";
