@@ -6,6 +6,9 @@
 import type { Config } from "../config.ts";
 import { Outbox, type OutboxOptions } from "../store/outbox.ts";
 import { GapStore } from "../store/gap_store.ts";
+import { isCorruptError, setAsideCorruptStore } from "../store/salvage.ts";
+import { log } from "../log.ts";
+import { errorText } from "../redact.ts";
 import {
   checkCredentials,
   closeTarget,
@@ -45,6 +48,43 @@ export function openStores(config: Config): Stores {
       outbox.close();
     },
   };
+}
+
+/**
+ * Opens the stores like {@link openStores}; when the store file is corrupt (SQLITE_CORRUPT or
+ * NOTADB on open or on a first read of both ends of the outbox), moves it aside and starts a new
+ * one, so a damaged file never stops the stream. Returns the moved-aside name (null if none).
+ * Only the stream lock's holder may call it: it renames the store file.
+ */
+export function openStoresSettingAside(
+  config: Config,
+): { stores: Stores; setAside: string | null } {
+  try {
+    return { stores: probed(openStores(config)), setAside: null };
+  } catch (e) {
+    if (!isCorruptError(e)) throw e;
+    const setAside = setAsideCorruptStore(config.dataDir);
+    log.error("store file corrupt: moved aside, a new one started; run btcfeed sync --recover", {
+      dir: config.dataDir,
+      movedTo: setAside,
+      error: errorText(e),
+    });
+    return { stores: openStores(config), setAside };
+  }
+}
+
+/** Reads what a stream reads first, so corruption shows now rather than mid-stream. */
+function probed(stores: Stores): Stores {
+  try {
+    stores.outbox.depth();
+    stores.outbox.peek(1);
+    stores.outbox.maxSeq();
+    stores.gaps.depth();
+    return stores;
+  } catch (e) {
+    stores.close();
+    throw e;
+  }
 }
 
 /** The primary and the optional failover Redis; `close()` disconnects both. */

@@ -20,15 +20,23 @@ import { Consolidator } from "../consolidator.ts";
 import { FailoverCore } from "../failover/core.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
 import { MarketTracker } from "../runtime/market_tracker.ts";
-import { StatusPublisher } from "../runtime/publisher.ts";
+import { type CarriedOver, droppedBefore, StatusPublisher } from "../runtime/publisher.ts";
 import { readControl } from "../runtime/status.ts";
+import { recordStart } from "../runtime/start_history.ts";
+import { corruptStoreFiles } from "../store/salvage.ts";
 import { takeStreamLock } from "../runtime/stream_lock.ts";
 import { RedisLatency } from "../health/latency.ts";
 import { StreamMetrics } from "../health/metrics.ts";
 import { type HttpServerHandle, startHttpServer } from "../health/server.ts";
 import { report } from "../health/report.ts";
 import { inputFromStatus } from "../health/from_status.ts";
-import { checkTargets, holderName, openStores, openTargets, type Stores } from "./factories.ts";
+import {
+  checkTargets,
+  holderName,
+  openStoresSettingAside,
+  openTargets,
+  type Stores,
+} from "./factories.ts";
 import type { Targets } from "./factories.ts";
 import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
 import { lastKnownTrades } from "./last_known.ts";
@@ -73,7 +81,11 @@ export async function runStreamApp(
   Deno.mkdirSync(config.dataDir, { recursive: true });
   const unlock = takeStreamLock(config.dataDir);
   try {
-    const stores = openStores(config);
+    const carried = {
+      droppedBefore: droppedBefore(config.dataDir),
+      starts: recordStart(config.dataDir).map((s) => s.at),
+    };
+    const { stores } = openStoresSettingAside(config);
     try {
       const targets = openTargets(config);
       try {
@@ -87,11 +99,17 @@ export async function runStreamApp(
           });
         }
         const plan = await planSource(config);
-        const built = await buildStream(config, stores, targets, plan, check.primaryUp);
+        const built = await buildStream(config, stores, targets, plan, {
+          primaryUp: check.primaryUp,
+          carried,
+        });
+        let cleanStop: string | null = null;
         try {
-          return await runBuilt(built, stop, options.drainReplay ?? true);
+          const outcome = await runBuilt(built, stop, options.drainReplay ?? true);
+          cleanStop = stopReason(outcome);
+          return outcome;
         } finally {
-          await closeBuilt(built);
+          await closeBuilt(built, cleanStop);
         }
       } finally {
         targets.close();
@@ -146,6 +164,7 @@ function buildReporting(
   c: Core,
   tracker: MarketTracker,
   source: StreamSource,
+  carried: CarriedOver,
 ): Reporting {
   const publisher = new StatusPublisher(config.dataDir, {
     core: () => c.core.status(),
@@ -156,7 +175,8 @@ function buildReporting(
     outlierEvents: () => c.consolidator.outlierEvents,
     gapRecords: () => c.gaps.counts(),
     rest: source.rest,
-  });
+    storeSetAside: () => corruptStoreFiles(config.dataDir),
+  }, carried);
   const metrics = new StreamMetrics(() => publisher.snapshot(), {
     version: VERSION,
     latency: c.latency,
@@ -191,7 +211,7 @@ async function buildStream(
   stores: Stores,
   targets: Targets,
   plan: SourcePlan,
-  primaryUp: boolean,
+  start: { primaryUp: boolean; carried: CarriedOver },
 ): Promise<BuiltStream> {
   const markets = plan.markets.map((m) => m.market);
   const c = buildCore(config, stores, targets, markets);
@@ -199,7 +219,7 @@ async function buildStream(
   const known = await lastKnownTrades(
     markets,
     stores.outbox,
-    primaryUp ? targets.primary : null,
+    start.primaryUp ? targets.primary : null,
     config,
   );
   const source = await openSource(plan, config, {
@@ -208,7 +228,7 @@ async function buildStream(
     onGap: (gap) => c.gaps.record(gap),
     busy: () => backlog(c.core) > REPLAY_MAX_BACKLOG,
   });
-  const reporting = buildReporting(config, stores, c, tracker, source);
+  const reporting = buildReporting(config, stores, c, tracker, source, start.carried);
   return { config, stores, targets, c, source, reporting };
 }
 
@@ -275,16 +295,23 @@ async function runBuilt(
   }
 }
 
-async function closeBuilt(b: BuiltStream): Promise<void> {
+/** Closes every part; after a clean stop (`cleanStop` says why) the last status says stopped. */
+async function closeBuilt(b: BuiltStream, cleanStop: string | null): Promise<void> {
   await b.reporting.http?.close();
   await b.source.close().catch(() => {});
   await b.c.core.close();
   await b.c.gaps.close();
+  if (cleanStop) b.reporting.publisher.markStopped(cleanStop);
   b.reporting.publisher.publish();
   log.info("stream stopped", {
     outboxDepth: b.stores.outbox.depth(),
     gapRecordsPending: b.c.gaps.pending(),
   });
+}
+
+/** Why the stream ended, as the stopped status says it. */
+function stopReason(o: StreamOutcome): string {
+  return o.kind === "stopped" ? `stopped by ${o.signal}` : o.kind.replace("_", " ");
 }
 
 /** The one trade path out of a source: the price choice, the status view, then the core. */

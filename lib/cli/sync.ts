@@ -1,6 +1,7 @@
 /**
  * `btcfeed sync`: replay the outbox into the primary now, exactly once and in order;
- * `--dead-letters` lists what the primary refused, `--dead-letters --retry` replays it again.
+ * `--dead-letters` lists what the primary refused, `--dead-letters --retry` replays it again;
+ * `--recover` first salvages the store files moved aside as corrupt into the live store.
  */
 
 import { Command } from "@commander-js/extra-typings";
@@ -14,7 +15,15 @@ import { checkCredentials } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { type Config, ConfigError } from "../config.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
-import { holderName, openStores, openTargets } from "../app/factories.ts";
+import {
+  holderName,
+  openStores,
+  openStoresSettingAside,
+  openTargets,
+  type Stores,
+} from "../app/factories.ts";
+import { salvageAll, type SalvageResult } from "../store/salvage.ts";
+import { takeStreamLock } from "../runtime/stream_lock.ts";
 import {
   deadLetterViews,
   moveBackForRetry,
@@ -45,6 +54,10 @@ export function syncCommand() {
     .option("--json", "print a JSON summary on stdout")
     .option("--dead-letters", "list the trades the primary refused (kept as dead letters)")
     .option("--retry", "with --dead-letters: move them back and replay them now")
+    .option(
+      "--recover",
+      "first salvage every readable row of store files moved aside as corrupt, then replay",
+    )
     .action(async (flags) => {
       if (flags.retry && !flags.deadLetters) {
         throw new ConfigError("--retry needs --dead-letters (btcfeed sync --dead-letters --retry)");
@@ -53,7 +66,9 @@ export function syncCommand() {
         throw new ConfigError("--dry-run does not combine with --dead-letters");
       }
       const config = configFrom(flags);
-      const stores = openStores(config);
+      const { stores, recovered } = flags.recover && !flags.dryRun
+        ? recover(config, !!flags.json)
+        : { stores: openStores(config), recovered: null };
       const { outbox, gaps } = stores;
       try {
         if (flags.deadLetters && !flags.retry) {
@@ -75,10 +90,15 @@ export function syncCommand() {
           }
           return;
         }
+        const extra = recovered ? { recovered } : {};
         if (outbox.depth() === 0 && gaps.depth() === 0 && (!retry || !outbox.deadLetterCount())) {
           console.log(
             flags.json
-              ? JSON.stringify({ ...emptySummary(), deadLetters: outbox.deadLetterCount() })
+              ? JSON.stringify({
+                ...emptySummary(),
+                deadLetters: outbox.deadLetterCount(),
+                ...extra,
+              })
               : retry
               ? "no dead letters: nothing to retry"
               : "outbox is empty: nothing to replay",
@@ -87,7 +107,7 @@ export function syncCommand() {
         }
         const progress = !flags.json && Deno.stderr.isTerminal();
         const summary = await replayAll(outbox, gaps, config, progress, retry);
-        console.log(flags.json ? JSON.stringify(summary) : summaryLine(summary));
+        console.log(flags.json ? JSON.stringify({ ...summary, ...extra }) : summaryLine(summary));
       } finally {
         stores.close();
       }
@@ -104,6 +124,39 @@ function summaryLine(s: SyncSummary): string {
     (s.gapRecordsPending ? `${s.gapRecordsPending} gap records waiting, ` : "") +
     (s.deadLetters ? `${s.deadLetters} dead letters kept (btcfeed sync --dead-letters), ` : "") +
     `${s.seconds} s`;
+}
+
+/**
+ * Opens the live store and salvages the moved-aside files into it. Without a running stream,
+ * takes the stream lock while it does (so it may also move a corrupt live store aside first).
+ */
+function recover(config: Config, json: boolean): { stores: Stores; recovered: SalvageResult[] } {
+  Deno.mkdirSync(config.dataDir, { recursive: true });
+  let unlock: (() => void) | null = null;
+  try {
+    unlock = takeStreamLock(config.dataDir);
+  } catch { /* a stream runs: it has already moved a corrupt store aside */ }
+  try {
+    const stores = unlock ? openStoresSettingAside(config).stores : openStores(config);
+    try {
+      const recovered = salvageAll(config.dataDir, stores.outbox, stores.gaps);
+      if (!json) {
+        if (recovered.length === 0) console.log("no store file moved aside: nothing to recover");
+        for (const r of recovered) {
+          console.log(
+            `recovered ${r.trades} trades (${r.unreadable} unreadable, ${r.refused} refused) ` +
+              `and ${r.gapRecords} gap records from ${r.file}; it is now ${r.renamedTo}`,
+          );
+        }
+      }
+      return { stores, recovered };
+    } catch (e) {
+      stores.close();
+      throw e;
+    }
+  } finally {
+    unlock?.();
+  }
 }
 
 /** Replays the outbox; with `retry`, moves the dead letters back into it first. */

@@ -60,6 +60,9 @@ export function inputFromStatus(
     heartbeatMaxAgeSeconds: options.heartbeatMaxAgeSeconds ??
       DEFAULT_HEALTH_OPTIONS.heartbeatMaxAgeSeconds,
     ...(options.version ? { version: options.version } : {}),
+    lock: status.stopped ? "free" : "held", // the stream serving this holds it until it stops
+    recentStarts: status.starts ?? [],
+    storeSetAside: status.storeSetAside ?? [],
   };
 }
 

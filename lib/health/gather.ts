@@ -7,7 +7,8 @@
  *   are probed at once, and clients are disconnected without waiting — a hung Redis (socket
  *   open, no answer) costs at most about two deadlines.
  * - Nothing is written to Redis, and nothing is created in the data directory (the outbox is
- *   opened only when its file already exists). Opening it is not read-only, though: the schema
+ *   opened only when its file already exists; the stream lock is tried, without waiting, on the
+ *   lock file only when it exists, and released at once). Opening it is not read-only, though: the schema
  *   check runs in a `BEGIN IMMEDIATE` transaction, so health briefly takes the write lock (and
  *   waits at most 250 ms for it; a running stream holding it makes health use the stream's view).
  * - {@link HealthUnavailableError} when the check itself cannot run (status file unreadable or
@@ -19,6 +20,9 @@ import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
 import { Outbox, STORE_FILE } from "../store/outbox.ts";
+import { corruptStoreFiles } from "../store/salvage.ts";
+import { streamLockState } from "../runtime/stream_lock.ts";
+import { readStarts, recentStarts } from "../runtime/start_history.ts";
 import { pingWithin } from "../redis/client.ts";
 import { withDeadline } from "../time.ts";
 import { describeRedisError } from "../redis/errors.ts";
@@ -82,6 +86,9 @@ export async function gatherHealthInput(
       maxAgeSeconds: o.maxAgeSeconds,
       heartbeatMaxAgeSeconds: o.heartbeatMaxAgeSeconds,
       version: VERSION,
+      lock: streamLockState(config.dataDir),
+      recentStarts: recentStarts(readStarts(config.dataDir), Date.now()),
+      storeSetAside: corruptStoreFiles(config.dataDir),
     };
   } finally {
     primary.redis.disconnect(false);

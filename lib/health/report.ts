@@ -3,16 +3,21 @@
  * path is unit-tested without a Redis or a stream.
  *
  * Semantics (the contract in README.md, "Health output"):
- * - `fail` (exit 2): no status from a stream, its heartbeat older than `heartbeatMaxAgeSeconds`,
- *   the primary refusing writes for a reason an operator must fix (out of memory, MISCONF,
- *   NOPERM), the outbox at its limit or reporting a disk error (trades are being dropped
- *   then, whether or not a Redis is reachable — the contract's "no Redis reachable and outbox
- *   over its limit" is the common case of this).
+ * - `fail` (exit 2): no stream running — no status, a status that says it stopped, the stream
+ *   lock free (the process is gone, whatever its last status says), or a heartbeat older than
+ *   `heartbeatMaxAgeSeconds`; the outbox at its limit or reporting a disk error (trades are
+ *   being dropped then, whether or not a Redis is reachable — the contract's "no Redis
+ *   reachable and outbox over its limit" is the common case of this); a store file moved aside
+ *   as corrupt and not yet salvaged by `btcfeed sync --recover`; a crash loop of
+ *   {@link RESTART_THRESHOLDS}`.fail` starts in 10 minutes; the primary refusing writes for a
+ *   reason an operator must fix (out of memory, MISCONF, NOPERM).
  * - `warn` (exit 1): writes on the failover path (failover or syncing mode, forced or not), the
- *   primary or a configured failover Redis unreachable, the primary a read-only replica or
- *   loading its dataset (the stream's write probe says so: health's own PING cannot), a stale or trade-less market, a market
- *   blocked by its exchange or left out as a price outlier, trades dropped since start, outbox
- *   rows dead-lettered.
+ *   primary or a configured failover Redis unreachable, a stale or trade-less market, a market
+ *   blocked by its exchange or left out as a price outlier, trades dropped since start (or by an
+ *   earlier run, for 10 minutes after a restart), outbox rows dead-lettered,
+ *   {@link RESTART_THRESHOLDS}`.warn` starts in 10 minutes; the primary a read-only replica or
+ *   loading its dataset (the stream's write probe says so: health's own PING cannot); an
+ *   exchange's REST rate-limiting or banning backfill.
  * - `pass` (exit 0): otherwise — on the primary with fresh data.
  * - exit 3 (UNKNOWN) is for when the check itself cannot run (unreadable data directory,
  *   unparseable status): {@link unknownReport} still yields a document (status `fail`, since
@@ -21,8 +26,7 @@
  * Invariant: every string in the input is already free of secrets; `report` adds none.
  */
 
-import type { MarketStatus, RedisTargetStatus } from "../runtime/status.ts";
-import type { RedisFailureReason } from "../domain.ts";
+import type { MarketStatus, StreamStatus } from "../runtime/status.ts";
 import type {
   HealthCheck,
   HealthDocument,
@@ -30,67 +34,106 @@ import type {
   HealthInput,
   HealthReport,
   HealthStatus,
-  OutboxSummary,
 } from "./types.ts";
 import { formatNagios, type NagiosThresholds } from "./nagios.ts";
 import { formatTable } from "./table.ts";
+import { marketsOf, outboxOf, outboxOutput } from "./_outbox_view.ts";
+import { fmt, oneLine, round1, round2 } from "./_format.ts";
+import { type Add, addProcessChecks, droppedCheck } from "./_process_checks.ts";
+import { primaryWritesCheck } from "./_primary_writes.ts";
 import { restChecks } from "./rest_checks.ts";
+
+export { bytes } from "./_format.ts";
 
 const RANK: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
 const EXIT: Record<HealthStatus, HealthExitCode> = { pass: 0, warn: 1, fail: 2 };
+const DESCRIPTION = "btcfeed: BTC trades from exchanges into Redis with failover";
+
+/** Whether a stream runs, and the words that say so. */
+interface StreamView {
+  running: boolean;
+  heartbeatAge: number | null;
+  output: string;
+}
 
 /** Turns observations into the health document, Nagios line, table and exit code. */
 export function report(input: HealthInput): HealthReport {
   const time = new Date(input.nowMs).toISOString();
   const checks: Record<string, HealthCheck[]> = {};
-  const add = (key: string, check: Omit<HealthCheck, "time">) => {
+  const add: Add = (key, check) => {
     checks[key] = [{ ...check, output: oneLine(check.output), time }];
   };
+  const stream = streamView(input);
   const s = input.status;
-  const heartbeatAge = s ? round1(Math.max(0, input.nowMs - s.heartbeatAt) / 1000) : null;
-  const running = s !== null && heartbeatAge !== null &&
-    heartbeatAge <= input.heartbeatMaxAgeSeconds;
-
   add("stream:heartbeat", {
     componentType: "system",
     ...(s ? { componentId: `pid ${s.pid}` } : {}),
-    observedValue: heartbeatAge,
+    observedValue: stream.heartbeatAge,
     observedUnit: "s",
-    status: running ? "pass" : "fail",
-    output: heartbeatOutput(input, heartbeatAge, running),
+    status: stream.running ? "pass" : "fail",
+    output: stream.output,
   });
-  if (s && running) {
-    const onFailoverPath = s.mode !== "primary" || s.forced;
-    add("stream:mode", {
-      componentType: "system",
-      observedValue: s.mode,
-      status: onFailoverPath ? "warn" : "pass",
-      output: `${s.mode} mode${s.forced ? " (forced by btcfeed failover)" : ""}`,
-    });
-    if (s.sync) {
-      add("sync:progress", {
-        componentType: "component",
-        observedValue: s.sync.done,
-        observedUnit: "trades",
-        status: "warn",
-        output: `replaying the outbox into the primary: ${fmt(s.sync.done)} of ${
-          fmt(s.sync.total)
-        }`,
-      });
-    }
-    add("redis-primary:writes", primaryWritesCheck(s.primary));
-    add("stream:dropped", {
-      componentType: "system",
-      observedValue: s.counters.dropped,
-      observedUnit: "trades",
-      status: s.counters.dropped > 0 ? "warn" : "pass",
-      output: s.counters.dropped > 0
-        ? `${fmt(s.counters.dropped)} trades dropped since start (outbox full or disk error)`
-        : "no trade dropped",
-    });
-    for (const [key, check] of restChecks(s)) add(key, check);
-  }
+  if (s && stream.running) addRunningChecks(add, s, input.nowMs);
+  addRedisChecks(add, input);
+  addOutboxChecks(add, input);
+  addMarketChecks(add, input, stream.running);
+  addProcessChecks(add, input);
+  return summarize(input, checks, stream, time);
+}
 
+/** The lock outranks the status: a free lock means the process is gone, whatever it wrote. */
+function streamView(input: HealthInput): StreamView {
+  const s = input.status;
+  if (!s) {
+    return {
+      running: false,
+      heartbeatAge: null,
+      output: `stream not running: no status in ${input.dataDir}`,
+    };
+  }
+  const age = round1(Math.max(0, input.nowMs - s.heartbeatAt) / 1000);
+  const view = (running: boolean, output: string) => ({ running, heartbeatAge: age, output });
+  if (s.stopped) {
+    const when = new Date(s.stopped.at).toISOString();
+    return view(
+      false,
+      input.lock === "held"
+        ? `stream starting: lock held, last status says stopped at ${when}`
+        : `stream not running: stopped at ${when} (${s.stopped.reason})`,
+    );
+  }
+  if (input.lock === "free") {
+    return view(false, `stream not running: pid ${s.pid} exited (its stream lock is free)`);
+  }
+  if (age > input.heartbeatMaxAgeSeconds) {
+    return view(false, `stream not running: heartbeat ${age} s old`);
+  }
+  return view(true, `stream pid ${s.pid} alive, heartbeat ${age} s old`);
+}
+
+function addRunningChecks(add: Add, s: StreamStatus, nowMs: number): void {
+  const onFailoverPath = s.mode !== "primary" || s.forced;
+  add("stream:mode", {
+    componentType: "system",
+    observedValue: s.mode,
+    status: onFailoverPath ? "warn" : "pass",
+    output: `${s.mode} mode${s.forced ? " (forced by btcfeed failover)" : ""}`,
+  });
+  if (s.sync) {
+    add("sync:progress", {
+      componentType: "component",
+      observedValue: s.sync.done,
+      observedUnit: "trades",
+      status: "warn",
+      output: `replaying the outbox into the primary: ${fmt(s.sync.done)} of ${fmt(s.sync.total)}`,
+    });
+  }
+  add("redis-primary:writes", primaryWritesCheck(s.primary));
+  add("stream:dropped", droppedCheck(s, nowMs));
+  for (const [key, check] of restChecks(s)) add(key, check);
+}
+
+function addRedisChecks(add: Add, input: HealthInput): void {
   const { primary, failover } = input.probes;
   add("redis-primary:responseTime", {
     componentType: "datastore",
@@ -112,31 +155,34 @@ export function report(input: HealthInput): HealthReport {
       ? "reachable"
       : `failover unreachable: ${failover.error ?? "no answer"}`,
   });
+}
 
+function addOutboxChecks(add: Add, input: HealthInput): void {
   const outbox = outboxOf(input);
-  if (outbox) {
-    const anyRedis = primary.ok || (failover?.ok ?? false);
-    add("outbox:depth", {
-      componentType: "datastore",
-      observedValue: outbox.depth,
-      observedUnit: "trades",
-      status: outbox.full || outbox.error ? "fail" : "pass",
-      output: outboxOutput(outbox, anyRedis),
-    });
-    add("outbox:deadLetters", {
-      componentType: "datastore",
-      observedValue: outbox.deadLetters,
-      observedUnit: "trades",
-      status: outbox.deadLetters > 0 ? "warn" : "pass",
-      output: outbox.deadLetters > 0
-        ? `${fmt(outbox.deadLetters)} outbox rows could not be applied and were set aside`
-        : "none",
-    });
-  }
+  if (!outbox) return;
+  const anyRedis = input.probes.primary.ok || (input.probes.failover?.ok ?? false);
+  add("outbox:depth", {
+    componentType: "datastore",
+    observedValue: outbox.depth,
+    observedUnit: "trades",
+    status: outbox.full || outbox.error ? "fail" : "pass",
+    output: outboxOutput(outbox, anyRedis),
+  });
+  add("outbox:deadLetters", {
+    componentType: "datastore",
+    observedValue: outbox.deadLetters,
+    observedUnit: "trades",
+    status: outbox.deadLetters > 0 ? "warn" : "pass",
+    output: outbox.deadLetters > 0
+      ? `${fmt(outbox.deadLetters)} outbox rows could not be applied and were set aside`
+      : "none",
+  });
+}
 
+function addMarketChecks(add: Add, input: HealthInput, running: boolean): void {
   for (const market of marketsOf(input)) {
     const age = input.marketAges[market];
-    const m: MarketStatus | undefined = running ? s?.markets[market] : undefined;
+    const m: MarketStatus | undefined = running ? input.status?.markets[market] : undefined;
     const fallback = m?.last ? Math.max(0, input.nowMs - m.last.ts) / 1000 : null;
     const ageSeconds = age ? age.ageSeconds : fallback;
     const stale = ageSeconds === null || ageSeconds > input.maxAgeSeconds;
@@ -151,21 +197,29 @@ export function report(input: HealthInput): HealthReport {
           stale ? ` (over ${input.maxAgeSeconds} s)` : ""
         } (read from ${age?.source ?? "the stream's status"})`,
     });
-    if (m) {
-      const problem = m.state === "blocked" || m.outlier;
-      add(`feed-${market}:state`, {
-        componentType: "component",
-        observedValue: m.state,
-        status: problem ? "warn" : "pass",
-        output: m.state === "blocked"
-          ? `${market}: blocked by the exchange${m.lastError ? `: ${m.lastError}` : ""}`
-          : m.outlier
-          ? `${market}: price strays from the other markets, left out of the consolidated price`
-          : `${market}: ${m.state}`,
-      });
-    }
+    if (m) add(`feed-${market}:state`, marketState(market, m));
   }
+}
 
+function marketState(market: string, m: MarketStatus): Omit<HealthCheck, "time"> {
+  return {
+    componentType: "component",
+    observedValue: m.state,
+    status: m.state === "blocked" || m.outlier ? "warn" : "pass",
+    output: m.state === "blocked"
+      ? `${market}: blocked by the exchange${m.lastError ? `: ${m.lastError}` : ""}`
+      : m.outlier
+      ? `${market}: price strays from the other markets, left out of the consolidated price`
+      : `${market}: ${m.state}`,
+  };
+}
+
+function summarize(
+  input: HealthInput,
+  checks: Record<string, HealthCheck[]>,
+  stream: StreamView,
+  time: string,
+): HealthReport {
   const all = Object.values(checks).flat();
   const status = all.reduce<HealthStatus>(
     (w, c) => RANK[c.status] > RANK[w] ? c.status : w,
@@ -174,20 +228,20 @@ export function report(input: HealthInput): HealthReport {
   const problems = [
     ...all.filter((c) => c.status === "fail"),
     ...all.filter((c) => c.status === "warn"),
-  ]
-    .map((c) => c.output);
+  ].map((c) => c.output);
+  const s = stream.running ? input.status : null;
   const document: HealthDocument = {
     status,
     ...(input.version ? { version: input.version } : {}),
-    description: "btcfeed: BTC trades from exchanges into Redis with failover",
+    description: DESCRIPTION,
     ...(status === "pass" ? {} : { output: problems.join("; ") }),
-    mode: running ? s!.mode : null,
-    forced: running ? s!.forced : null,
-    heartbeatAge,
+    mode: s?.mode ?? null,
+    forced: s?.forced ?? null,
+    heartbeatAge: stream.heartbeatAge,
     time,
     checks,
   };
-  return finish(document, EXIT[status], passSummary(input, running), {
+  return finish(document, EXIT[status], passSummary(input, stream.running), {
     maxAgeSeconds: input.maxAgeSeconds,
     heartbeatMaxAgeSeconds: input.heartbeatMaxAgeSeconds,
   });
@@ -201,7 +255,7 @@ export function unknownReport(reason: string, nowMs: number, version?: string): 
   const document: HealthDocument = {
     status: "fail",
     ...(version ? { version } : {}),
-    description: "btcfeed: BTC trades from exchanges into Redis with failover",
+    description: DESCRIPTION,
     output: oneLine(`health check could not run: ${reason}`),
     mode: null,
     forced: null,
@@ -227,97 +281,10 @@ function finish(
   };
 }
 
-/** What each refusal of the primary means: the check's status and its headline. */
-const REFUSAL_VERDICTS: Partial<Record<RedisFailureReason, [HealthStatus, string]>> = {
-  readonly: ["warn", "primary is a read-only replica"],
-  loading: ["warn", "primary is loading its dataset"],
-  oom: ["fail", "primary out of memory"],
-  misconf: ["fail", "primary cannot persist (MISCONF) and refuses writes"],
-  noperm: ["fail", "primary refuses btcfeed's commands (ACL, NOPERM)"],
-};
-
-/** The stream's own view of the primary: its write probe and writes, by reason. */
-function primaryWritesCheck(p: RedisTargetStatus): Omit<HealthCheck, "time"> {
-  // Status files of older versions have no reason; no error yet means not probed yet.
-  const reason = p.reason ?? (p.healthy || p.lastError === null ? null : "unreachable");
-  const verdict = reason ? REFUSAL_VERDICTS[reason] : undefined;
-  const [status, headline] = verdict ??
-    (reason ? ["warn", "the stream cannot write to the primary"] : ["pass", ""]);
-  return {
-    componentType: "datastore",
-    ...(p.url ? { componentId: p.url } : {}),
-    observedValue: reason ?? "ok",
-    status,
-    output: reason === null
-      ? p.healthy ? "the primary takes writes" : "no write probe yet"
-      : `${headline}: ${p.lastError ?? reason}`,
-  };
-}
-
-function heartbeatOutput(input: HealthInput, age: number | null, running: boolean): string {
-  const s = input.status;
-  if (!s || age === null) return `stream not running: no status in ${input.dataDir}`;
-  if (!running) return `stream not running: heartbeat ${age} s old`;
-  return `stream pid ${s.pid} alive, heartbeat ${age} s old`;
-}
-
-function outboxOf(input: HealthInput): OutboxSummary | null {
-  if (input.outbox) return input.outbox;
-  const o = input.status?.outbox;
-  return o ? { ...o, deadLetters: 0, error: o.lastError } : null;
-}
-
-function outboxOutput(o: OutboxSummary, anyRedis: boolean): string {
-  const size = `${fmt(o.depth)} trades (${bytes(o.bytes)}) of ${fmt(o.maxTrades)} max`;
-  if (o.error) return `outbox disk error: ${o.error}; ${size}`;
-  if (o.full) {
-    return `outbox full: ${size}, new trades are being dropped` +
-      (anyRedis ? "" : " and no Redis is reachable");
-  }
-  return o.depth === 0 ? "empty" : size;
-}
-
-/** Markets from the status (priority order) first, then any only the probes saw. */
-function marketsOf(input: HealthInput): string[] {
-  const names = new Set(Object.keys(input.status?.markets ?? {}));
-  for (const m of Object.keys(input.marketAges)) names.add(m);
-  return [...names];
-}
-
 function passSummary(input: HealthInput, running: boolean): string {
-  const s = input.status;
-  if (!s || !running) return "";
+  if (!input.status || !running) return "";
   const markets = marketsOf(input).length;
   const latency = input.probes.primary.latencyMs;
   return `primary mode, ${markets} market${markets === 1 ? "" : "s"} fresh` +
     (latency !== null ? `, primary ${round2(latency)} ms` : "");
-}
-
-function oneLine(s: string): string {
-  return s.replace(/[\r\n]+/g, " ").replace(/\|/g, "/");
-}
-
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
-function fmt(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
-/** Human-readable size: 1.2 MB. */
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }

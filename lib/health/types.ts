@@ -65,7 +65,22 @@ export interface HealthInput {
   heartbeatMaxAgeSeconds: number;
   /** Printed in the document. @default undefined (omitted) */
   version?: string;
+  /**
+   * The stream lock, tried without waiting: `free` means no stream runs, whatever the status
+   * says; `absent` (no lock file) leaves it to the heartbeat. @default "absent"
+   */
+  lock?: "held" | "free" | "absent";
+  /** Times (ms) the stream started within the restart window. @default [] */
+  recentStarts?: number[];
+  /** Store files moved aside as corrupt, not yet salvaged. @default [] */
+  storeSetAside?: string[];
 }
+
+/**
+ * Starts of `stream` within the restart window (10 minutes) from which the restart check turns
+ * warn and fail: a crash loop.
+ */
+export const RESTART_THRESHOLDS = { warn: 3, fail: 6 } as const;
 
 /** Defaults of the health check, each defined once. */
 export const DEFAULT_HEALTH_OPTIONS = {

@@ -5,7 +5,7 @@
  */
 
 import type { CoreStatus, MarketStatus, StreamStatus } from "./status.ts";
-import { writeStatus } from "./status.ts";
+import { readStatus, writeStatus } from "./status.ts";
 import type { MarketTracker } from "./market_tracker.ts";
 import { log } from "../log.ts";
 import { errorText } from "../redact.ts";
@@ -37,6 +37,29 @@ export interface PublisherSources {
   gapRecords: () => StreamStatus["gapRecords"];
   /** REST budget per exchange, when the source fetches over REST. */
   rest?: () => NonNullable<StreamStatus["rest"]>;
+  /** Store files moved aside as corrupt, not yet salvaged. */
+  storeSetAside: () => string[];
+}
+
+/**
+ * The cumulative dropped count the previous run's status left in `dataDir` (read before this
+ * run overwrites it); 0 when there is none or it cannot be read (only that count is lost then).
+ */
+export function droppedBefore(dataDir: string): number {
+  try {
+    const previous = readStatus(dataDir);
+    return previous?.droppedTotal ?? previous?.counters?.dropped ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** What a run carries over from earlier runs on the same data directory. */
+export interface CarriedOver {
+  /** Trades earlier runs dropped ({@link droppedBefore}). @default 0 */
+  droppedBefore: number;
+  /** Recent start times, this run's last (lib/runtime/start_history.ts). @default [] */
+  starts: number[];
 }
 
 export class StatusPublisher {
@@ -47,10 +70,18 @@ export class StatusPublisher {
   #tradesAtLastPublish = new Map<string, number>();
   #rates = new Map<string, number>();
   #failing = false;
+  #carried: CarriedOver;
+  #stopped: StreamStatus["stopped"] = null;
 
-  constructor(dataDir: string, sources: PublisherSources) {
+  constructor(dataDir: string, sources: PublisherSources, carried: Partial<CarriedOver> = {}) {
     this.#dataDir = dataDir;
     this.#sources = sources;
+    this.#carried = { droppedBefore: 0, starts: [], ...carried };
+  }
+
+  /** Marks the status stopped (a clean stop); the next {@link publish} says so. */
+  markStopped(reason: string, now = Date.now()): void {
+    this.#stopped = { at: now, reason };
   }
 
   snapshot(now = Date.now()): StreamStatus {
@@ -87,6 +118,10 @@ export class StatusPublisher {
       markets,
       ...(this.#sources.rest ? { rest: this.#sources.rest() } : {}),
       consolidatedMarket: this.#sources.consolidated(),
+      stopped: this.#stopped,
+      droppedTotal: this.#carried.droppedBefore + core.counters.dropped,
+      starts: this.#carried.starts,
+      storeSetAside: this.#sources.storeSetAside(),
     };
   }
 

@@ -114,6 +114,14 @@ export interface StreamStatus {
   rest?: Record<string, RestStatus>;
   /** Market currently feeding the consolidated price. */
   consolidatedMarket: string | null;
+  /** Set by a clean stop, in the last status it writes; null while running. */
+  stopped?: { at: number; reason: string } | null;
+  /** Trades dropped by every stream on this data directory (`counters.dropped` is this run's). */
+  droppedTotal?: number;
+  /** Start times (ms) of `stream` on this data directory in the last hour, this one last. */
+  starts?: number[];
+  /** Store files moved aside as corrupt and not yet salvaged by `btcfeed sync --recover`. */
+  storeSetAside?: string[];
 }
 
 /** The part of the status the failover core owns. */

@@ -74,3 +74,92 @@ export function prepareAll<K extends string>(
     Object.entries<string>(sql).map(([name, text]) => [name, db.prepare(text)]),
   ) as Record<K, StatementSync>;
 }
+
+/** SQLite's primary result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB. */
+const CORRUPT_CODES = new Set([11, 26]);
+/** `db.exec` errors carry no `errcode`, only SQLite's message. */
+const CORRUPT_MESSAGE = /database disk image is malformed|file is not a database/;
+
+/** True when `e` (or its `cause`) says the store file is damaged, not busy, full or unwritable. */
+export function isCorruptError(e: unknown): boolean {
+  for (let x = e, depth = 0; x && depth < 4; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as { errcode?: unknown }).errcode;
+    if (typeof code === "number" && CORRUPT_CODES.has(code & 0xff)) return true;
+    if (x instanceof Error && CORRUPT_MESSAGE.test(x.message)) return true;
+  }
+  return false;
+}
+
+/** Suffix of a store file moved aside as corrupt, then the UTC time: `.corrupt-20261202T013000Z`. */
+const CORRUPT_SUFFIX = ".corrupt-";
+/** Replaces {@link CORRUPT_SUFFIX} once `sync --recover` salvaged the file. */
+const SALVAGED_SUFFIX = ".salvaged-";
+const SIDECARS = ["", "-wal", "-shm"];
+
+/**
+ * Moves the store file with its `-wal`/`-shm` out of the way (`outbox.sqlite.corrupt-<UTC>`,
+ * `...-wal`, `...-shm`, so SQLite still pairs them) and returns the new file name. Only the
+ * stream lock's holder may call it: a process with the file open would keep writing to it.
+ */
+export function setAsideCorruptStore(dataDir: string, now = Date.now()): string {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  let name = `${STORE_FILE}${CORRUPT_SUFFIX}${stamp}`;
+  for (let n = 1; exists(join(dataDir, name)); n++) {
+    name = `${STORE_FILE}${CORRUPT_SUFFIX}${stamp}.${n}`;
+  }
+  for (const side of SIDECARS) {
+    try {
+      Deno.renameSync(join(dataDir, STORE_FILE + side), join(dataDir, name + side));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return name;
+}
+
+/** Store files moved aside and not yet salvaged, oldest first; reads the directory only. */
+export function corruptStoreFiles(dataDir: string): string[] {
+  const pattern = new RegExp(`^${STORE_FILE.replace(".", "\\.")}\\.corrupt-[0-9TZ.]+$`);
+  try {
+    return [...Deno.readDirSync(dataDir)].map((e) => e.name).filter((n) => pattern.test(n))
+      .sort();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+/** Marks a moved-aside file (with its sidecars) as salvaged; returns its new name. */
+export function markSalvaged(dataDir: string, name: string): string {
+  const salvaged = name.replace(CORRUPT_SUFFIX, SALVAGED_SUFFIX);
+  for (const side of SIDECARS) {
+    try {
+      Deno.renameSync(join(dataDir, name + side), join(dataDir, salvaged + side));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return salvaged;
+}
+
+/**
+ * Opens a damaged file read-only for salvage. `writable_schema` with the defensive flag off makes
+ * SQLite read a file shorter than its header says (a truncation) instead of refusing it whole;
+ * the pages that are left stay readable, the missing ones fail the queries that reach them.
+ */
+export function openForSalvage(path: string): DatabaseSync {
+  // `defensive` is in node:sqlite (and Deno's) but not yet in Deno's type declarations.
+  const options = { readOnly: true, defensive: false } as { readOnly: boolean };
+  const db = new DatabaseSync(path, options);
+  db.exec("PRAGMA writable_schema = ON");
+  return db;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
