@@ -16,11 +16,21 @@ import {
   DEFAULT_OUTBOX_OPTIONS,
   DEFAULT_WRITER_OPTIONS,
 } from "./defaults.ts";
+import {
+  checkPem,
+  checkReadable,
+  ConfigError,
+  isPem,
+  type ListenAddress,
+  parseBool,
+  parseChoice,
+  parseHttp,
+  parseInteger,
+  parsePrefix,
+  type Sourced,
+} from "./config_values.ts";
 
-/** A usage or configuration error: one line, exit code 2. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
 
 export interface MarketConfig {
   exchange: string;
@@ -38,7 +48,7 @@ export interface Config {
   markets: MarketConfig[];
   exchangeUrls: Record<string, string>;
   restUrls: Record<string, string>;
-  http: { hostname: string; port: number } | null;
+  http: ListenAddress | null;
   prefix: string;
   legacyKeys: boolean;
   logFormat: "pretty" | "json";
@@ -112,12 +122,6 @@ export const ENV = {
 } as const;
 
 type Key = keyof typeof ENV;
-
-/** Where a value came from, for error messages: `--primary` or `BTCFEED_PRIMARY_URL`. */
-interface Sourced<T> {
-  value: T;
-  source: string;
-}
 
 /** A key's raw value and where it came from: its flag first, then its variable; null when unset. */
 function picker(
@@ -250,70 +254,4 @@ function parsePairs(s: Sourced<string> | null, protocols: string[]): Record<stri
     out[exchange] = url;
   }
   return out;
-}
-
-function parseHttp(s: Sourced<string>): Config["http"] {
-  if (s.value === "off") return null;
-  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s.value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    throw new ConfigError(
-      `${s.source}: "${s.value}" must be host:port (e.g. 127.0.0.1:9464) or off`,
-    );
-  }
-  return { hostname: m[1].replace(/^\[|\]$/g, ""), port };
-}
-
-function parsePrefix(s: Sourced<string>): string {
-  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(s.value)) {
-    throw new ConfigError(`${s.source}: prefix must be 1-64 characters of A-Z a-z 0-9 _ . : -`);
-  }
-  return s.value;
-}
-
-function parseBool(s: Sourced<string> | null): boolean {
-  if (!s) return false;
-  const v = s.value.toLowerCase();
-  if (["1", "true", "yes", "on"].includes(v)) return true;
-  if (["0", "false", "no", "off"].includes(v)) return false;
-  throw new ConfigError(`${s.source}: "${s.value}" is not a boolean (use true or false)`);
-}
-
-function parseChoice<T extends string>(s: Sourced<string> | null, choices: readonly T[]): T | null {
-  if (!s) return null;
-  if ((choices as readonly string[]).includes(s.value)) return s.value as T;
-  throw new ConfigError(`${s.source}: "${s.value}" must be one of ${choices.join(", ")}`);
-}
-
-function parseInteger(s: Sourced<string> | null, fallback: number, min: number): number {
-  if (!s) return fallback;
-  const n = /^\d+$/.test(s.value) ? Number(s.value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new ConfigError(`${s.source}: "${s.value}" must be a whole number ≥ ${min}`);
-  }
-  return n;
-}
-
-function isPem(value: string): boolean {
-  return value.trimStart().startsWith("-----BEGIN");
-}
-
-/** PEM text as given in the environment; only its shape is checked here, TLS checks the rest. */
-function checkPem(s: Sourced<string>): string {
-  const pem = s.value.trim();
-  if (!/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/.test(pem)) {
-    throw new ConfigError(
-      `${s.source}: PEM text must hold one or more -----BEGIN CERTIFICATE----- blocks`,
-    );
-  }
-  return pem + "\n";
-}
-
-function checkReadable(s: Sourced<string>): string {
-  try {
-    Deno.statSync(s.value);
-  } catch {
-    throw new ConfigError(`${s.source}: cannot read "${s.value}"`);
-  }
-  return s.value;
 }

@@ -65,53 +65,68 @@ export function syncCommand() {
       if (flags.dryRun && flags.deadLetters) {
         throw new ConfigError("--dry-run does not combine with --dead-letters");
       }
-      const config = configFrom(flags);
-      const { stores, recovered } = flags.recover && !flags.dryRun
-        ? recover(config, !!flags.json)
-        : { stores: openStores(config), recovered: null };
-      const { outbox, gaps } = stores;
-      try {
-        if (flags.deadLetters && !flags.retry) {
-          const views = deadLetterViews(outbox.deadLetters(Number.MAX_SAFE_INTEGER));
-          if (flags.json) console.log(JSON.stringify({ count: views.length, deadLetters: views }));
-          else console.log(renderDeadLetters(views, Deno.stdout.isTerminal()));
-          return;
-        }
-        const retry = flags.retry === true;
-        if (flags.dryRun) {
-          const markets = outbox.summary();
-          const report = { wouldReplay: outbox.depth(), markets };
-          if (flags.json) console.log(JSON.stringify(report));
-          else {
-            console.log(`would replay ${report.wouldReplay} trades`);
-            for (const m of markets) {
-              console.log(`  ${m.market}: ${m.count} trades, ${m.firstId} .. ${m.lastId}`);
-            }
-          }
-          return;
-        }
-        const extra = recovered ? { recovered } : {};
-        if (outbox.depth() === 0 && gaps.depth() === 0 && (!retry || !outbox.deadLetterCount())) {
-          console.log(
-            flags.json
-              ? JSON.stringify({
-                ...emptySummary(),
-                deadLetters: outbox.deadLetterCount(),
-                ...extra,
-              })
-              : retry
-              ? "no dead letters: nothing to retry"
-              : "outbox is empty: nothing to replay",
-          );
-          return;
-        }
-        const progress = !flags.json && Deno.stderr.isTerminal();
-        const summary = await replayAll(outbox, gaps, config, progress, retry);
-        console.log(flags.json ? JSON.stringify({ ...summary, ...extra }) : summaryLine(summary));
-      } finally {
-        stores.close();
-      }
+      await runSync(configFrom(flags), {
+        json: !!flags.json,
+        dryRun: !!flags.dryRun,
+        deadLetters: !!flags.deadLetters,
+        retry: !!flags.retry,
+        recover: !!flags.recover,
+      });
     });
+}
+
+interface SyncFlags {
+  json: boolean;
+  dryRun: boolean;
+  deadLetters: boolean;
+  retry: boolean;
+  recover: boolean;
+}
+
+async function runSync(config: Config, flags: SyncFlags): Promise<void> {
+  const { stores, recovered } = flags.recover && !flags.dryRun
+    ? recover(config, flags.json)
+    : { stores: openStores(config), recovered: null };
+  const { outbox, gaps } = stores;
+  try {
+    if (flags.deadLetters && !flags.retry) return listDeadLetters(outbox, flags.json);
+    if (flags.dryRun) return dryRun(outbox, flags.json);
+    const retry = flags.retry;
+    const extra = recovered ? { recovered } : {};
+    if (outbox.depth() === 0 && gaps.depth() === 0 && (!retry || !outbox.deadLetterCount())) {
+      console.log(
+        flags.json
+          ? JSON.stringify({ ...emptySummary(), deadLetters: outbox.deadLetterCount(), ...extra })
+          : retry
+          ? "no dead letters: nothing to retry"
+          : "outbox is empty: nothing to replay",
+      );
+      return;
+    }
+    const progress = !flags.json && Deno.stderr.isTerminal();
+    const summary = await replayAll(outbox, gaps, config, progress, retry);
+    console.log(flags.json ? JSON.stringify({ ...summary, ...extra }) : summaryLine(summary));
+  } finally {
+    stores.close();
+  }
+}
+
+function listDeadLetters(outbox: Outbox, json: boolean): void {
+  const views = deadLetterViews(outbox.deadLetters(Number.MAX_SAFE_INTEGER));
+  if (json) console.log(JSON.stringify({ count: views.length, deadLetters: views }));
+  else console.log(renderDeadLetters(views, Deno.stdout.isTerminal()));
+}
+
+function dryRun(outbox: Outbox, json: boolean): void {
+  const markets = outbox.summary();
+  const report = { wouldReplay: outbox.depth(), markets };
+  if (json) console.log(JSON.stringify(report));
+  else {
+    console.log(`would replay ${report.wouldReplay} trades`);
+    for (const m of markets) {
+      console.log(`  ${m.market}: ${m.count} trades, ${m.firstId} .. ${m.lastId}`);
+    }
+  }
 }
 
 function summaryLine(s: SyncSummary): string {

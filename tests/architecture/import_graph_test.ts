@@ -34,7 +34,11 @@ const LAYERS: Layer[] = [
   { name: "redis", files: ["lib/redis/"], may: ["base"] },
   { name: "store", files: ["lib/store/"], may: ["base"] },
   { name: "runtime", files: ["lib/runtime/"], may: ["base", "store"] },
-  { name: "config", files: ["lib/config.ts"], may: ["base", "exchanges", "redis"] },
+  {
+    name: "config",
+    files: ["lib/config.ts", "lib/config_values.ts"],
+    may: ["base", "exchanges", "redis"],
+  },
   { name: "feed", files: ["lib/feed/"], may: ["base", "exchanges"] },
   { name: "consolidator", files: ["lib/consolidator.ts"], may: ["base"] },
   { name: "failover", files: ["lib/failover/"], may: ["base", "redis", "store", "runtime"] },
