@@ -212,7 +212,9 @@ export class GapRecorder {
       const write = (async () => {
         // A lazy client that never connected rejects everything (no offline queue); another
         // caller connecting at the same time is fine, the XADD then tells.
-        if (redis.status === "wait") await redis.connect().catch(() => {});
+        if (redis.status === "wait" || redis.status === "end") {
+          await redis.connect().catch(() => {});
+        }
         const maxLen = String(this.#options.maxLen);
         return await redis.xadd(key, "MAXLEN", "~", maxLen, row.entryId, ...gapFields(row.gap));
       })();

@@ -137,8 +137,10 @@ export class TradeWriter {
 
     let replies: [Error | null, unknown][] | null;
     try {
-      // A lazy client that never connected would reject everything (no offline queue).
-      if (this.#redis.status === "wait") await this.#redis.connect();
+      // A lazy client that never connected, or one that gave up reconnecting (a Sentinel client
+      // whose sentinels did not answer in time ends), would reject everything: connect again.
+      const status = this.#redis.status;
+      if (status === "wait" || status === "end") await this.#redis.connect();
       replies = await pipeline.exec();
     } catch (e) {
       throw new TradeWriteError(`redis write failed: ${errorText(e)}`, { cause: e });

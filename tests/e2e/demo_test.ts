@@ -105,7 +105,7 @@ Deno.test("demo: Ctrl-C mid-run stops the stream and its redis-server and remove
   const demo = spawnCli(["demo", "--speed", "2"], { TMPDIR: tmp });
   try {
     const { pid } = redisPid(await demo.waitForLine(/redis-server pid \d+ on port/));
-    ok(alive(pid));
+    ok(alive(pid), `the redis-server died early:\n${demo.lines.join("\n")}`);
     const [root] = [...Deno.readDirSync(tmp)].map((e) => join(tmp, e.name));
     await waitFor(
       () => {

@@ -4,6 +4,7 @@ import { createRedis } from "../../lib/redis/client.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "../../lib/redis/keys.ts";
 import { InvalidTradeError, TradeWriteError, TradeWriter } from "../../lib/redis/writer.ts";
 import type { Trade } from "../../lib/trade.ts";
+import { waitFor } from "../support/cli.ts";
 import {
   connect,
   dump,
@@ -375,5 +376,16 @@ Deno.test("a lazy client that never connected writes on the first apply", async 
       lazy.disconnect();
     }
     assert.equal(await redis.xlen(K.trades), 3);
+  });
+});
+
+Deno.test("a client that ended (gave up reconnecting) is connected again by the next write", async () => {
+  await withRedis(async (redis) => {
+    const trades = makeTrades(M, 1, 5);
+    redis.disconnect(); // status "end": ioredis itself rejects every command from here on
+    await waitFor(() => redis.status === "end", 5_000, "the client to end");
+    const r = await new TradeWriter(redis).apply(trades, all);
+    assert.equal(r.applied, 5);
+    assert.equal(await redis.xlen(K.trades), 5);
   });
 });
