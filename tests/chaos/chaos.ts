@@ -9,6 +9,7 @@ import { Rig, sleep } from "../support/rig.ts";
 import { runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { describeVerdict, type Verdict } from "../support/verify.ts";
 import { seededRandom } from "../support/rng.ts";
+import { freePort } from "../support/redis_server.ts";
 
 export interface ChaosOptions {
   seed: number;
@@ -76,6 +77,18 @@ const FAULTS: Record<string, Fault> = {
     await sleep(ms);
     await rig.failover!.restart();
     await rig.proxy.mode("pass");
+  },
+  "primary READONLY": async (rig, ms) => {
+    // A replica of a master that is not there keeps its data and refuses writes (READONLY).
+    await rig.reader.replicaof("127.0.0.1", String(await freePort()));
+    await sleep(ms);
+    await rig.reader.replicaof("NO", "ONE");
+  },
+  "primary OOM": async (rig, ms) => {
+    await rig.reader.config("SET", "maxmemory-policy", "noeviction");
+    await rig.reader.config("SET", "maxmemory", "1");
+    await sleep(ms);
+    await rig.reader.config("SET", "maxmemory", "0");
   },
   "btcfeed kill -9": async (rig, ms) => {
     rig.stream!.kill("SIGKILL");
