@@ -4,7 +4,8 @@ import { Command } from "@commander-js/extra-typings";
 import { SingleBar } from "cli-progress";
 import process from "node:process";
 import { addSharedOptions, configFrom } from "./options.ts";
-import type { Outbox } from "../store/outbox.ts";
+import type { Journal } from "../store/journal.ts";
+import { confirmReplicas } from "../failover/replicas.ts";
 import type { GapStore } from "../store/gap_store.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { checkCredentials } from "../failover/targets.ts";
@@ -33,7 +34,7 @@ export function syncCommand() {
     .action(async (flags) => {
       const config = configFrom(flags);
       const stores = openStores(config);
-      const { outbox, gaps } = stores;
+      const { journal: outbox, gaps } = stores;
       try {
         if (flags.dryRun) {
           const markets = outbox.summary();
@@ -73,7 +74,7 @@ export function syncCommand() {
 }
 
 async function replayAll(
-  outbox: Outbox,
+  outbox: Journal,
   gaps: GapStore,
   config: Config,
   progress: boolean,
@@ -84,7 +85,7 @@ async function replayAll(
   const replayer = new Replayer(outbox, primary.writer, () => false, {
     holder: holderName("sync"),
     untilSeq: outbox.maxSeq(),
-  });
+  }, () => confirmReplicas(primary.redis, config.primaryReplicas, config.deadlineMs / 2));
   const bar = progress ? new SingleBar({ stream: process.stderr, etaBuffer: 20 }) : null;
   try {
     const check = await checkCredentials(primary, "primary", 2_000);

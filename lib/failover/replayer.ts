@@ -1,10 +1,12 @@
 /**
- * Replays the outbox into the primary, oldest first, under the outbox's replay lease.
+ * Replays the journal's pending rows (the outbox) into the primary, in seq order, under the
+ * journal's replay lease, and acknowledges them.
  *
  * Invariants:
  * - Only the lease holder replays, so batches from two replayers never interleave.
- * - Rows leave the outbox only after the primary acknowledged them; a replay killed at any point
- *   re-sends from the oldest unacknowledged row, and the apply script makes the repeats no-ops.
+ * - Rows are acknowledged only after the primary (and, with `--primary-replicas`, `WAIT`)
+ *   confirmed them; a replay killed at any point re-sends from the oldest pending row, and the
+ *   apply script makes the repeats no-ops.
  * - A row the primary rejects as out-of-order is moved to the dead-letter table (counted, kept),
  *   never dropped silently.
  * - A step that throws or loses the lease keeps no read-ahead: the next step reads afresh.
@@ -16,7 +18,7 @@
  * failing primary, and when to stop.
  */
 
-import type { Outbox, OutboxRow } from "../store/outbox.ts";
+import type { Journal, JournalRow } from "../store/journal.ts";
 import type { TradeWriter } from "../redis/writer.ts";
 import { sleep, withDeadline } from "../time.ts";
 import { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions } from "../defaults.ts";
@@ -57,7 +59,8 @@ export type DrainOutcome =
   | { kind: "stopped" };
 
 export class Replayer {
-  #outbox: Outbox;
+  #journal: Journal;
+  #confirm: () => Promise<void>;
   #writer: TradeWriter;
   #options: ReplayerOptions;
   #isConsolidated: (market: string) => boolean;
@@ -66,36 +69,39 @@ export class Replayer {
    * holder and appended with higher seqs, so a read-ahead is never wrong, only possibly short;
    * an empty one is never trusted (rows may have arrived since), so "drained" is always fresh.
    */
-  #prefetched: OutboxRow[] | null = null;
+  #prefetched: JournalRow[] | null = null;
 
   constructor(
-    outbox: Outbox,
+    journal: Journal,
     writer: TradeWriter,
     isConsolidated: (market: string) => boolean,
     options: Partial<ReplayerOptions> & { holder: string },
+    confirm: () => Promise<void> = () => Promise.resolve(),
   ) {
-    this.#outbox = outbox;
+    this.#confirm = confirm;
+    this.#journal = journal;
     this.#writer = writer;
     this.#isConsolidated = isConsolidated;
     this.#options = { ...DEFAULT_REPLAYER_OPTIONS, ...options };
   }
 
   /**
-   * Replays one batch. Returns `drained` when the outbox is empty (the lease is then released),
+   * Replays one batch. Returns `drained` when nothing is pending (the lease is then released),
    * `busy` when another replayer holds the lease.
-   * @throws when the primary fails or misses the deadline (nothing is removed then).
+   * @throws when the primary fails or misses the deadline, or too few replicas confirmed
+   * (ReplicaShortfall); nothing is acknowledged then.
    */
   async step(): Promise<ReplayStep> {
     const { holder, leaseTtlMs, batchSize, deadlineMs, untilSeq } = this.#options;
-    if (!this.#outbox.acquireLease(holder, leaseTtlMs)) {
-      return { kind: "busy", holder: this.#outbox.leaseHolder() };
+    if (!this.#journal.acquireLease(holder, leaseTtlMs)) {
+      return { kind: "busy", holder: this.#journal.leaseHolder() };
     }
     const prefetched = this.#prefetched;
     this.#prefetched = null;
-    const rows = (prefetched?.length ? prefetched : this.#outbox.peek(batchSize))
+    const rows = (prefetched?.length ? prefetched : this.#journal.peek(batchSize))
       .filter((r) => r.seq <= untilSeq);
     if (!rows.length) {
-      this.#outbox.releaseLease(holder);
+      this.#journal.releaseLease(holder);
       return { kind: "drained" };
     }
     const applying = withDeadline(
@@ -104,17 +110,18 @@ export class Replayer {
       "primary replay",
     );
     // Read the next batch while the primary works on this one.
-    let next: OutboxRow[] | null = null;
+    let next: JournalRow[] | null = null;
     try {
-      next = this.#outbox.peek(batchSize, rows[rows.length - 1].seq);
+      next = this.#journal.peek(batchSize, rows[rows.length - 1].seq);
     } catch { /* read again next step */ }
     const result = await applying;
+    await this.#confirm();
     // Fencing: if the lease was lost while we waited, the new holder owns the rows now.
-    if (!this.#outbox.renewLease(holder, leaseTtlMs)) return { kind: "busy", holder: null };
+    if (!this.#journal.renewLease(holder, leaseTtlMs)) return { kind: "busy", holder: null };
     const rejected = new Set(result.outOfOrder.map((t) => `${t.market}\n${t.id}`));
     const dead = rows.filter((r) => rejected.has(`${r.trade.market}\n${r.trade.id}`));
-    if (dead.length) this.#outbox.deadLetter(dead, "out-of-order on the primary");
-    this.#outbox.remove(rows[rows.length - 1].seq);
+    if (dead.length) this.#journal.deadLetter(dead, "out-of-order on the primary");
+    this.#journal.ack(rows[rows.length - 1].seq);
     this.#prefetched = next;
     return {
       kind: "replayed",
@@ -155,6 +162,6 @@ export class Replayer {
   }
 
   release(): void {
-    this.#outbox.releaseLease(this.#options.holder);
+    this.#journal.releaseLease(this.#options.holder);
   }
 }

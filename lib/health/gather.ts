@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
-import { Outbox, STORE_FILE } from "../store/outbox.ts";
+import { Journal, STORE_FILE } from "../store/journal.ts";
 import { pingWithin } from "../redis/client.ts";
 import { withDeadline } from "../time.ts";
 import { describeRedisError } from "../redis/errors.ts";
@@ -194,9 +194,9 @@ function readOutbox(
   } catch {
     return base; // no outbox file: nothing was ever kept (and health must not create one)
   }
-  let outbox: Outbox | null = null;
+  let outbox: Journal | null = null;
   try {
-    outbox = Outbox.open(config.dataDir, { maxTrades: base.maxTrades, busyTimeoutMs: 250 });
+    outbox = Journal.open(config.dataDir, { maxTrades: base.maxTrades, busyTimeoutMs: 250 });
     const depth = outbox.depth();
     return {
       ...base,

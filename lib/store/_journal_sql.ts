@@ -1,29 +1,36 @@
 /**
- * The outbox's on-disk schema and row mapping (private to lib/store; see outbox.ts).
+ * The journal's on-disk schema, its statements and its row mapping (private to lib/store; see
+ * journal.ts).
  *
  * Layout choices (measured in bench/outbox_bench.ts and while designing): typed columns rather
  * than a JSON payload (~62 vs ~200 bytes a row, and faster); markets interned in `markets`; the
  * entry ID stored only when it is not the usual `<ts>-<tradeId>` (NULL otherwise). Tables are
  * STRICT, and `side` is checked, so a malformed value cannot be stored.
+ *
+ * Pending = rows of a market with `seq > markets.acked_seq` and no `dead_letter` row. Schema 1
+ * (the outbox of earlier versions) is upgraded in place, in the open's transaction: its `outbox`
+ * table becomes `journal` (seqs and the AUTOINCREMENT counter kept) and every row stays pending.
  */
 
 import type { DatabaseSync } from "node:sqlite";
 import { entryIdFor, type Trade, tradeProblem } from "../trade.ts";
 import { LEASE_SCHEMA } from "./lease.ts";
-import type { LastAppended } from "./outbox_types.ts";
+import type { JournalPoint, LastAppended } from "./journal_types.ts";
 
 /** Bumped on any incompatible schema change; a newer file is refused rather than misread. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-export const SCHEMA = `
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS markets (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   last_trade_id TEXT,
   last_ts INTEGER,
-  last_id TEXT
+  last_id TEXT,
+  acked_seq INTEGER NOT NULL DEFAULT 0,
+  rows INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE TABLE IF NOT EXISTS outbox (
+CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   market_id INTEGER NOT NULL,
   trade_id TEXT NOT NULL,
@@ -34,42 +41,76 @@ CREATE TABLE IF NOT EXISTS outbox (
   received_at INTEGER NOT NULL,
   id TEXT
 ) STRICT;
+CREATE INDEX IF NOT EXISTS journal_market_seq ON journal (market_id, seq);
 CREATE TABLE IF NOT EXISTS dead_letter (
   seq INTEGER PRIMARY KEY, market TEXT NOT NULL, trade_id TEXT NOT NULL, price TEXT NOT NULL,
   size TEXT NOT NULL, side INTEGER NOT NULL, ts INTEGER NOT NULL, received_at INTEGER NOT NULL,
   id TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
-INSERT OR IGNORE INTO meta (key, value) VALUES ('depth', (SELECT count(*) FROM outbox));
+INSERT OR IGNORE INTO meta (key, value) VALUES ('depth', 0);
 ${LEASE_SCHEMA};
+`;
+
+/** Schema 1 → 2: the outbox's rows become the journal's, all pending (acked_seq 0). */
+const FROM_V1 = `
+ALTER TABLE outbox RENAME TO journal;
+ALTER TABLE markets ADD COLUMN acked_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE markets ADD COLUMN rows INTEGER NOT NULL DEFAULT 0;
+UPDATE markets SET rows = (SELECT count(*) FROM journal j WHERE j.market_id = markets.id);
 `;
 
 const COLS = "o.seq, m.name AS market, o.trade_id, o.price, o.size, o.side, o.ts, " +
   "o.received_at, o.id";
-const FROM = "FROM outbox o JOIN markets m ON m.id = o.market_id";
+const FROM = "FROM journal o JOIN markets m ON m.id = o.market_id";
 const ENTRY_ID = "coalesce(o.id, o.ts || '-' || o.trade_id)";
+const LIVE = "NOT EXISTS (SELECT 1 FROM dead_letter d WHERE d.seq = o.seq)";
+/** A pending row, given `?` = the lowest watermark (a lower bound that lets SQLite seek). */
+const PENDING = `o.seq > m.acked_seq AND ${LIVE}`;
+const POINT = `o.seq, ${ENTRY_ID} AS id, o.trade_id, o.ts`;
 
-/** Every statement the outbox prepares, by name. */
+/** Every statement the journal prepares, by name. */
 export const SQL = {
   depth: "SELECT value FROM meta WHERE key = 'depth'",
   addDepth: "UPDATE meta SET value = value + ? WHERE key = 'depth'",
   market: "SELECT id FROM markets WHERE name = ?",
-  addMarket: "INSERT INTO markets (name) VALUES (?) RETURNING id",
-  setLast: "UPDATE markets SET last_trade_id = ?, last_ts = ?, last_id = ? WHERE id = ?",
+  // A new market's watermark starts at the newest seq: no older row can be its, and the lowest
+  // watermark (where pending scans start) does not fall back to 0.
+  addMarket: "INSERT INTO markets (name, acked_seq) VALUES (?, " +
+    "(SELECT coalesce(max(seq), 0) FROM journal)) RETURNING id",
+  setLast: "UPDATE markets SET last_trade_id = ?, last_ts = ?, last_id = ?, rows = rows + ? " +
+    "WHERE id = ?",
   lastOf: "SELECT name, last_trade_id, last_ts, last_id FROM markets WHERE name = ?",
-  insert: "INSERT INTO outbox (market_id, trade_id, price, size, side, ts, received_at, id) " +
+  insert: "INSERT INTO journal (market_id, trade_id, price, size, side, ts, received_at, id) " +
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-  peek: `SELECT ${COLS} ${FROM} WHERE o.seq > ? ORDER BY o.seq LIMIT ?`,
-  maxSeq: "SELECT coalesce(max(seq), 0) AS seq FROM outbox",
-  remove: "DELETE FROM outbox WHERE seq <= ?",
-  removeOne: "DELETE FROM outbox WHERE seq = ?",
+  minAcked: "SELECT coalesce(min(acked_seq), 0) AS seq FROM markets",
+  peek: `SELECT ${COLS} ${FROM} WHERE o.seq > ? AND ${PENDING} ORDER BY o.seq LIMIT ?`,
+  pendingUpTo: `SELECT count(*) AS n ${FROM} WHERE o.seq > ? AND o.seq <= ? AND ${PENDING}`,
+  ack: "UPDATE markets SET acked_seq = max(acked_seq, ?)",
+  maxSeq: "SELECT coalesce(max(seq), 0) AS seq FROM journal",
   dead: `INSERT INTO dead_letter SELECT ${COLS.replace(" AS market", "")}, ?, ? ${FROM} ` +
-    "WHERE o.seq = ?",
+    `WHERE o.seq = ? AND ${PENDING}`,
   deadCount: "SELECT count(*) AS n FROM dead_letter",
   deadList: "SELECT * FROM dead_letter ORDER BY seq LIMIT ?",
   groups: "SELECT m.name AS market, count(*) AS count, min(o.seq) AS first_seq, " +
-    `max(o.seq) AS last_seq ${FROM} GROUP BY o.market_id ORDER BY m.name`,
-  entryIdAt: `SELECT ${ENTRY_ID} AS id FROM outbox o WHERE o.seq = ?`,
+    `max(o.seq) AS last_seq ${FROM} WHERE o.seq > ? AND ${PENDING} GROUP BY o.market_id ` +
+    "ORDER BY m.name",
+  entryIdAt: `SELECT ${ENTRY_ID} AS id FROM journal o WHERE o.seq = ?`,
+  marketRow: "SELECT id, acked_seq, rows FROM markets WHERE name = ?",
+  marketRows: "SELECT id, acked_seq, rows FROM markets",
+  lastAcked: `SELECT ${POINT} FROM journal o WHERE o.market_id = ? AND o.seq <= ? AND ${LIVE} ` +
+    "ORDER BY o.seq DESC LIMIT 1",
+  oldest: `SELECT ${POINT} FROM journal o WHERE o.market_id = ? ORDER BY o.seq LIMIT 1`,
+  ackedDesc: `SELECT ${POINT} FROM journal o WHERE o.market_id = ? AND o.seq <= ? ` +
+    "ORDER BY o.seq DESC",
+  liveBetween: `SELECT count(*) AS n FROM journal o WHERE o.market_id = ? AND o.seq > ? ` +
+    `AND o.seq <= ? AND ${LIVE}`,
+  setAcked: "UPDATE markets SET acked_seq = ? WHERE id = ?",
+  pruneOldest: "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE market_id = ? " +
+    "AND seq < ? ORDER BY seq LIMIT ?)",
+  pruneAged: "DELETE FROM journal WHERE seq IN (SELECT seq FROM (SELECT seq, received_at FROM " +
+    "journal WHERE market_id = ? AND seq < ? ORDER BY seq LIMIT ?) WHERE received_at < ?)",
+  addRows: "UPDATE markets SET rows = rows + ? WHERE id = ?",
 } as const;
 
 /** A row as `peek` and `deadList` read it. */
@@ -84,6 +125,26 @@ export type Row = {
   received_at: number;
   id: string | null;
 };
+
+/** A row of `marketRow(s)`. */
+export interface MarketRow {
+  id: number;
+  acked_seq: number;
+  rows: number;
+}
+
+/** A row of the point queries (`lastAcked`, `oldest`, `ackedDesc`). */
+export interface PointRow {
+  seq: number;
+  id: string;
+  trade_id: string;
+  ts: number;
+}
+
+/** The position and trade a point row names. */
+export function toPoint(r: PointRow | undefined): JournalPoint | null {
+  return r ? { seq: Number(r.seq), id: r.id, tradeId: r.trade_id, ts: Number(r.ts) } : null;
+}
 
 /** The trade a row holds. */
 export function toTrade(r: Row): Trade {
@@ -113,8 +174,8 @@ export function isStorable(t: Trade): boolean {
 }
 
 /** A storage failure outside `append`; `reason` as {@link classifySqliteError} decides. */
-export class OutboxError extends Error {
-  override name = "OutboxError";
+export class JournalError extends Error {
+  override name = "JournalError";
   reason: "disk_full" | "io_error" | "busy";
   constructor(reason: "disk_full" | "io_error" | "busy", message: string, cause: unknown) {
     super(message, { cause });
@@ -124,15 +185,10 @@ export class OutboxError extends Error {
 
 /** The one place that classifies SQLite failures: FULL → disk_full, BUSY/LOCKED → busy, else io_error. */
 export function classifySqliteError(e: unknown): "disk_full" | "io_error" | "busy" {
-  if (e instanceof OutboxError) return e.reason;
+  if (e instanceof JournalError) return e.reason;
   const code = (e as { errcode?: unknown })?.errcode;
   const primary = typeof code === "number" ? code & 0xff : -1;
   return primary === 13 ? "disk_full" : primary === 5 || primary === 6 ? "busy" : "io_error";
-}
-
-/** An error's message, or its text. */
-export function errorText(e: unknown): string {
-  return errorText(e);
 }
 
 /** A row of the `groups` query. */
@@ -160,7 +216,8 @@ export function toLastAppended(row: LastRow | undefined): LastAppended | null {
 }
 
 /**
- * Creates or checks the schema (inside the open's `BEGIN IMMEDIATE`).
+ * Creates, upgrades (schema 1, the outbox) or checks the schema, inside the open's
+ * `BEGIN IMMEDIATE`: an upgrade is all or nothing.
  * @throws when the file was written by a newer schema
  */
 export function initSchema(db: DatabaseSync, path: string): void {
@@ -170,6 +227,7 @@ export function initSchema(db: DatabaseSync, path: string): void {
   if (version > SCHEMA_VERSION) {
     throw new Error(`${path} has schema ${version}; this btcfeed reads up to ${SCHEMA_VERSION}`);
   }
+  if (version === 1) db.exec(FROM_V1);
   db.exec(SCHEMA);
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
 }
