@@ -22,7 +22,7 @@
  * so a mode change never races an in-flight batch.
  */
 
-import { type Trade, tradeProblem } from "../trade.ts";
+import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
 import type { CommitResult, Journal } from "../store/journal.ts";
 import type { Mode } from "../domain.ts";
@@ -39,7 +39,7 @@ import { PrimaryHealth } from "./primary_health.ts";
 import { JournalIntake, type JournalIntakeOptions } from "./intake.ts";
 import { ReplicaShortfall } from "./replicas.ts";
 import { DirectWrites } from "./direct_writes.ts";
-import { JournalTrouble } from "./journal_trouble.ts";
+import { JournalTrouble, routable } from "./journal_trouble.ts";
 import { coreStatus, countApplied, countReplayed } from "./core_status.ts";
 import { log } from "../log.ts";
 import { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions } from "../defaults.ts";
@@ -149,25 +149,16 @@ export class FailoverCore {
   }
 
   /** Routes one group commit: to memory for the primary, or left pending for the replayer. */
-  #committed({ outcome, stored, seqs }: CommitResult, submitted: Trade[]): void {
+  #committed(result: CommitResult, submitted: Trade[]): void {
     this.counters.tradesReceived += submitted.length;
-    let trades = stored;
-    let at = seqs;
-    if (!outcome.ok && outcome.appended === 0 && outcome.reason !== "full") {
-      // The disk refused: on the primary, write them anyway; elsewhere they are dropped.
-      trades = submitted.filter((t) => tradeProblem(t) === null);
-      at = trades.map(() => 0);
-    }
-    const unjournaled = at.length - stored.length;
     const direct = this.#mode === "primary";
-    const refused = outcome.ok ? 0 : outcome.dropped;
-    const dropped = direct ? refused - unjournaled : refused;
-    this.counters.dropped += this.#trouble.note(outcome, dropped);
+    const { trades, seqs, dropped } = routable(result, submitted, direct);
+    this.counters.dropped += this.#trouble.note(result.outcome, dropped);
     if (direct) {
-      this.#direct.push(trades, at);
+      this.#direct.push(trades, seqs);
       this.#alarm.wake();
     } else {
-      this.counters.outboxAppended += stored.length;
+      this.counters.outboxAppended += result.stored.length;
       this.#mirror?.enqueue(trades);
     }
   }

@@ -1,6 +1,7 @@
-/** What the journal refused, logged once per distinct message and kept for the status. */
+/** What the journal refused: what still goes on, what is dropped, logged once per message. */
 
-import type { AppendOutcome } from "../store/journal.ts";
+import type { AppendOutcome, CommitResult } from "../store/journal.ts";
+import { type Trade, tradeProblem } from "../trade.ts";
 import { log } from "../log.ts";
 
 /** Tracks the journal's last refusal; see {@link JournalTrouble.note}. */
@@ -29,4 +30,24 @@ export class JournalTrouble {
     this.lastError = outcome.message;
     return Math.max(0, dropped);
   }
+}
+
+/**
+ * What a commit hands on: the stored trades with their seqs; and, when the disk refused the
+ * whole batch (disk full, I/O error, busy) and `direct` (on the primary), its valid trades
+ * with seq 0, to be written from memory. `dropped` is what goes nowhere.
+ */
+export function routable(
+  { outcome, stored, seqs }: CommitResult,
+  submitted: readonly Trade[],
+  direct: boolean,
+): { trades: Trade[]; seqs: number[]; dropped: number } {
+  if (outcome.ok) return { trades: stored, seqs, dropped: 0 };
+  const diskRefused = outcome.reason !== "full" && outcome.reason !== "invalid";
+  const valid = diskRefused ? submitted.filter((t) => tradeProblem(t) === null) : [];
+  if (direct && valid.length) {
+    return { trades: valid, seqs: valid.map(() => 0), dropped: outcome.dropped - valid.length };
+  }
+  // Off the primary the mirror still gets what the disk refused; the count says it is lost.
+  return { trades: diskRefused ? valid : stored, seqs, dropped: outcome.dropped };
 }

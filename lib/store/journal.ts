@@ -44,7 +44,6 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Trade } from "../trade.ts";
-import { compareEntryIds } from "../trade.ts";
 import { Lease, type LeaseInfo } from "./lease.ts";
 import { immediate, openStore, prepareAll } from "./_sqlite.ts";
 import {
@@ -71,9 +70,9 @@ import {
   toLastAppended,
   toPoint,
   toTrade,
-  tradeParams,
 } from "./_journal_sql.ts";
 import { errorText } from "../redact.ts";
+import { evictTail, insertRows, pruneTail, rewindMarket } from "./_journal_tail.ts";
 import { DEFAULT_JOURNAL_OPTIONS, type JournalOptions } from "../defaults.ts";
 
 export { classifySqliteError, JournalError };
@@ -155,27 +154,17 @@ export class Journal {
       return this.#insert(valid);
     } catch (e) {
       if (classifySqliteError(e) !== "disk_full") throw e;
-      if (this.#evict(Math.max(valid.length, 1_000)) === 0) throw e;
+      if (this.#write(() => evictTail(this.#s, Math.max(valid.length, 1_000))) === 0) throw e;
       return this.#insert(valid);
     }
   }
 
   #insert(valid: Trade[]): number[] {
-    const added = new Map<string, number>();
-    const seqs: number[] = [];
-    this.#write(() => {
+    const { seqs, added } = this.#write(() => {
       const fit = Math.max(0, Math.min(valid.length, this.options.maxTrades - this.depth()));
-      const last = new Map<number, [Trade, number]>();
-      for (let i = 0; i < fit; i++) {
-        const t = valid[i];
-        const marketId = this.#marketIds.get(t.market) ?? added.get(t.market) ??
-          this.#marketId(t.market, added);
-        seqs.push(Number(this.#s.insert.run(marketId, ...tradeParams(t)).lastInsertRowid));
-        last.set(marketId, [t, (last.get(marketId)?.[1] ?? 0) + 1]);
-      }
-      for (const [id, [t, n]] of last) this.#s.setLast.run(t.tradeId, t.ts, t.id, n, id);
-      if (fit > 0) this.#s.addDepth.run(fit);
+      return insertRows(this.#s, this.#marketIds, valid.slice(0, fit));
     });
+    // Market ids learnt in a transaction are cached only once it committed.
     for (const [name, id] of added) this.#marketIds.set(name, id);
     return seqs;
   }
@@ -303,17 +292,7 @@ export class Journal {
   rewindAfter(market: string, entryId: string): number {
     return this.#write(() => {
       const m = this.#marketRow(market);
-      if (!m) return 0;
-      let to = m.acked_seq;
-      for (const r of this.#s.ackedDesc.iterate(m.id, m.acked_seq) as Iterable<PointRow>) {
-        if (compareEntryIds(r.id, entryId) <= 0) break;
-        to = Number(r.seq) - 1;
-      }
-      if (to === m.acked_seq) return 0;
-      const n = Number((this.#s.liveBetween.get(m.id, to, m.acked_seq) as { n: number }).n);
-      this.#s.setAcked.run(to, m.id);
-      if (n) this.#s.addDepth.run(n);
-      return n;
+      return m ? rewindMarket(this.#s, m, entryId) : 0;
     });
   }
 
@@ -323,41 +302,7 @@ export class Journal {
    * Returns how many went; call again while it returns more than 0.
    */
   prune(now = Date.now()): number {
-    const { retainMs, retainTrades, pruneChunk } = this.options;
-    return this.#write(() => {
-      let n = 0;
-      for (const m of this.#s.marketRows.all() as unknown as MarketRow[]) {
-        const keep = this.#keepFrom(m);
-        if (keep === null) continue;
-        const excess = Math.min(pruneChunk, m.rows - retainTrades);
-        let gone = excess > 0 ? Number(this.#s.pruneOldest.run(m.id, keep, excess).changes) : 0;
-        gone += Number(this.#s.pruneAged.run(m.id, keep, pruneChunk, now - retainMs).changes);
-        if (gone) this.#s.addRows.run(-gone, m.id);
-        n += gone;
-      }
-      return n;
-    });
-  }
-
-  /** Evicts up to `count` of the oldest retained rows, whatever the retention (disk full). */
-  #evict(count: number): number {
-    return this.#write(() => {
-      let n = 0;
-      for (const m of this.#s.marketRows.all() as unknown as MarketRow[]) {
-        const keep = this.#keepFrom(m);
-        if (keep === null || n >= count) continue;
-        const gone = Number(this.#s.pruneOldest.run(m.id, keep, count - n).changes);
-        if (gone) this.#s.addRows.run(-gone, m.id);
-        n += gone;
-      }
-      return n;
-    });
-  }
-
-  /** The seq of a market's newest acknowledged row: prunes stop below it. Null: nothing to prune. */
-  #keepFrom(m: MarketRow): number | null {
-    const last = this.#s.lastAcked.get(m.id, m.acked_seq) as PointRow | undefined;
-    return last ? Number(last.seq) : null;
+    return this.#write(() => pruneTail(this.#s, this.options, now));
   }
 
   /** Takes the replay lease; see lease.ts for when a held lease may be taken over. */
@@ -399,13 +344,6 @@ export class Journal {
 
   #marketRow(market: string): MarketRow | undefined {
     return this.#s.marketRow.get(market) as MarketRow | undefined;
-  }
-
-  #marketId(name: string, added: Map<string, number>): number {
-    const row = this.#s.market.get(name) as { id: number } | undefined;
-    const id = row?.id ?? (this.#s.addMarket.get(name) as { id: number }).id;
-    added.set(name, id);
-    return id;
   }
 
   #write<T>(fn: () => T): T {
