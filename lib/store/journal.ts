@@ -111,6 +111,15 @@ export class Journal {
     return new Journal(path, db, opts);
   }
 
+  /** The fsync policy in force on this connection, as SQLite reports it (`PRAGMA synchronous`). */
+  synchronous(): "FULL" | "NORMAL" | "OTHER" {
+    const v = Number(
+      (this.#guard(() => this.#db.prepare("PRAGMA synchronous").get()) as { synchronous: number })
+        .synchronous,
+    );
+    return v === 2 ? "FULL" : v === 1 ? "NORMAL" : "OTHER";
+  }
+
   /** The limit of pending trades. */
   get maxTrades(): number {
     return this.options.maxTrades;
