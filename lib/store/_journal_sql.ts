@@ -69,6 +69,9 @@ const LIVE = "NOT EXISTS (SELECT 1 FROM dead_letter d WHERE d.seq = o.seq)";
 const PENDING = `o.seq > m.acked_seq AND ${LIVE}`;
 const POINT = `o.seq, ${ENTRY_ID} AS id, o.trade_id, o.ts`;
 
+/** Rows per multi-row insert: one statement call per this many trades (fewer calls, same rows). */
+export const INSERT_ROWS = 64;
+
 /** Every statement the journal prepares, by name. */
 export const SQL = {
   depth: "SELECT value FROM meta WHERE key = 'depth'",
@@ -83,6 +86,8 @@ export const SQL = {
   lastOf: "SELECT name, last_trade_id, last_ts, last_id FROM markets WHERE name = ?",
   insert: "INSERT INTO journal (market_id, trade_id, price, size, side, ts, received_at, id) " +
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  insertMany: "INSERT INTO journal (market_id, trade_id, price, size, side, ts, received_at, id) " +
+    "VALUES " + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?, ?, ?, ?)").join(", "),
   minAcked: "SELECT coalesce(min(acked_seq), 0) AS seq FROM markets",
   peek: `SELECT ${COLS} ${FROM} WHERE o.seq > ? AND ${PENDING} ORDER BY o.seq LIMIT ?`,
   pendingUpTo: `SELECT count(*) AS n ${FROM} WHERE o.seq > ? AND o.seq <= ? AND ${PENDING}`,

@@ -8,7 +8,13 @@
 import type { StatementSync } from "node:sqlite";
 import { compareEntryIds, type Trade } from "../trade.ts";
 import type { JournalOptions } from "../defaults.ts";
-import { type MarketRow, type PointRow, type SQL, tradeParams } from "./_journal_sql.ts";
+import {
+  INSERT_ROWS,
+  type MarketRow,
+  type PointRow,
+  type SQL,
+  tradeParams,
+} from "./_journal_sql.ts";
 
 type Statements = Record<keyof typeof SQL, StatementSync>;
 
@@ -24,6 +30,7 @@ export function insertRows(
   const added = new Map<string, number>();
   const seqs: number[] = [];
   const last = new Map<number, [Trade, number]>();
+  const params: (string | number | null)[] = [];
   for (const t of trades) {
     let marketId = known.get(t.market) ?? added.get(t.market);
     if (marketId === undefined) {
@@ -31,9 +38,11 @@ export function insertRows(
       marketId = row?.id ?? (s.addMarket.get(t.market) as { id: number }).id;
       added.set(t.market, marketId);
     }
-    seqs.push(Number(s.insert.run(marketId, ...tradeParams(t)).lastInsertRowid));
+    params.push(marketId, ...tradeParams(t));
     last.set(marketId, [t, (last.get(marketId)?.[1] ?? 0) + 1]);
+    if (params.length === INSERT_ROWS * 8) flushRows(s, params, seqs);
   }
+  flushRows(s, params, seqs);
   for (const [id, [t, n]] of last) s.setLast.run(t.tradeId, t.ts, t.id, n, id);
   if (trades.length > 0) s.addDepth.run(trades.length);
   return { seqs, added };
@@ -51,6 +60,25 @@ export function rewindMarket(s: Statements, m: MarketRow, entryId: string): numb
   s.setAcked.run(to, m.id);
   if (n) s.addDepth.run(n);
   return n;
+}
+
+/**
+ * Inserts the rows whose parameters `params` holds (8 a row), `INSERT_ROWS` per statement when
+ * full, and empties it. One statement's rows get consecutive seqs (AUTOINCREMENT under the
+ * write lock), so the last rowid names them all.
+ */
+function flushRows(s: Statements, params: (string | number | null)[], seqs: number[]): void {
+  const rows = params.length / 8;
+  if (rows === 0) return;
+  if (rows === INSERT_ROWS) {
+    const lastSeq = Number(s.insertMany.run(...params).lastInsertRowid);
+    for (let i = rows - 1; i >= 0; i--) seqs.push(lastSeq - i);
+  } else {
+    for (let i = 0; i < params.length; i += 8) {
+      seqs.push(Number(s.insert.run(...params.slice(i, i + 8)).lastInsertRowid));
+    }
+  }
+  params.length = 0;
 }
 
 /** One prune round: per market, up to `pruneChunk` rows beyond the count and up to as many too old. */
