@@ -28,8 +28,9 @@ async function withCore(
   dir: string,
   replicas: number,
   fn: (core: FailoverCore, journal: Journal) => Promise<void>,
+  deadlineMs = 400,
 ): Promise<void> {
-  const config = resolveConfig({ primary: url, dataDir: dir, deadlineMs: "400" }, {});
+  const config = resolveConfig({ primary: url, dataDir: dir, deadlineMs: String(deadlineMs) }, {});
   const journal = Journal.open(dir);
   const target = openTarget(config.primaryUrl, "primary", config);
   log.configure({ level: "error" });
@@ -40,7 +41,7 @@ async function withCore(
     isConsolidated: () => false,
     holder: `journal-core:${Deno.pid}`,
     forced: false,
-  }, { deadlineMs: 400, holdDownMs: 200, probeIntervalMs: 50, replicas });
+  }, { deadlineMs, holdDownMs: 200, probeIntervalMs: 50, replicas });
   core.start();
   try {
     await fn(core, journal);
@@ -93,7 +94,7 @@ Deno.test("--primary-replicas: a real replica's WAIT acknowledges; asking for mo
         await waitFor(() => core.counters.tradesReceived === 50 && journal.depth() === 0, 5_000);
         assert.equal(core.counters.replicaShortfalls, 0);
         assert.equal(core.mode, "primary");
-      })
+      }, 2_000) // WAIT gets 1 s: a loaded machine's replica still answers in time
     );
     await withTempDir((dir) =>
       withCore(primary.url, dir, 2, async (core, journal) => {
