@@ -26,7 +26,7 @@
 
 import { resolveConfig } from "../lib/config.ts";
 import { FailoverCore } from "../lib/failover/core.ts";
-import { Outbox } from "../lib/store/outbox.ts";
+import { Journal } from "../lib/store/journal.ts";
 import { checkCredentials, closeTarget, openTarget } from "../lib/failover/targets.ts";
 import { log } from "../lib/log.ts";
 import { createRedis } from "../lib/redis/client.ts";
@@ -229,7 +229,7 @@ export async function run(): Promise<void> {
     { primary: proxy.url(), failover: failover.url, dataDir, http: "off" },
     {},
   );
-  const outbox = Outbox.open(dataDir, { maxTrades: config.outboxMax });
+  const outbox = Journal.open(dataDir, { maxTrades: config.outboxMax });
   const primaryTarget = openTarget(config.primaryUrl, "primary", config);
   const failoverTarget = openTarget(config.failoverUrl!, "failover", config);
   const reader = createRedis(primary.url, { commandTimeoutMs: 5_000 });
@@ -237,7 +237,7 @@ export async function run(): Promise<void> {
   const core = new FailoverCore({
     primary: primaryTarget,
     failover: failoverTarget,
-    outbox,
+    journal: outbox,
     isConsolidated: () => true,
     holder: `bench:${Deno.pid}:failover`,
     forced: false,

@@ -14,7 +14,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { Outbox } from "../lib/store/outbox.ts";
+import { Journal } from "../lib/store/journal.ts";
 import { entryIdFor, type Trade } from "../lib/trade.ts";
 
 const MARKETS = ["binance:BTC-USDT", "coinbase:BTC-USD", "kraken:BTC-USD", "bitstamp:BTC-USD"];
@@ -102,7 +102,7 @@ function jsonPayload(dir: string, trades: Trade[], batch: number): number {
   return bytes;
 }
 
-function appendAll(box: Outbox, trades: Trade[], batch: number): number {
+function appendAll(box: Journal, trades: Trade[], batch: number): number {
   for (let i = 0; i < trades.length; i += batch) {
     const outcome = box.append(trades.slice(i, i + batch));
     if (!outcome.ok) throw new Error(`bench: ${outcome.message}`);
@@ -110,11 +110,11 @@ function appendAll(box: Outbox, trades: Trade[], batch: number): number {
   return box.bytes();
 }
 
-function drain(box: Outbox): number {
+function drain(box: Journal): number {
   let n = 0;
   for (let rows = box.peek(1000); rows.length; rows = box.peek(1000)) {
     n += rows.length;
-    box.remove(rows[rows.length - 1].seq);
+    box.ack(rows[rows.length - 1].seq);
   }
   return n;
 }
@@ -164,7 +164,7 @@ export async function run(): Promise<void> {
   for (const [batch, rows] of [[100, 100_000], [1000, ROWS]]) {
     results.push(
       await inTempDir((dir) => {
-        const box = Outbox.open(dir);
+        const box = Journal.open(dir);
         try {
           return timed(
             `Outbox.append x${batch}, FULL`,
@@ -178,7 +178,7 @@ export async function run(): Promise<void> {
     );
   }
   await inTempDir((dir) => {
-    const box = Outbox.open(dir, { synchronous: "NORMAL" });
+    const box = Journal.open(dir, { synchronous: "NORMAL" });
     try {
       results.push(timed("Outbox.append x1000, NORMAL", ROWS, () => appendAll(box, trades, 1000)));
     } finally {
@@ -191,7 +191,7 @@ export async function run(): Promise<void> {
     ),
   );
   await inTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     try {
       appendAll(box, trades, 1000);
       results.push(timed("replay: peek(1000) + remove, FULL", ROWS, () => {

@@ -22,7 +22,7 @@
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { resolveConfig } from "../lib/config.ts";
-import { Outbox } from "../lib/store/outbox.ts";
+import { Journal } from "../lib/store/journal.ts";
 import { Replayer } from "../lib/failover/replayer.ts";
 import { closeTarget, openTarget } from "../lib/failover/targets.ts";
 import { marketKeys } from "../lib/redis/keys.ts";
@@ -57,7 +57,7 @@ function tradeAt(i: number): Trade {
 }
 
 function fill(dir: string, count: number): number {
-  const box = Outbox.open(dir);
+  const box = Journal.open(dir);
   const started = performance.now();
   try {
     for (let i = 0; i < count; i += APPEND_BATCH) {
@@ -132,7 +132,7 @@ async function replay(
   const target = openTarget(config.primaryUrl, "primary", config);
   try {
     await Deno.copyFile(template, join(dir, "outbox.sqlite"));
-    const outbox = Outbox.open(dir, { maxTrades: config.outboxMax });
+    const outbox = Journal.open(dir, { maxTrades: config.outboxMax });
     try {
       await target.redis.connect();
       await target.redis.flushall();
@@ -148,7 +148,7 @@ async function replay(
       };
       if (options.profile) {
         timeMethod(outbox, "peek", (t) => (b.peek += t, b.steps++));
-        timeMethod(outbox, "remove", (t) => b.remove += t);
+        timeMethod(outbox, "ack", (t) => b.remove += t);
         timeMethod(outbox, "acquireLease", (t) => b.lease += t);
         timeMethod(outbox, "renewLease", (t) => b.lease += t);
         const apply = target.writer.apply.bind(target.writer);
@@ -192,7 +192,7 @@ async function replay(
   }
 }
 
-async function verify(redis: Redis, outbox: Outbox, applied: number, want: number, total: number) {
+async function verify(redis: Redis, outbox: Journal, applied: number, want: number, total: number) {
   let onPrimary = 0;
   for (const m of MARKETS) onPrimary += await redis.xlen(marketKeys("btcfeed", m).trades);
   const left = outbox.depth();

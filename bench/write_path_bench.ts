@@ -13,6 +13,9 @@
  * (one extra hop, like a primary on another host; `BENCH_LATENCY_MS` adds delay each way, but the
  * proxy's timers make any delay at least ~2 ms each way).
  *
+ * Then, on loopback, the write path with the journal on vs off and the journal's append cost
+ * (bench/journal_write_bench.ts).
+ *
  * Run: `deno run -A bench/write_path_bench.ts` (or `run()` from bench/main.ts).
  */
 
@@ -24,6 +27,7 @@ import { entryIdFor, type Trade } from "../lib/trade.ts";
 import { startRedis } from "../tests/support/redis_server.ts";
 import { startProxy } from "../tests/support/tcp_proxy.ts";
 import { int, ratio, table } from "./_table.ts";
+import { runJournal } from "./journal_write_bench.ts";
 
 const LATENCY_MS = Number(Deno.env.get("BENCH_LATENCY_MS") ?? 0);
 const MARKETS = ["binance:BTC-USDT", "coinbase:BTC-USD", "kraken:BTC-USD", "bitstamp:BTC-USD"];
@@ -163,6 +167,7 @@ export async function run(): Promise<void> {
     const rtt = await medianPingMs(local);
     console.log(`\nloopback (PING ${rtt.toFixed(3)} ms)`);
     console.log(format(await measure(local, { naive: 3_000, perTrade: 30_000, writer: 200_000 })));
+    await runJournal(local, server.url, makeTrades);
 
     proxy.latency(LATENCY_MS);
     await remote.connect();

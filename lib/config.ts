@@ -13,7 +13,7 @@ import { marketName } from "./trade.ts";
 import { parseRedisUrl, redactUrl } from "./redis/url.ts";
 import {
   DEFAULT_FAILOVER_CORE_OPTIONS,
-  DEFAULT_OUTBOX_OPTIONS,
+  DEFAULT_JOURNAL_OPTIONS,
   DEFAULT_WRITER_OPTIONS,
 } from "./defaults.ts";
 import {
@@ -24,6 +24,7 @@ import {
   type ListenAddress,
   parseBool,
   parseChoice,
+  parseDuration,
   parseHttp,
   parseInteger,
   parsePrefix,
@@ -64,6 +65,14 @@ export interface Config {
   maxTrades: number;
   /** Outbox limit in trades. */
   outboxMax: number;
+  /** Replicas `WAIT` must confirm before a write counts as acknowledged (0: none). */
+  primaryReplicas: number;
+  /** Acknowledged trades kept in the journal this long. */
+  journalRetainMs: number;
+  /** At most this many journal rows per market (pending ones are always kept). */
+  journalRetainTrades: number;
+  /** `full`: fsync at every journal commit; `normal`: at checkpoints (see lib/store/journal.ts). */
+  journalSync: "full" | "normal";
   /** A primary write batch that takes longer fails over. */
   deadlineMs: number;
   /** The primary must be healthy this long before writes return to it. */
@@ -88,7 +97,11 @@ export const DEFAULTS = {
   http: "127.0.0.1:9464",
   prefix: DEFAULT_WRITER_OPTIONS.prefix,
   maxTrades: DEFAULT_WRITER_OPTIONS.maxTrades,
-  outboxMax: DEFAULT_OUTBOX_OPTIONS.maxTrades,
+  outboxMax: DEFAULT_JOURNAL_OPTIONS.maxTrades,
+  primaryReplicas: DEFAULT_FAILOVER_CORE_OPTIONS.replicas,
+  journalRetain: "30m",
+  journalRetainTrades: DEFAULT_JOURNAL_OPTIONS.retainTrades,
+  journalSync: DEFAULT_JOURNAL_OPTIONS.synchronous === "FULL" ? "full" : "normal",
   deadlineMs: DEFAULT_FAILOVER_CORE_OPTIONS.deadlineMs,
   holdDownMs: DEFAULT_FAILOVER_CORE_OPTIONS.holdDownMs,
   logLevel: "info",
@@ -113,6 +126,10 @@ export const ENV = {
   sentinelPassword: "BTCFEED_SENTINEL_PASSWORD",
   maxTrades: "BTCFEED_MAX_TRADES",
   outboxMax: "BTCFEED_OUTBOX_MAX",
+  primaryReplicas: "BTCFEED_PRIMARY_REPLICAS",
+  journalRetain: "BTCFEED_JOURNAL_RETAIN",
+  journalRetainTrades: "BTCFEED_JOURNAL_RETAIN_TRADES",
+  journalSync: "BTCFEED_JOURNAL_SYNC",
   deadlineMs: "BTCFEED_DEADLINE_MS",
   holdDownMs: "BTCFEED_HOLD_DOWN_MS",
   record: "BTCFEED_RECORD",
@@ -168,6 +185,15 @@ export function resolveConfig(flags: RawFlags, env: Record<string, string | unde
     sentinelPassword: pick("sentinelPassword")?.value ?? null,
     maxTrades: parseInteger(pick("maxTrades"), DEFAULTS.maxTrades, 1),
     outboxMax: parseInteger(pick("outboxMax"), DEFAULTS.outboxMax, 1),
+    primaryReplicas: parseInteger(pick("primaryReplicas"), DEFAULTS.primaryReplicas, 0),
+    journalRetainMs: parseDuration(str("journalRetain", DEFAULTS.journalRetain)),
+    journalRetainTrades: parseInteger(
+      pick("journalRetainTrades"),
+      DEFAULTS.journalRetainTrades,
+      1,
+    ),
+    journalSync: parseChoice(pick("journalSync"), ["full", "normal"] as const) ??
+      DEFAULTS.journalSync,
     deadlineMs: parseInteger(pick("deadlineMs"), DEFAULTS.deadlineMs, 10),
     holdDownMs: parseInteger(pick("holdDownMs"), DEFAULTS.holdDownMs, 0),
     record: pick("record")?.value ?? null,

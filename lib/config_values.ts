@@ -89,3 +89,15 @@ export function checkReadable(s: Sourced<string>): string {
   }
   return s.value;
 }
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** `90s`, `30m`, `2h`, `500ms` (a number and a unit) → ms. */
+export function parseDuration(s: Sourced<string>): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(s.value.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS_MS[m[2]] : NaN;
+  if (!Number.isSafeInteger(ms)) {
+    throw new ConfigError(`${s.source}: "${s.value}" must be a duration such as 90s, 30m or 2h`);
+  }
+  return ms;
+}

@@ -39,9 +39,9 @@ export const DEFAULT_WRITER_OPTIONS: Readonly<WriterOptions> = Object.freeze({
   candleRetentionMinutes: 10080,
 });
 
-/** How the outbox is opened. */
-export interface OutboxOptions {
-  /** Most trades kept; appends beyond it are refused (newest dropped). @default 10_000_000 */
+/** How the journal (lib/store/journal.ts) is opened. */
+export interface JournalOptions {
+  /** Most pending trades (the outbox limit); appends beyond it are refused (newest dropped). @default 10_000_000 */
   maxTrades: number;
   /** How long a write waits for another process's write lock. @default 5_000 */
   busyTimeoutMs: number;
@@ -49,15 +49,38 @@ export interface OutboxOptions {
   synchronous: "FULL" | "NORMAL";
   /** Cap on database pages (`max_page_count`); beyond it writes fail as disk full. @default null */
   maxPages: number | null;
+  /** Acknowledged trades are kept this long (by receive time) to repair a primary. @default 1_800_000 (30 min) */
+  retainMs: number;
+  /** At most this many rows per market are kept (pending rows are never pruned). @default 2_000_000 */
+  retainTrades: number;
+  /** Rows per market deleted by one prune transaction. @default 5_000 */
+  pruneChunk: number;
 }
 
-/** Defaults of {@link OutboxOptions}. */
-export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
+/** Defaults of {@link JournalOptions}. */
+export const DEFAULT_JOURNAL_OPTIONS: Readonly<JournalOptions> = Object.freeze({
   maxTrades: 10_000_000,
   busyTimeoutMs: 5_000,
   synchronous: "FULL",
   maxPages: null,
-};
+  retainMs: 30 * 60_000,
+  retainTrades: 2_000_000,
+  pruneChunk: 5_000,
+});
+
+/** How trades are group-committed to the journal before they count as received. */
+export interface JournalIntakeOptions {
+  /** Most time a received trade waits for its commit. @default 2 */
+  commitIntervalMs: number;
+  /** A buffer this large is committed at once. @default 5_000 */
+  commitMaxTrades: number;
+}
+
+/** Defaults of {@link JournalIntakeOptions}. */
+export const DEFAULT_JOURNAL_INTAKE_OPTIONS: Readonly<JournalIntakeOptions> = Object.freeze({
+  commitIntervalMs: 2,
+  commitMaxTrades: 5_000,
+});
 
 export interface FailoverCoreOptions {
   /** A primary write batch that takes longer fails over. @default 500 */
@@ -72,6 +95,8 @@ export interface FailoverCoreOptions {
   maxFailoverBacklog: number;
   /** Least time between two log lines about one primary outage. @default 60_000 */
   failureLogIntervalMs: number;
+  /** Replicas that must confirm a write (`WAIT`) before it counts as acknowledged. @default 0 */
+  replicas: number;
 }
 
 export const DEFAULT_FAILOVER_CORE_OPTIONS: FailoverCoreOptions = {
@@ -81,6 +106,7 @@ export const DEFAULT_FAILOVER_CORE_OPTIONS: FailoverCoreOptions = {
   maxBatch: 5_000,
   maxFailoverBacklog: 100_000,
   failureLogIntervalMs: DEFAULT_FAILURE_LOG_OPTIONS.intervalMs,
+  replicas: 0,
 };
 
 export interface ReplayerOptions {

@@ -3,7 +3,7 @@
  * `stream` exits, however long the primary takes to answer (like a `btcfeed sync` that waits).
  */
 
-import type { Outbox } from "../store/outbox.ts";
+import type { Journal } from "../store/journal.ts";
 import type { RedisTarget } from "../failover/targets.ts";
 import type { GapRecorder } from "../failover/gap_recorder.ts";
 import { Replayer } from "../failover/replayer.ts";
@@ -20,13 +20,13 @@ const RETRY_MS = 250;
  * (true) or `stop` aborts (false; everything stays stored).
  */
 export async function deliverReplay(
-  outbox: Outbox,
+  journal: Journal,
   primary: RedisTarget,
   gaps: GapRecorder,
   consolidated: string | null,
   stop: AbortSignal,
 ): Promise<boolean> {
-  const replayer = new Replayer(outbox, primary.replayWriter, (m) => m === consolidated, {
+  const replayer = new Replayer(journal, primary.replayWriter, (m) => m === consolidated, {
     holder: holderName("stream"),
   });
   let waiting = false;
@@ -40,7 +40,7 @@ export async function deliverReplay(
           if (!waiting) {
             log.warn("waiting for the primary to write the replay", {
               error: describeRedisError(e, primary.url),
-              outboxDepth: outbox.depth(),
+              outboxDepth: journal.depth(),
             });
           }
           waiting = true;

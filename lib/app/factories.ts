@@ -1,10 +1,10 @@
 /**
  * The factories every subcommand builds its parts with, so `stream`, `sync` and `health` open
- * the outbox, the gap store and the Redis targets the same way, from one resolved `Config`.
+ * the journal, the gap store and the Redis targets the same way, from one resolved `Config`.
  */
 
 import type { Config } from "../config.ts";
-import { Outbox, type OutboxOptions } from "../store/outbox.ts";
+import { Journal, type JournalOptions } from "../store/journal.ts";
 import { GapStore } from "../store/gap_store.ts";
 import { isCorruptError, setAsideCorruptStore } from "../store/salvage.ts";
 import { log } from "../log.ts";
@@ -19,33 +19,40 @@ import {
 
 /** The stores of a data directory; `close()` closes both. */
 export interface Stores {
-  outbox: Outbox;
+  /** The journal; its pending part is the outbox. */
+  journal: Journal;
   gaps: GapStore;
   close(): void;
 }
 
-/** Opens (creating) the outbox of `config.dataDir` with the configured limit. */
-export function openOutbox(config: Config, options: Partial<OutboxOptions> = {}): Outbox {
-  return Outbox.open(config.dataDir, { maxTrades: config.outboxMax, ...options });
+/** Opens (creating) the journal of `config.dataDir` with the configured limit and retention. */
+export function openJournal(config: Config, options: Partial<JournalOptions> = {}): Journal {
+  return Journal.open(config.dataDir, {
+    maxTrades: config.outboxMax,
+    retainMs: config.journalRetainMs,
+    retainTrades: config.journalRetainTrades,
+    synchronous: config.journalSync === "normal" ? "NORMAL" : "FULL",
+    ...options,
+  });
 }
 
-/** Opens (creating) the data directory, its outbox and its gap store. */
+/** Opens (creating) the data directory, its journal and its gap store. */
 export function openStores(config: Config): Stores {
   Deno.mkdirSync(config.dataDir, { recursive: true });
-  const outbox = openOutbox(config);
+  const journal = openJournal(config);
   let gaps: GapStore;
   try {
     gaps = GapStore.open(config.dataDir);
   } catch (e) {
-    outbox.close();
+    journal.close();
     throw e;
   }
   return {
-    outbox,
+    journal,
     gaps,
     close() {
       gaps.close();
-      outbox.close();
+      journal.close();
     },
   };
 }
@@ -76,9 +83,9 @@ export function openStoresSettingAside(
 /** Reads what a stream reads first, so corruption shows now rather than mid-stream. */
 function probed(stores: Stores): Stores {
   try {
-    stores.outbox.depth();
-    stores.outbox.peek(1);
-    stores.outbox.maxSeq();
+    stores.journal.depth();
+    stores.journal.peek(1);
+    stores.journal.maxSeq();
     stores.gaps.depth();
     return stores;
   } catch (e) {

@@ -1,41 +1,22 @@
-/** Seeds the feed at start-up with the newest trade storage already holds per market. */
-
-import type { Config } from "../config.ts";
-import type { LastTrade } from "../feed/feed.ts";
-import type { Outbox } from "../store/outbox.ts";
-import type { RedisTarget } from "../failover/targets.ts";
-import { withDeadline } from "../time.ts";
-import { marketKeys } from "../redis/keys.ts";
-import { compareEntryIds } from "../trade.ts";
-
 /**
- * The newest trade each market already has, from the outbox or the primary (when it answered),
- * whichever is newer; so a restart neither duplicates nor misses.
+ * Seeds the feed at start-up with the newest trade each market received, from the journal only:
+ * every received trade is committed there before it counts, so the seed is never older than
+ * what the primary has, and a restart after `kill -9` always sees (and backfills) the gap. The
+ * primary is deliberately not read: its answer races the start and can be empty or stale.
  */
-export async function lastKnownTrades(
+
+import type { LastTrade } from "../feed/feed.ts";
+import type { Journal } from "../store/journal.ts";
+
+/** The newest trade the journal recorded per market (null: none ever). */
+export function lastKnownTrades(
   markets: string[],
-  outbox: Outbox,
-  primary: RedisTarget | null,
-  config: Pick<Config, "prefix" | "deadlineMs">,
-): Promise<Record<string, LastTrade | null>> {
+  journal: Journal,
+): Record<string, LastTrade | null> {
   const out: Record<string, LastTrade | null> = {};
   for (const market of markets) {
-    const stored = outbox.lastTrade(market);
-    let best: LastTrade | null = stored &&
-      { tradeId: stored.tradeId, ts: stored.ts, id: stored.id };
-    if (primary) {
-      try {
-        const h = await withDeadline(
-          primary.redis.hgetall(marketKeys(config.prefix, market).last),
-          config.deadlineMs,
-          "primary read",
-        );
-        if (h.id && (!best || compareEntryIds(h.id, best.id) > 0)) {
-          best = { tradeId: h.trade_id, ts: Number(h.ts), id: h.id };
-        }
-      } catch { /* the outbox view is enough to avoid duplicates; backfill covers the rest */ }
-    }
-    out[market] = best;
+    const stored = journal.lastTrade(market);
+    out[market] = stored && { tradeId: stored.tradeId, ts: stored.ts, id: stored.id };
   }
   return out;
 }

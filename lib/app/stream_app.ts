@@ -2,20 +2,18 @@
  * The composition root of `btcfeed stream`: the one place that builds its parts, in dependency
  * order, so every part is complete before anything that uses it is built:
  *
- *   stores (lock, outbox, gap store) → Redis targets → core (latency, gap recorder, failover
+ *   stores (lock, journal, gap store) → Redis targets → core (latency, gap recorder, failover
  *   core) → sinks (consolidator, market tracker) → source (exchanges or a replay) → reporting
  *   (status publisher, metrics, HTTP).
  *
  * A trade's path is then: source `onTrades` → {@link deliver} → consolidator, tracker and
- * `FailoverCore.submit`. Nothing here decides exit codes: it returns a {@link StreamOutcome}
+ * `FailoverCore.submit` (journal group commit, then the primary or the pending set). Nothing here decides exit codes: it returns a {@link StreamOutcome}
  * and lib/cli/stream.ts maps it.
  */
 
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
-import { errorText } from "../redact.ts";
 import { VERSION } from "../version.ts";
-import type { Trade } from "../trade.ts";
 import { Consolidator } from "../consolidator.ts";
 import { FailoverCore } from "../failover/core.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
@@ -40,6 +38,8 @@ import {
 import type { Targets } from "./factories.ts";
 import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
 import { lastKnownTrades } from "./last_known.ts";
+import { deliver, untilEnd } from "./stream_flow.ts";
+import { pruneJournal } from "./prune_journal.ts";
 import { deliverReplay } from "./deliver_replay.ts";
 import { startStatusLine } from "../runtime/status_line.ts";
 
@@ -68,6 +68,8 @@ export interface StreamRunOptions {
 const REPLAY_MAX_BACKLOG = 50_000;
 /** How often the consolidated market, the control file and the status are refreshed. */
 const TICK_MS = 500;
+/** Most time a tick spends pruning the journal's retained tail. */
+const PRUNE_BUDGET_MS = 20;
 
 /**
  * Runs the stream until `stop` aborts (its reason names the signal), or a replay ends.
@@ -99,10 +101,7 @@ export async function runStreamApp(
           });
         }
         const plan = await planSource(config);
-        const built = await buildStream(config, stores, targets, plan, {
-          primaryUp: check.primaryUp,
-          carried,
-        });
+        const built = await buildStream(config, stores, targets, plan, carried);
         let cleanStop: string | null = null;
         try {
           const outcome = await runBuilt(built, stop, options.drainReplay ?? true);
@@ -143,12 +142,16 @@ function buildCore(config: Config, stores: Stores, targets: Targets, markets: st
   const core = new FailoverCore({
     primary,
     failover,
-    outbox: stores.outbox,
+    journal: stores.journal,
     isConsolidated: (m) => m === choice.market,
     holder: holderName("stream"),
     forced: readControl(config.dataDir)?.forced ?? false,
     onLatency: (target, ms) => latency.observe(target, ms),
-  }, { deadlineMs: config.deadlineMs, holdDownMs: config.holdDownMs });
+  }, {
+    deadlineMs: config.deadlineMs,
+    holdDownMs: config.holdDownMs,
+    replicas: config.primaryReplicas,
+  });
   return { latency, gaps, consolidator, choice, core };
 }
 
@@ -187,7 +190,7 @@ function buildReporting(
         report(inputFromStatus(publisher.snapshot(), Date.now(), {
           version: VERSION,
           dataDir: config.dataDir,
-          deadLetters: stores.outbox.deadLetterCount(),
+          deadLetters: stores.journal.deadLetterCount(),
         })).document,
       metrics: () => metrics.metrics(),
       metricsContentType: metrics.contentType,
@@ -211,24 +214,19 @@ async function buildStream(
   stores: Stores,
   targets: Targets,
   plan: SourcePlan,
-  start: { primaryUp: boolean; carried: CarriedOver },
+  carried: CarriedOver,
 ): Promise<BuiltStream> {
   const markets = plan.markets.map((m) => m.market);
   const c = buildCore(config, stores, targets, markets);
   const tracker = new MarketTracker(markets);
-  const known = await lastKnownTrades(
-    markets,
-    stores.outbox,
-    start.primaryUp ? targets.primary : null,
-    config,
-  );
+  const known = lastKnownTrades(markets, stores.journal);
   const source = await openSource(plan, config, {
     initialLast: known,
     onTrades: (trades) => deliver(trades, c.consolidator, tracker, c.core),
     onGap: (gap) => c.gaps.record(gap),
-    busy: () => backlog(c.core) > REPLAY_MAX_BACKLOG,
+    busy: () => c.core.backlog() > REPLAY_MAX_BACKLOG,
   });
-  const reporting = buildReporting(config, stores, c, tracker, source, start.carried);
+  const reporting = buildReporting(config, stores, c, tracker, source, carried);
   return { config, stores, targets, c, source, reporting };
 }
 
@@ -239,6 +237,7 @@ function refresh(b: BuiltStream): void {
   }
   b.c.choice.market = b.c.consolidator.choose(b.source.now());
   b.c.core.setForced(readControl(b.config.dataDir)?.forced ?? false);
+  pruneJournal(b.stores.journal, PRUNE_BUDGET_MS);
   b.reporting.publisher.publish();
 }
 
@@ -275,12 +274,12 @@ async function runBuilt(
       await c.core.close();
       const primary = b.targets.primary;
       const delivered = drainReplay &&
-        await deliverReplay(stores.outbox, primary, c.gaps, c.choice.market, stop);
+        await deliverReplay(stores.journal, primary, c.gaps, c.choice.market, stop);
       log.info(
         delivered
           ? "replay written to the primary"
           : "stream stopping before the replay was written",
-        { outboxDepth: stores.outbox.depth(), gapRecordsPending: c.gaps.pending() },
+        { outboxDepth: stores.journal.depth(), gapRecordsPending: c.gaps.pending() },
       );
       return { kind: "replayed", delivered };
     }
@@ -304,7 +303,7 @@ async function closeBuilt(b: BuiltStream, cleanStop: string | null): Promise<voi
   if (cleanStop) b.reporting.publisher.markStopped(cleanStop);
   b.reporting.publisher.publish();
   log.info("stream stopped", {
-    outboxDepth: b.stores.outbox.depth(),
+    outboxDepth: b.stores.journal.depth(),
     gapRecordsPending: b.c.gaps.pending(),
   });
 }
@@ -312,42 +311,4 @@ async function closeBuilt(b: BuiltStream, cleanStop: string | null): Promise<voi
 /** Why the stream ended, as the stopped status says it. */
 function stopReason(o: StreamOutcome): string {
   return o.kind === "stopped" ? `stopped by ${o.signal}` : o.kind.replace("_", " ");
-}
-
-/** The one trade path out of a source: the price choice, the status view, then the core. */
-export function deliver(
-  trades: Trade[],
-  consolidator: Consolidator,
-  tracker: MarketTracker,
-  core: FailoverCore,
-): void {
-  const newest = trades[trades.length - 1];
-  consolidator.observe(newest.market, newest.price, newest.receivedAt);
-  tracker.observe(trades);
-  core.submit(trades);
-}
-
-/** Resolves when `stop` aborts (`stopped`) or a replay ends (`replayed`, or `failed`). */
-function untilEnd(
-  replayed: Promise<unknown> | null,
-  stop: AbortSignal,
-  file: string | null,
-): Promise<"stopped" | "replayed" | "failed"> {
-  const stopped = new Promise<"stopped">((resolve) => {
-    if (stop.aborted) resolve("stopped");
-    else stop.addEventListener("abort", () => resolve("stopped"), { once: true });
-  });
-  if (!replayed) return stopped;
-  const finished = replayed.then(() => "replayed" as const, (e) => {
-    log.error("replay failed", { file, error: errorText(e) });
-    return "failed" as const;
-  });
-  return Promise.race([stopped, finished]);
-}
-
-/** Trades submitted to the core but neither written nor stored yet (approximate, for pacing). */
-function backlog(core: FailoverCore): number {
-  const c = core.counters;
-  return c.tradesReceived - c.writtenPrimary - c.duplicates - c.outOfOrder - c.outboxAppended -
-    c.dropped;
 }

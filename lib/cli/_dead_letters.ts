@@ -4,7 +4,7 @@
  * back into the outbox under the replay lease and lets sync's replay apply them.
  */
 
-import type { DeadLetterRow, Outbox } from "../store/outbox.ts";
+import type { DeadLetterRow, Journal } from "../store/journal.ts";
 import { sleep } from "../time.ts";
 import { DEFAULT_REPLAYER_OPTIONS } from "../defaults.ts";
 
@@ -50,7 +50,7 @@ export function renderDeadLetters(views: readonly DeadLetterView[], table: boole
  * holder, then applies them.
  */
 export async function moveBackForRetry(
-  outbox: Outbox,
+  outbox: Journal,
   holder: string,
   onBusy: (holder: string | null) => void,
 ): Promise<number[]> {
@@ -65,7 +65,7 @@ export async function moveBackForRetry(
 }
 
 /** Of the `retried` seqs, how many are dead letters again after the replay. */
-export function rejectedAgain(outbox: Outbox, retried: readonly number[]): number {
+export function rejectedAgain(outbox: Journal, retried: readonly number[]): number {
   const set = new Set(retried);
   return outbox.deadLetters(Number.MAX_SAFE_INTEGER).filter((d) => set.has(d.seq)).length;
 }

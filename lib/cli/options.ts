@@ -11,8 +11,15 @@ export function addSharedOptions<C extends Command<[], Record<string, unknown>>>
       "--primary <url>",
       `primary Redis URL: redis[s]://, redis[s]+sentinel:// (env ${ENV.primary}; default ${DEFAULTS.primary})`,
     )
+    .option(
+      "--primary-replicas <n>",
+      `a write counts as acknowledged only after WAIT n replicas (env ${ENV.primaryReplicas}; default ${DEFAULTS.primaryReplicas})`,
+    )
     .option("--failover <url>", `failover Redis URL (env ${ENV.failover}; default none)`)
-    .option("--data-dir <dir>", `outbox and status directory (env ${ENV.dataDir})`)
+    .option(
+      "--data-dir <dir>",
+      `journal (outbox), status and control directory (env ${ENV.dataDir})`,
+    )
     .option("--prefix <p>", `Redis key prefix (env ${ENV.prefix}; default ${DEFAULTS.prefix})`)
     .option(
       "--tls-ca <file|pem>",

@@ -35,6 +35,18 @@ export function streamCommand() {
       `outbox limit in trades (env ${ENV.outboxMax}; default ${DEFAULTS.outboxMax})`,
     )
     .option(
+      "--journal-retain <duration>",
+      `keep acknowledged trades this long, e.g. 90s, 30m, 2h (env ${ENV.journalRetain}; default ${DEFAULTS.journalRetain})`,
+    )
+    .option(
+      "--journal-retain-trades <n>",
+      `at most n journal rows per market (env ${ENV.journalRetainTrades}; default ${DEFAULTS.journalRetainTrades})`,
+    )
+    .option(
+      "--journal-sync <mode>",
+      `full: fsync every journal commit; normal: at checkpoints (env ${ENV.journalSync}; default ${DEFAULTS.journalSync})`,
+    )
+    .option(
       "--deadline-ms <ms>",
       `primary write deadline (env ${ENV.deadlineMs}; default ${DEFAULTS.deadlineMs})`,
     )

@@ -8,7 +8,8 @@ import { Command } from "@commander-js/extra-typings";
 import { SingleBar } from "cli-progress";
 import process from "node:process";
 import { addSharedOptions, configFrom } from "./options.ts";
-import type { Outbox } from "../store/outbox.ts";
+import type { Journal } from "../store/journal.ts";
+import { confirmReplicas } from "../failover/replicas.ts";
 import type { GapStore } from "../store/gap_store.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { checkCredentials } from "../failover/targets.ts";
@@ -87,7 +88,7 @@ async function runSync(config: Config, flags: SyncFlags): Promise<void> {
   const { stores, recovered } = flags.recover && !flags.dryRun
     ? recover(config, flags.json)
     : { stores: openStores(config), recovered: null };
-  const { outbox, gaps } = stores;
+  const { journal: outbox, gaps } = stores;
   try {
     if (flags.deadLetters && !flags.retry) return listDeadLetters(outbox, flags.json);
     if (flags.dryRun) return dryRun(outbox, flags.json);
@@ -111,13 +112,13 @@ async function runSync(config: Config, flags: SyncFlags): Promise<void> {
   }
 }
 
-function listDeadLetters(outbox: Outbox, json: boolean): void {
+function listDeadLetters(outbox: Journal, json: boolean): void {
   const views = deadLetterViews(outbox.deadLetters(Number.MAX_SAFE_INTEGER));
   if (json) console.log(JSON.stringify({ count: views.length, deadLetters: views }));
   else console.log(renderDeadLetters(views, Deno.stdout.isTerminal()));
 }
 
-function dryRun(outbox: Outbox, json: boolean): void {
+function dryRun(outbox: Journal, json: boolean): void {
   const markets = outbox.summary();
   const report = { wouldReplay: outbox.depth(), markets };
   if (json) console.log(JSON.stringify(report));
@@ -154,7 +155,7 @@ function recover(config: Config, json: boolean): { stores: Stores; recovered: Sa
   try {
     const stores = unlock ? openStoresSettingAside(config).stores : openStores(config);
     try {
-      const recovered = salvageAll(config.dataDir, stores.outbox, stores.gaps);
+      const recovered = salvageAll(config.dataDir, stores.journal, stores.gaps);
       if (!json) {
         if (recovered.length === 0) console.log("no store file moved aside: nothing to recover");
         for (const r of recovered) {
@@ -176,7 +177,7 @@ function recover(config: Config, json: boolean): { stores: Stores; recovered: Sa
 
 /** Replays the outbox; with `retry`, moves the dead letters back into it first. */
 async function replayAll(
-  outbox: Outbox,
+  outbox: Journal,
   gaps: GapStore,
   config: Config,
   progress: boolean,
@@ -203,7 +204,7 @@ async function replayAll(
     const replayer = new Replayer(outbox, primary.replayWriter, () => false, {
       holder,
       untilSeq: outbox.maxSeq(),
-    });
+    }, () => confirmReplicas(primary.redis, config.primaryReplicas, config.deadlineMs / 2));
     bar?.start(outbox.depth(), 0);
     const outcome = await replayer.drain({
       busyRetryMs: 200,
@@ -247,7 +248,7 @@ function busyReporter(progress: boolean): (holder: string | null) => void {
 /** What is left after a replay, and how the retried dead letters fared. */
 function finishSummary(
   summary: SyncSummary,
-  outbox: Outbox,
+  outbox: Journal,
   retried: number[] | null,
   started: number,
 ): void {

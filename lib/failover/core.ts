@@ -2,19 +2,21 @@
  * The failover core: where every trade goes, and when.
  *
  * Guarantees (each proven by tests/failover and the chaos run):
- * - Every submitted trade ends up acknowledged by the primary, or durably in the outbox, or is
- *   counted as dropped with a logged reason (outbox full, disk failure), or, when the primary
- *   refuses it for its content (a key of the wrong type), kept as a dead letter while the other
- *   trades and markets go on ({@link DeadLetterSink}).
- * - Trades reach the primary in submission order: directly only while the outbox holds nothing,
- *   otherwise through the outbox, which the replayer drains oldest first.
- * - A batch whose outcome is unknown (deadline missed, reset mid-pipeline) goes to the outbox
- *   whole; the idempotent apply script makes the resulting duplicates harmless.
- * - Ingestion never waits on a Redis: `submit` is synchronous, and a primary write waits at most
- *   `deadlineMs` before its batch is moved to the outbox.
- *
- * An unreachable primary is logged calmly ({@link PrimaryHealth}): its first failure in full, then
- * at most one "still unreachable" line per `failureLogIntervalMs`, and one line when it answers.
+ * - Every submitted trade is committed to the journal ({@link JournalIntake}, group commit) before
+ *   it counts as received, and stays pending there until the primary acknowledged it (and, with
+ *   `replicas`, `WAIT` confirmed it); or it is counted as dropped with a logged reason (outbox
+ *   full, disk failure); or, when the primary refuses it for its content (a key of the wrong
+ *   type), it is kept as a dead letter while the other trades and markets go on
+ *   ({@link DeadLetterSink}).
+ * - In `primary` mode committed trades are written from memory, then acknowledged in the journal;
+ *   a failed or unknown write drops the memory copy (the journal has them pending) and fails over.
+ *   In `failover`/`syncing` they simply stay pending and the replayer drains them oldest first.
+ * - Trades reach the primary in commit order: `syncing` becomes `primary` synchronously when the
+ *   journal has nothing pending, so no committed trade can be skipped.
+ * - Ingestion never waits on a Redis: `submit` is synchronous; a primary write waits at most
+ *   `deadlineMs`. A journal that cannot store (disk full) on the primary: written from memory
+ *   (logged, health fail); on the failover path: counted as dropped.
+ * An unreachable primary is logged calmly ({@link PrimaryHealth}).
  *
  * Only the pump loop changes the mode, through `#setMode`, which logs from -> to with a reason;
  * `btcfeed failover` only asks for it (the stream passes the control file on to `setForced`).
@@ -24,7 +26,7 @@
 
 import type { Trade } from "../trade.ts";
 import type { RedisTarget } from "./targets.ts";
-import type { Outbox } from "../store/outbox.ts";
+import type { CommitResult, Journal } from "../store/journal.ts";
 import type { Mode } from "../domain.ts";
 import {
   type CoreCounters,
@@ -32,11 +34,16 @@ import {
   type Transition,
   zeroCounters,
 } from "../runtime/status.ts";
-import { Alarm, type MonotonicClock, monotonicNow, withDeadline } from "../time.ts";
-import { type ReplayedBatch, Replayer } from "./replayer.ts";
+import { Alarm, type MonotonicClock, monotonicNow } from "../time.ts";
+import { Replayer } from "./replayer.ts";
 import { FailoverMirror } from "./mirror.ts";
 import { PrimaryHealth } from "./primary_health.ts";
 import { DeadLetterSink } from "./dead_letter_sink.ts";
+import { JournalIntake, type JournalIntakeOptions } from "./intake.ts";
+import { ReplicaShortfall } from "./replicas.ts";
+import { DirectWrites } from "./direct_writes.ts";
+import { JournalTrouble, routable } from "./journal_trouble.ts";
+import { coreStatus, countApplied, countReplayed } from "./core_status.ts";
 import { log } from "../log.ts";
 import { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions } from "../defaults.ts";
 
@@ -45,7 +52,10 @@ export { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions };
 export interface FailoverCoreDeps {
   primary: RedisTarget;
   failover: RedisTarget | null;
-  outbox: Outbox;
+  /** The journal; its pending part is the outbox. */
+  journal: Journal;
+  /** Group-commit tuning. */
+  intake?: Partial<JournalIntakeOptions>;
   /** Whether a market currently feeds the consolidated price. */
   isConsolidated: (market: string) => boolean;
   /** Unique lease holder name for this process. */
@@ -65,12 +75,14 @@ export class FailoverCore {
   #mode: Mode = "primary";
   #forced: boolean;
   #transitions: Transition[] = [];
-  #pending: Trade[] = [];
+  /** Committed trades for a direct primary write (`primary` mode). */
+  #direct: DirectWrites;
+  #intake: JournalIntake;
   #primary: PrimaryHealth;
   #mirror: FailoverMirror | null;
   /** Set by the probe loop when the primary fails while in `primary` mode; acted on by the pump. */
   #primaryFault: string | null = null;
-  #outboxError: string | null = null;
+  #trouble = new JournalTrouble();
   #syncDone: number | null = null;
   #replayer: Replayer;
   #deadLetters: DeadLetterSink;
@@ -107,30 +119,53 @@ export class FailoverCore {
       }, (ms) =>
         deps.onLatency?.("failover", ms), this.#clock)
       : null;
-    this.#replayer = new Replayer(deps.outbox, deps.primary.replayWriter, deps.isConsolidated, {
+    this.#deadLetters = new DeadLetterSink(deps.journal);
+    this.#direct = new DirectWrites({
+      journal: deps.journal,
+      primary: deps.primary,
+      isConsolidated: deps.isConsolidated,
+      replicas: this.#options.replicas,
+      deadlineMs: this.#options.deadlineMs,
+      maxBatch: this.#options.maxBatch,
+      clock: this.#clock,
+      refused: (chunks) => this.counters.dropped += this.#deadLetters.store(chunks),
+    });
+    this.#replayer = new Replayer(deps.journal, deps.primary.replayWriter, deps.isConsolidated, {
       holder: deps.holder,
       deadlineMs: Math.max(this.#options.deadlineMs * 10, 2_000),
-    });
-    this.#deadLetters = new DeadLetterSink(deps.outbox);
+    }, () => this.#direct.confirm());
+    this.#intake = new JournalIntake(deps.journal, (r, s) => this.#committed(r, s), deps.intake);
     // Leftovers from an earlier run must be replayed before anything goes to the primary directly.
     if (this.#forced) this.#setMode("failover", "failover forced by `btcfeed failover`");
-    else if (deps.outbox.depth() > 0) this.#setMode("failover", "outbox holds trades to replay");
+    else if (deps.journal.depth() > 0) this.#setMode("failover", "outbox holds trades to replay");
   }
 
   get mode(): Mode {
     return this.#mode;
   }
 
-  /** Accepts trades in order. Never blocks and never throws. */
+  /** Accepts trades in order; they count once committed. Never blocks and never throws. */
   submit(trades: Trade[]): void {
-    if (!trades.length) return;
-    this.counters.tradesReceived += trades.length;
-    if (this.#mode === "primary") {
-      for (const t of trades) this.#pending.push(t);
+    if (trades.length) this.#intake.submit(trades);
+  }
+
+  /** Trades submitted but not yet committed or written (for pacing a replay). */
+  backlog(): number {
+    return this.#intake.buffered + this.#direct.size;
+  }
+
+  /** Routes one group commit: to memory for the primary, or left pending for the replayer. */
+  #committed(result: CommitResult, submitted: Trade[]): void {
+    this.counters.tradesReceived += submitted.length;
+    const direct = this.#mode === "primary";
+    const { trades, seqs, dropped } = routable(result, submitted, direct);
+    this.counters.dropped += this.#trouble.note(result.outcome, dropped);
+    if (direct) {
+      this.#direct.push(trades, seqs);
       this.#alarm.wake();
     } else {
-      this.#toOutbox(trades);
-      this.#toFailover(trades);
+      this.counters.outboxAppended += result.stored.length;
+      this.#mirror?.enqueue(trades);
     }
   }
 
@@ -148,41 +183,28 @@ export class FailoverCore {
     if (this.#mirror) this.#loops.push(this.#mirror.run(signal));
   }
 
-  /** Stops the loops; trades not yet acknowledged by the primary are left in the outbox. */
+  /** Stops the loops and commits what is buffered; everything unacknowledged stays pending. */
   async close(): Promise<void> {
     this.#abort.abort();
     await Promise.all(this.#loops);
-    if (this.#pending.length) this.#toOutbox(this.#pending.splice(0));
+    this.#intake.flush();
+    this.#dropMemory(false);
     this.#replayer.release();
   }
 
   status(): CoreStatus {
-    const outbox = this.#deps.outbox;
-    const depth = outbox.depth();
-    return {
+    return coreStatus({
       mode: this.#mode,
       forced: this.#forced,
-      transitions: [...this.#transitions],
-      counters: {
-        ...this.counters,
-        writtenFailover: this.#mirror?.written ?? 0,
-        mirrorDropped: this.#mirror?.dropped ?? 0,
-      },
-      outbox: {
-        depth,
-        bytes: outbox.bytes(),
-        maxTrades: outbox.maxTrades,
-        full: outbox.isFull(),
-        lastError: this.#outboxError,
-        deadLetters: outbox.deadLetterCount(),
-      },
-      sync: this.#syncDone === null
-        ? null
-        : { done: this.#syncDone, total: this.#syncDone + depth },
+      transitions: this.#transitions,
+      counters: this.counters,
+      journal: this.#deps.journal,
+      inMemory: this.#direct.size,
+      journalError: this.#trouble.lastError ?? this.#direct.ackError,
+      syncDone: this.#syncDone,
       primary: this.#primary.status,
-      failover: this.#mirror?.health() ??
-        { url: null, healthy: false, latencyMs: null, lastError: null },
-    };
+      mirror: this.#mirror,
+    });
   }
 
   /** The one place the mode changes. */
@@ -203,7 +225,7 @@ export class FailoverCore {
         this.#leavePrimary("failover forced by `btcfeed failover`");
       } else if (this.#mode === "primary" && this.#primaryFault) {
         this.#leavePrimary(this.#primaryFault);
-      } else if (this.#mode === "primary" && this.#pending.length) {
+      } else if (this.#mode === "primary" && this.#direct.size) {
         await this.#writePrimary();
         continue;
       } else if (this.#mode === "failover" && this.#primaryReady()) {
@@ -219,35 +241,44 @@ export class FailoverCore {
   }
 
   async #writePrimary(): Promise<void> {
-    const batch = this.#pending.splice(0, this.#options.maxBatch);
-    const started = this.#clock();
-    try {
-      const result = await withDeadline(
-        this.#deps.primary.writer.apply(batch, this.#deps.isConsolidated),
-        this.#options.deadlineMs,
-        "primary write",
-      );
-      this.#deps.onLatency?.("primary", this.#clock() - started);
-      this.counters.writtenPrimary += result.applied;
-      this.counters.duplicates += result.duplicates + result.stale;
-      this.#reportOutOfOrder(result.outOfOrder);
-      this.counters.dropped += this.#deadLetters.store(result.rejected);
-    } catch (e) {
-      // Unknown outcome: the whole batch goes to the outbox ahead of everything pending.
-      this.#pending.unshift(...batch);
-      this.#leavePrimary(this.#primary.markDown(e));
+    const outcome = await this.#direct.writeNext();
+    const result = outcome.ok ? outcome.result : outcome.written;
+    if (result) countApplied(this.counters, result);
+    if (!outcome.ok) return this.#leavePrimary(this.#writeFailure(outcome.error));
+    this.#deps.onLatency?.("primary", outcome.ms);
+    if (outcome.foreign) {
+      // Rows became pending behind the memory copy: replay the journal in seq order instead.
+      this.#dropMemory(false);
+      this.#setMode("syncing", "rows became pending again in the journal (dead-letter retry)");
     }
   }
 
-  /** Moves everything pending to the outbox, then switches to failover; synchronous, so ordered. */
+  /** Why a write failed: a replica shortfall (the primary itself is fine), or the primary down. */
+  #writeFailure(e: unknown): string {
+    if (!(e instanceof ReplicaShortfall)) return this.#primary.markDown(e);
+    this.counters.replicaShortfalls++;
+    return e.message;
+  }
+
+  /** Leaves `primary`: the memory copy goes (the journal has it pending), the mirror gets it. */
   #leavePrimary(reason: string): void {
-    const pending = this.#pending.splice(0);
-    this.#toOutbox(pending);
-    this.#toFailover(pending);
+    this.#dropMemory(true);
     this.#primaryFault = null;
     this.#primary.restartHoldDown();
     if (this.#mode === "syncing") this.#replayer.release();
     this.#setMode("failover", reason);
+  }
+
+  /** Forgets the memory copy; trades that never reached the journal are counted as dropped. */
+  #dropMemory(mirror: boolean): void {
+    const { trades, unjournaled } = this.#direct.drop();
+    if (unjournaled) {
+      this.counters.dropped += unjournaled;
+      log.error("trades the journal could not store were lost with the primary write", {
+        dropped: unjournaled,
+      });
+    }
+    if (mirror) this.#mirror?.enqueue(trades);
   }
 
   /** Drains the outbox while syncing; true when the pump should look again at once. */
@@ -255,59 +286,22 @@ export class FailoverCore {
     const outcome = await this.#replayer.drain({
       signal,
       proceed: () => !this.#forced,
-      onBatch: (batch) => this.#countReplayed(batch),
+      onBatch: (batch) => {
+        countReplayed(this.counters, batch);
+        this.#deadLetters.note(batch.rejected);
+        if (this.#syncDone !== null) this.#syncDone += batch.rows;
+      },
     });
     if (outcome.kind === "failed") {
-      this.#leavePrimary(this.#primary.markDown(outcome.error));
+      this.#leavePrimary(this.#writeFailure(outcome.error));
       return false;
     }
     if (outcome.kind !== "drained") return outcome.kind === "stopped";
-    if (this.#deps.outbox.depth() === 0) this.#setMode("primary", "outbox drained");
+    if (this.#deps.journal.depth() === 0) this.#setMode("primary", "outbox drained");
     return true;
-  }
-
-  #countReplayed(batch: ReplayedBatch): void {
-    this.counters.replayed += batch.applied;
-    this.counters.duplicates += batch.duplicates;
-    this.counters.outOfOrder += batch.outOfOrder;
-    this.#deadLetters.note(batch.rejected);
-    if (this.#syncDone !== null) this.#syncDone += batch.rows;
   }
 
   #primaryReady(): boolean {
     return !this.#forced && this.#primary.healthyFor(this.#options.holdDownMs);
-  }
-
-  #toOutbox(trades: Trade[]): void {
-    if (!trades.length) return;
-    const outcome = this.#deps.outbox.append(trades);
-    if (outcome.ok) {
-      this.counters.outboxAppended += outcome.appended;
-      if (this.#outboxError) log.info("outbox accepting trades again", {});
-      this.#outboxError = null;
-      return;
-    }
-    this.counters.dropped += outcome.dropped;
-    if (this.#outboxError !== outcome.message) {
-      log.error("outbox refused trades: they are dropped and counted", {
-        reason: outcome.reason,
-        dropped: outcome.dropped,
-        message: outcome.message,
-      });
-    }
-    this.#outboxError = outcome.message;
-  }
-
-  #toFailover(trades: Trade[]): void {
-    if (trades.length) this.#mirror?.enqueue(trades);
-  }
-
-  #reportOutOfOrder(trades: Trade[]): void {
-    if (!trades.length) return;
-    this.counters.outOfOrder += trades.length;
-    log.error("trades older than the primary's newest were not appended (out-of-order)", {
-      count: trades.length,
-      first: `${trades[0].market} ${trades[0].id}`,
-    });
   }
 }

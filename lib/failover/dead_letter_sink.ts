@@ -1,6 +1,6 @@
 /**
  * Where trades the primary refused for their content go (a key of the wrong type, a value the
- * apply script refuses): the outbox's dead letters, so they never block other trades or markets.
+ * apply script refuses): the journal's dead letters, so they never block other trades or markets.
  *
  * Guarantees:
  * - A refused trade is stored as a dead letter (counted in status, `/metrics`, health `warn`) or,
@@ -9,17 +9,17 @@
  *   being refused until an operator fixes the key, and the log must stay readable meanwhile.
  */
 
-import type { Outbox } from "../store/outbox.ts";
+import type { Journal } from "../store/journal.ts";
 import type { RejectedChunk } from "../redis/writer.ts";
 import { errorText } from "../redact.ts";
 import { log } from "../log.ts";
 
 export class DeadLetterSink {
-  readonly #outbox: Outbox;
+  readonly #journal: Journal;
   readonly #logged = new Set<string>();
 
-  constructor(outbox: Outbox) {
-    this.#outbox = outbox;
+  constructor(journal: Journal) {
+    this.#journal = journal;
   }
 
   /** Stores refused live trades as dead letters; returns how many could not be stored (dropped). */
@@ -27,7 +27,7 @@ export class DeadLetterSink {
     let dropped = 0;
     for (const c of chunks) {
       try {
-        this.#outbox.deadLetterTrades(c.trades, c.reason);
+        this.#journal.deadLetterTrades(c.trades, c.reason);
       } catch (e) {
         dropped += c.trades.length;
         log.error("dead letters could not be stored: refused trades are dropped and counted", {

@@ -1,10 +1,12 @@
 /**
- * Replays the outbox into the primary, oldest first, under the outbox's replay lease.
+ * Replays the journal's pending rows (the outbox) into the primary, in seq order, under the
+ * journal's replay lease, and acknowledges them.
  *
  * Invariants:
  * - Only the lease holder replays, so batches from two replayers never interleave.
- * - Rows leave the outbox only after the primary acknowledged them; a replay killed at any point
- *   re-sends from the oldest unacknowledged row, and the apply script makes the repeats no-ops.
+ * - Rows are acknowledged only after the primary (and, with `--primary-replicas`, `WAIT`)
+ *   confirmed them; a replay killed at any point re-sends from the oldest pending row, and the
+ *   apply script makes the repeats no-ops.
  * - A row the primary rejects as out-of-order, or refuses for its content (a key of the wrong
  *   type, a value the script refuses), is moved to the dead-letter table with the reason
  *   (counted, kept), never dropped silently, and never blocks: the other rows of the batch and
@@ -27,7 +29,7 @@
  * failing primary, and when to stop.
  */
 
-import type { Outbox, OutboxRow } from "../store/outbox.ts";
+import type { Journal, JournalRow } from "../store/journal.ts";
 import type { Trade } from "../trade.ts";
 import type { RejectedChunk, TradeWriter } from "../redis/writer.ts";
 import { sleep, withDeadline } from "../time.ts";
@@ -96,7 +98,9 @@ export function replayDeadlineMs(bytes: number, baseMs: number, floorBytesPerSec
 }
 
 export class Replayer {
-  #outbox: Outbox;
+  #journal: Journal;
+  /** `WAIT` for `--primary-replicas` after each batch; throws ReplicaShortfall when too few. */
+  #confirm: () => Promise<void>;
   #writer: TradeWriter;
   #options: ReplayerOptions;
   #isConsolidated: (market: string) => boolean;
@@ -105,43 +109,45 @@ export class Replayer {
    * holder and appended with higher seqs, so a read-ahead is never wrong, only possibly short;
    * an empty one is never trusted (rows may have arrived since), so "drained" is always fresh.
    */
-  #prefetched: OutboxRow[] | null = null;
+  #prefetched: JournalRow[] | null = null;
 
   constructor(
-    outbox: Outbox,
+    journal: Journal,
     writer: TradeWriter,
     isConsolidated: (market: string) => boolean,
     options: Partial<ReplayerOptions> & { holder: string },
+    confirm: () => Promise<void> = () => Promise.resolve(),
   ) {
-    this.#outbox = outbox;
+    this.#confirm = confirm;
+    this.#journal = journal;
     this.#writer = writer;
     this.#isConsolidated = isConsolidated;
     this.#options = { ...DEFAULT_REPLAYER_OPTIONS, ...options };
   }
 
   /**
-   * Replays one batch. Returns `drained` when the outbox is empty (the lease is then released),
+   * Replays one batch. Returns `drained` when nothing is pending (the lease is then released),
    * `busy` when another replayer holds the lease.
    * @throws when the primary fails or misses the deadline (nothing is removed then).
    */
   async step(): Promise<ReplayStep> {
     const { holder, leaseTtlMs, batchSize, deadlineMs, floorBytesPerSec, untilSeq } = this.#options;
-    if (!this.#outbox.acquireLease(holder, leaseTtlMs)) {
-      return { kind: "busy", holder: this.#outbox.leaseHolder() };
+    if (!this.#journal.acquireLease(holder, leaseTtlMs)) {
+      return { kind: "busy", holder: this.#journal.leaseHolder() };
     }
     const prefetched = this.#prefetched;
     this.#prefetched = null;
-    const rows = (this.#stillFirst(prefetched) ?? this.#outbox.peek(batchSize))
+    const rows = (this.#stillFirst(prefetched) ?? this.#journal.peek(batchSize))
       .filter((r) => r.seq <= untilSeq);
     if (!rows.length) {
-      this.#outbox.releaseLease(holder);
+      this.#journal.releaseLease(holder);
       return { kind: "drained" };
     }
     const trades = rows.map((r) => r.trade);
     const bytes = pipelineBytes(trades, this.#writer.options.chunkSize);
     const stepDeadlineMs = replayDeadlineMs(bytes, deadlineMs, floorBytesPerSec);
-    if (!this.#outbox.renewLease(holder, stepDeadlineMs + leaseTtlMs)) {
-      return { kind: "busy", holder: this.#outbox.leaseHolder() };
+    if (!this.#journal.renewLease(holder, stepDeadlineMs + leaseTtlMs)) {
+      return { kind: "busy", holder: this.#journal.leaseHolder() };
     }
     const applying = withDeadline(
       this.#writer.apply(trades, this.#isConsolidated),
@@ -149,17 +155,18 @@ export class Replayer {
       `primary replay of ${bytes} bytes`,
     );
     // Read the next batch while the primary works on this one.
-    let next: OutboxRow[] | null = null;
+    let next: JournalRow[] | null = null;
     try {
-      next = this.#outbox.peek(batchSize, rows[rows.length - 1].seq);
+      next = this.#journal.peek(batchSize, rows[rows.length - 1].seq);
     } catch { /* read again next step */ }
     const result = await applying;
+    await this.#confirm();
     // Fencing: if the lease was lost while we waited, the new holder owns the rows now.
-    if (!this.#outbox.renewLease(holder, leaseTtlMs)) return { kind: "busy", holder: null };
+    if (!this.#journal.renewLease(holder, leaseTtlMs)) return { kind: "busy", holder: null };
     const outOfOrder = this.#deadLetter(rows, result.outOfOrder, "out-of-order on the primary");
     let refused = 0;
     for (const c of result.rejected) refused += this.#deadLetter(rows, c.trades, c.reason);
-    this.#outbox.remove(rows[rows.length - 1].seq);
+    this.#journal.ack(rows[rows.length - 1].seq);
     this.#prefetched = next;
     return {
       kind: "replayed",
@@ -173,17 +180,17 @@ export class Replayer {
   }
 
   /** Moves the rows holding `trades` to the dead letters with `reason`; returns how many. */
-  #deadLetter(rows: OutboxRow[], trades: readonly Trade[], reason: string): number {
+  #deadLetter(rows: JournalRow[], trades: readonly Trade[], reason: string): number {
     if (!trades.length) return 0;
     const keys = new Set(trades.map((t) => `${t.market}\n${t.id}`));
     const dead = rows.filter((r) => keys.has(`${r.trade.market}\n${r.trade.id}`));
-    return dead.length ? this.#outbox.deadLetter(dead, reason) : 0;
+    return dead.length ? this.#journal.deadLetter(dead, reason) : 0;
   }
 
   /** The read-ahead when the outbox's oldest row is still its first; else null (read afresh). */
-  #stillFirst(rows: OutboxRow[] | null): OutboxRow[] | null {
+  #stillFirst(rows: JournalRow[] | null): JournalRow[] | null {
     if (!rows?.length) return null;
-    return this.#outbox.peek(1)[0]?.seq === rows[0].seq ? rows : null;
+    return this.#journal.peek(1)[0]?.seq === rows[0].seq ? rows : null;
   }
 
   /**
@@ -216,6 +223,6 @@ export class Replayer {
   }
 
   release(): void {
-    this.#outbox.releaseLease(this.#options.holder);
+    this.#journal.releaseLease(this.#options.holder);
   }
 }

@@ -49,6 +49,11 @@ export const SCALAR_COUNTERS: [string, string, (s: StreamStatus) => number | und
     "Times a market was newly left out of the consolidated price as an outlier.",
     (s) => s.counters.outlierEvents,
   ],
+  [
+    "btcfeed_replica_shortfalls_total",
+    "Primary writes fewer than --primary-replicas replicas confirmed (the trades stay pending and are re-sent).",
+    (s) => s.counters.replicaShortfalls,
+  ],
 ];
 
 /** Counters per market: name, help, value in the market's status. */

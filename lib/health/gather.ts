@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
-import { Outbox, STORE_FILE } from "../store/outbox.ts";
+import { Journal, STORE_FILE } from "../store/journal.ts";
 import { corruptStoreFiles } from "../store/salvage.ts";
 import { streamLockState } from "../runtime/stream_lock.ts";
 import { readStarts, recentStarts } from "../runtime/start_history.ts";
@@ -203,9 +203,9 @@ function readOutbox(
   } catch {
     return base; // no outbox file: nothing was ever kept (and health must not create one)
   }
-  let outbox: Outbox | null = null;
+  let outbox: Journal | null = null;
   try {
-    outbox = Outbox.open(config.dataDir, { maxTrades: base.maxTrades, busyTimeoutMs: 250 });
+    outbox = Journal.open(config.dataDir, { maxTrades: base.maxTrades, busyTimeoutMs: 250 });
     const depth = outbox.depth();
     return {
       ...base,

@@ -119,6 +119,15 @@ function addRunningChecks(add: Add, s: StreamStatus, nowMs: number): void {
     status: onFailoverPath ? "warn" : "pass",
     output: `${s.mode} mode${s.forced ? " (forced by btcfeed failover)" : ""}`,
   });
+  const lastReason = s.transitions.at(-1)?.reason ?? "";
+  if (onFailoverPath && lastReason.startsWith("primary replicas:")) {
+    add("redis-primary:replicas", {
+      componentType: "datastore",
+      observedValue: s.counters.replicaShortfalls ?? 0,
+      status: "warn",
+      output: `${lastReason}; trades stay pending and are re-sent`,
+    });
+  }
   if (s.sync) {
     add("sync:progress", {
       componentType: "component",

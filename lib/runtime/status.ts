@@ -93,6 +93,8 @@ export interface StreamStatus {
     mirrorDropped: number;
     /** Times a market was newly left out of the consolidated price as an outlier. */
     outlierEvents: number;
+    /** Writes the primary took but fewer than `--primary-replicas` confirmed (kept pending). */
+    replicaShortfalls: number;
   };
   /** Gap records: acknowledged by the primary, refused for good, not storable locally. */
   gapRecords: { written: number; failed: number; unstored: number };
@@ -147,6 +149,7 @@ export function zeroCounters(): CoreCounters {
     failovers: 0,
     mirrorDropped: 0,
     outlierEvents: 0,
+    replicaShortfalls: 0,
   };
 }
 

@@ -18,7 +18,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { DEFAULT_OUTBOX_OPTIONS } from "../defaults.ts";
+import { DEFAULT_JOURNAL_OPTIONS } from "../defaults.ts";
 import type { GapRecord } from "../domain.ts";
 import { immediate, openStore, prepareAll } from "./_sqlite.ts";
 
@@ -89,7 +89,7 @@ export class GapStore {
    * @throws when the database cannot be opened or created
    */
   static open(dataDir: string, options: { busyTimeoutMs?: number } = {}): GapStore {
-    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_OUTBOX_OPTIONS.busyTimeoutMs;
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_JOURNAL_OPTIONS.busyTimeoutMs;
     const { db, path } = openStore(dataDir, { busyTimeoutMs }, (db) => db.exec(SCHEMA));
     return new GapStore(path, db);
   }

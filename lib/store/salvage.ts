@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { GapRecord } from "../domain.ts";
 import { entryIdFor, type Trade } from "../trade.ts";
-import type { Outbox } from "./outbox.ts";
+import type { Journal } from "./journal.ts";
 import type { GapStore } from "./gap_store.ts";
 import { corruptStoreFiles, markSalvaged, openForSalvage } from "./_sqlite.ts";
 
@@ -39,26 +39,35 @@ export interface SalvageResult {
 const BATCH = 1_000;
 
 /** Salvages every moved-aside store file of `dataDir` into `outbox` and `gaps`, oldest first. */
-export function salvageAll(dataDir: string, outbox: Outbox, gaps: GapStore): SalvageResult[] {
+export function salvageAll(dataDir: string, outbox: Journal, gaps: GapStore): SalvageResult[] {
   return corruptStoreFiles(dataDir).map((file) => salvageFile(dataDir, file, outbox, gaps));
 }
 
-function salvageFile(dataDir: string, file: string, outbox: Outbox, gaps: GapStore) {
+function salvageFile(dataDir: string, file: string, outbox: Journal, gaps: GapStore) {
   const db = openForSalvage(join(dataDir, file));
   let result: Omit<SalvageResult, "renamedTo">;
   try {
     const markets = readMarkets(db);
+    // Schema 2 (the journal) keeps acknowledged rows too: only the pending ones are salvaged.
+    const table = tryGet<number>(db, "SELECT 1 AS v FROM sqlite_master WHERE name = 'journal'")
+      ? "journal"
+      : "outbox";
+    const acked = readAcked(db);
     const depth = tryGet<number>(db, "SELECT value AS v FROM meta WHERE key = 'depth'");
     let trades = 0;
     let refused = 0;
+    let pendingRead = 0;
     const scanned = scan(
       db,
-      "outbox",
+      table,
       "seq, market_id, trade_id, price, size, side, ts, " +
         "received_at, id",
       (rows) => {
         const batch = rows.flatMap((r) => {
-          const trade = toTrade(r as unknown as OutboxRecord, markets);
+          const row = r as unknown as OutboxRecord & { seq: number };
+          if (Number(row.seq) <= (acked.get(Number(row.market_id)) ?? 0)) return [];
+          pendingRead++;
+          const trade = toTrade(row, markets);
           return trade ? [trade] : [];
         });
         const outcome = outbox.append(batch);
@@ -73,7 +82,7 @@ function salvageFile(dataDir: string, file: string, outbox: Outbox, gaps: GapSto
         gapRecords++;
       }
     });
-    const unreadable = depth === null ? scanned.failed : Math.max(0, depth - scanned.read);
+    const unreadable = depth === null ? scanned.failed : Math.max(0, depth - pendingRead);
     result = { file, trades, unreadable, gapRecords, refused };
   } finally {
     db.close();
@@ -142,6 +151,16 @@ function readMarkets(db: DatabaseSync): Map<number, string> {
     for (const r of rows?.iterate() ?? []) names.set(Number(r.id), String(r.name));
   } catch { /* the markets that were readable */ }
   return names;
+}
+
+/** Each market's acknowledgement watermark (schema 2); empty for an outbox of schema 1. */
+function readAcked(db: DatabaseSync): Map<number, number> {
+  const acked = new Map<number, number>();
+  const rows = tryPrepare(db, "SELECT id, acked_seq FROM markets");
+  try {
+    for (const r of rows?.iterate() ?? []) acked.set(Number(r.id), Number(r.acked_seq));
+  } catch { /* no watermark readable: every row is salvaged (re-sends are harmless) */ }
+  return acked;
 }
 
 interface OutboxRecord {

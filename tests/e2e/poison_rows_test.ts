@@ -13,7 +13,7 @@ import { assertClean } from "../support/rig.ts";
 import { verifyMarket } from "../support/verify.ts";
 import { assertFullTape, tradeCount, withEnv } from "./_harness.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal as Outbox } from "../../lib/store/journal.ts";
 import { entryIdFor, type Trade } from "../../lib/trade.ts";
 import { Redis as RedisClient } from "ioredis";
 

@@ -9,13 +9,13 @@
  *   prints `acquired <holder>` or `busy`, then waits until stdin closes.
  */
 
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal } from "../../lib/store/journal.ts";
 import { leaseHolderId } from "../../lib/store/lease.ts";
 import { testTrade } from "./_outbox_support.ts";
 
 const [mode, dataDir, ...rest] = Deno.args;
 const out = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
-const outbox = Outbox.open(dataDir);
+const outbox = Journal.open(dataDir);
 
 if (mode === "append") {
   const [market, batchesText, sizeText] = rest;

@@ -12,7 +12,7 @@ import { seededRandom } from "../support/rng.ts";
 import { waitFor } from "../support/cli.ts";
 import { resolveConfig } from "../../lib/config.ts";
 import { FailoverCore } from "../../lib/failover/core.ts";
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal } from "../../lib/store/journal.ts";
 import { closeTarget, openTarget } from "../../lib/failover/targets.ts";
 import { Redis } from "ioredis";
 import { marketKeys } from "../../lib/redis/keys.ts";
@@ -43,14 +43,14 @@ for (const seed of [11, 12, 13]) {
     const proxy = await startProxy({ hostname: "127.0.0.1", port: primary.port });
     const dataDir = await Deno.makeTempDir();
     const config = resolveConfig({ primary: proxy.url(), dataDir, deadlineMs: "300" }, {});
-    const outbox = Outbox.open(dataDir);
+    const outbox = Journal.open(dataDir);
     const target = openTarget(config.primaryUrl, "primary", config);
     const reader = new Redis(primary.url);
     log.configure({ level: "error" });
     const core = new FailoverCore({
       primary: target,
       failover: null,
-      outbox,
+      journal: outbox,
       isConsolidated: () => true,
       holder: `model:${seed}`,
       forced: false,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Rig } from "../support/rig.ts";
 import { waitFor } from "../support/cli.ts";
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal as Outbox } from "../../lib/store/journal.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import type { Trade } from "../../lib/trade.ts";
 

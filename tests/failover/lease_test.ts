@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal } from "../../lib/store/journal.ts";
 import { holderPid, isPidAlive, leaseHolderId } from "../../lib/store/lease.ts";
 import { type Child, spawnChild, withTempDir } from "./_outbox_support.ts";
 
@@ -10,8 +10,8 @@ const B = `stream:${Deno.pid}:b`;
 
 Deno.test("lease: one holder at a time; the same holder may re-acquire; only the holder releases", async () => {
   await withTempDir((dir) => {
-    const one = Outbox.open(dir);
-    const two = Outbox.open(dir);
+    const one = Journal.open(dir);
+    const two = Journal.open(dir);
     assert.equal(one.acquireLease(A, 10_000, 1_000), true);
     assert.equal(two.acquireLease(B, 10_000, 1_001), false);
     assert.equal(two.leaseHolder(1_001), A);
@@ -29,7 +29,7 @@ Deno.test("lease: one holder at a time; the same holder may re-acquire; only the
 
 Deno.test("lease: an expired lease is taken over and the old holder's renew fails (fencing)", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     assert.equal(box.acquireLease(A, 1_000, 0), true);
     assert.equal(box.renewLease(A, 1_000, 500), true, "renew moves expiry to 1500");
     assert.equal(box.acquireLease(B, 1_000, 1_499), false);
@@ -45,7 +45,7 @@ Deno.test("lease: an expired lease is taken over and the old holder's renew fail
 
 Deno.test("lease: a renew after expiry still succeeds when nobody took the lease meanwhile", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     box.acquireLease(A, 100, 0);
     assert.equal(box.renewLease(A, 100, 5_000), true);
     assert.equal(box.leaseHolder(5_050), A);
@@ -68,7 +68,7 @@ Deno.test("lease: a holder killed with kill -9 is taken over at once, without wa
       holder.kill("SIGKILL");
       await holder.finish();
       assert.match(await lease(spawn()) ?? "", /^acquired/, "a dead holder's lease is taken");
-      const box = Outbox.open(dir);
+      const box = Journal.open(dir);
       assert.equal(box.renewLease(held!.split(" ")[1], 10_000), false, "the dead holder is fenced");
       box.close();
     } finally {
@@ -80,7 +80,7 @@ Deno.test("lease: a holder killed with kill -9 is taken over at once, without wa
 
 Deno.test("lease: a dead pid recorded by another host (or container) is not taken over before expiry", async () => {
   await withTempDir(async (dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     const gone = new Deno.Command("true").spawn();
     await gone.status;
     const holder = `sync:${gone.pid}:x`;
@@ -100,7 +100,7 @@ Deno.test("lease: a dead pid recorded by another host (or container) is not take
 
 Deno.test("lease: of several processes racing for a free lease, exactly one wins", async () => {
   await withTempDir(async (dir) => {
-    Outbox.open(dir).close();
+    Journal.open(dir).close();
     const children: Child[] = Array.from({ length: 4 }, () => spawnChild(["lease", dir, "60000"]));
     try {
       const results = await Promise.all(children.map((c) => c.waitFor(/^(acquired|busy)/)));

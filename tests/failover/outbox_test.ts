@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { Outbox, OutboxError } from "../../lib/store/outbox.ts";
+import { Journal, JournalError } from "../../lib/store/journal.ts";
 import type { Trade } from "../../lib/trade.ts";
 import { indexOf, spawnChild, testTrade, withTempDir } from "./_outbox_support.ts";
 
@@ -23,7 +23,11 @@ function integrity(dir: string): string {
 function countRows(dir: string): number {
   const db = new DatabaseSync(join(dir, "outbox.sqlite"));
   try {
-    return Number((db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n);
+    return Number(
+      (db.prepare(
+        "SELECT count(*) AS n FROM journal j JOIN markets m ON m.id = j.market_id WHERE j.seq > m.acked_seq",
+      ).get() as { n: number }).n,
+    );
   } finally {
     db.close();
   }
@@ -31,13 +35,13 @@ function countRows(dir: string): number {
 
 Deno.test("outbox keeps every trade exactly and in order across close and reopen", async () => {
   await withTempDir((dir) => {
-    const a = Outbox.open(join(dir, "nested", "data"));
+    const a = Journal.open(join(dir, "nested", "data"));
     assert.deepEqual(a.append(trades(0, 3)), { ok: true, appended: 3 });
     assert.deepEqual(a.append(trades(3, 4, "kraken:BTC-USD")), { ok: true, appended: 4 });
     const before = a.peek(100);
     a.close();
     a.close();
-    const b = Outbox.open(join(dir, "nested", "data"));
+    const b = Journal.open(join(dir, "nested", "data"));
     const rows = b.peek(100);
     assert.deepEqual(rows, before);
     assert.deepEqual(rows.map((r) => r.trade), [
@@ -47,7 +51,7 @@ Deno.test("outbox keeps every trade exactly and in order across close and reopen
     assert.ok(rows.every((r, i) => i === 0 || r.seq > rows[i - 1].seq));
     assert.equal(b.depth(), 7);
     assert.deepEqual(b.peek(2, rows[2].seq).map((r) => r.seq), [rows[3].seq, rows[4].seq]);
-    assert.equal(b.remove(rows[1].seq), 2);
+    assert.equal(b.ack(rows[1].seq), 2);
     assert.equal(b.append(trades(7, 1)).ok, true);
     assert.ok(b.peek(100).at(-1)!.seq > rows.at(-1)!.seq, "seq is never reused");
     b.close();
@@ -56,13 +60,13 @@ Deno.test("outbox keeps every trade exactly and in order across close and reopen
 
 Deno.test("seq is never reused after the outbox was drained, so remove(upTo) cannot hit newer rows", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     box.append(trades(0, 5));
     const last = box.peek(10).at(-1)!.seq;
-    box.remove(last);
+    box.ack(last);
     assert.equal(box.depth(), 0);
     box.append(trades(5, 2));
-    assert.equal(box.remove(last), 0, "rows appended after the peek survive remove(oldSeq)");
+    assert.equal(box.ack(last), 0, "rows appended after the peek survive remove(oldSeq)");
     assert.deepEqual(box.peek(10).map((r) => indexOf(r.trade)), [5, 6]);
     box.close();
   });
@@ -70,7 +74,7 @@ Deno.test("seq is never reused after the outbox was drained, so remove(upTo) can
 
 Deno.test("at the limit the newest trades are refused, counted and reported; older ones are kept", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir, { maxTrades: 10 });
+    const box = Journal.open(dir, { maxTrades: 10 });
     assert.deepEqual(box.append(trades(0, 7)), { ok: true, appended: 7 });
     const out = box.append(trades(7, 5));
     assert.equal(out.ok, false);
@@ -80,7 +84,7 @@ Deno.test("at the limit the newest trades are refused, counted and reported; old
     assert.equal(box.isFull(), true);
     const none = box.append(trades(12, 1));
     assert.ok(!none.ok && none.reason === "full" && none.appended === 0 && none.dropped === 1);
-    box.remove(box.peek(2).at(-1)!.seq);
+    box.ack(box.peek(2).at(-1)!.seq);
     assert.equal(box.isFull(), false);
     assert.deepEqual(box.append(trades(13, 2)), { ok: true, appended: 2 });
     box.close();
@@ -89,7 +93,7 @@ Deno.test("at the limit the newest trades are refused, counted and reported; old
 
 Deno.test("malformed trades are counted as dropped, never stored and never thrown", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     const bad = [{ ...testTrade(1), side: "up" }, { ...testTrade(2), ts: NaN }, null];
     const out = box.append([testTrade(0), ...bad as unknown as Trade[], testTrade(3)]);
     assert.ok(!out.ok && out.reason === "invalid" && out.appended === 2 && out.dropped === 3);
@@ -100,7 +104,7 @@ Deno.test("malformed trades are counted as dropped, never stored and never throw
 
 Deno.test("disk full is an outcome: the batch is refused whole, earlier rows stay intact, nothing corrupt", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir, { maxPages: 40 });
+    const box = Journal.open(dir, { maxPages: 40 });
     let next = 0;
     let out;
     for (let i = 0; i < 1000; i++) {
@@ -117,7 +121,7 @@ Deno.test("disk full is an outcome: the batch is refused whole, earlier rows sta
     assert.equal(box.depth(), next);
     assert.deepEqual(box.peek(next + 100).map((r) => r.trade), trades(0, next));
     // Removing frees pages for new trades.
-    box.remove(box.peek(200).at(-1)!.seq);
+    box.ack(box.peek(200).at(-1)!.seq);
     assert.equal(box.append(trades(next, 50)).ok, true);
     box.close();
     assert.equal(integrity(dir), "ok");
@@ -126,7 +130,7 @@ Deno.test("disk full is an outcome: the batch is refused whole, earlier rows sta
 
 Deno.test("dead-lettering moves rows atomically: a row is in exactly one table, even on disk full", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     box.append(trades(0, 5));
     const rows = box.peek(5);
     assert.equal(box.deadLetter([rows[1], rows[3]], "out-of-order on the primary", 42), 2);
@@ -141,12 +145,12 @@ Deno.test("dead-lettering moves rows atomically: a row is in exactly one table, 
     box.close();
 
     // Fill a capped outbox, then dead-letter more rows than the free pages can hold.
-    const capped = Outbox.open(join(dir, "capped"), { maxPages: 40 });
+    const capped = Journal.open(join(dir, "capped"), { maxPages: 40 });
     for (let n = 0; capped.append(trades(n, 20)).ok; n += 20) { /* fill */ }
     const all = capped.peek(100_000);
     assert.throws(
       () => capped.deadLetter(all, "x".repeat(2000)),
-      (e) => e instanceof OutboxError && e.reason === "disk_full",
+      (e) => e instanceof JournalError && e.reason === "disk_full",
     );
     assert.equal(capped.deadLetterCount(), 0);
     assert.equal(capped.depth(), all.length);
@@ -170,7 +174,7 @@ Deno.test("kill -9 during appends loses no acknowledged batch and leaves no torn
       }
       const acked = Math.max(...child.lines.map((l) => Number(l.split(" ")[1])));
       assert.equal(integrity(dir), "ok");
-      const box = Outbox.open(dir);
+      const box = Journal.open(dir);
       const rows = box.peek(10_000_000);
       const n = rows.length;
       assert.ok(n >= acked + 1, `acknowledged up to ${acked}, found ${n}`);
@@ -184,7 +188,7 @@ Deno.test("kill -9 during appends loses no acknowledged batch and leaves no torn
 
 Deno.test("two writer processes and a remover share the outbox without loss, reordering or corruption", async () => {
   await withTempDir(async (dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     const writers = ["okx:BTC-USDT", "bybit:BTC-USDT"].map((m) =>
       spawnChild(["append", dir, m, "150", "40"])
     );
@@ -200,7 +204,7 @@ Deno.test("two writer processes and a remover share the outbox without loss, reo
         lastSeq = r.seq;
         seen.get(r.trade.market)!.push(indexOf(r.trade));
       }
-      if (rows.length) box.remove(rows.at(-1)!.seq);
+      if (rows.length) box.ack(rows.at(-1)!.seq);
       else if (finished) break;
       await new Promise((r) => setTimeout(r, 2));
     }
@@ -216,7 +220,7 @@ Deno.test("two writer processes and a remover share the outbox without loss, reo
 
 Deno.test("bytes() reports the database and WAL size on disk", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     const empty = box.bytes();
     box.append(trades(0, 2000));
     assert.ok(box.bytes() > empty + 2000 * 40, `${empty} -> ${box.bytes()}`);
@@ -226,7 +230,7 @@ Deno.test("bytes() reports the database and WAL size on disk", async () => {
 
 Deno.test("summary, maxSeq and lastTrade describe what the outbox holds and last accepted", async () => {
   await withTempDir((dir) => {
-    const box = Outbox.open(dir);
+    const box = Journal.open(dir);
     assert.equal(box.maxSeq(), 0);
     assert.equal(box.lastTrade("okx:BTC-USDT"), null);
     box.append([...trades(0, 3, "okx:BTC-USDT"), ...trades(10, 5, "bybit:BTC-USDT")]);
@@ -255,7 +259,7 @@ Deno.test("summary, maxSeq and lastTrade describe what the outbox holds and last
     assert.ok(t4.id !== `${t4.ts}-${t4.tradeId}`, "trade 4 carries a non-derived entry ID");
     const last = { market: t4.market, tradeId: t4.tradeId, ts: t4.ts, id: t4.id };
     assert.deepEqual(box.lastTrade("okx:BTC-USDT"), last);
-    box.remove(box.maxSeq());
+    box.ack(box.maxSeq());
     assert.deepEqual(box.summary(), []);
     assert.deepEqual(box.lastTrade("okx:BTC-USDT"), last, "kept after the rows were replayed");
     box.close();
@@ -264,10 +268,10 @@ Deno.test("summary, maxSeq and lastTrade describe what the outbox holds and last
 
 Deno.test("an outbox written by a newer schema is refused, not misread", async () => {
   await withTempDir((dir) => {
-    Outbox.open(dir).close();
+    Journal.open(dir).close();
     const db = new DatabaseSync(join(dir, "outbox.sqlite"));
     db.exec("PRAGMA user_version = 99");
     db.close();
-    assert.throws(() => Outbox.open(dir), /schema 99/);
+    assert.throws(() => Journal.open(dir), /schema 99/);
   });
 });

@@ -9,7 +9,7 @@ import { startProxy } from "../support/tcp_proxy.ts";
 import { waitFor } from "../support/cli.ts";
 import { resolveConfig } from "../../lib/config.ts";
 import { FailoverCore } from "../../lib/failover/core.ts";
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal } from "../../lib/store/journal.ts";
 import { closeTarget, openTarget } from "../../lib/failover/targets.ts";
 import { log } from "../../lib/log.ts";
 
@@ -19,7 +19,7 @@ Deno.test("a primary that stays unreachable for many probes logs a line per inte
   await proxy.mode("refuse");
   const dataDir = await Deno.makeTempDir();
   const config = resolveConfig({ primary: proxy.url(), dataDir, deadlineMs: "200" }, {});
-  const outbox = Outbox.open(dataDir);
+  const outbox = Journal.open(dataDir);
   const target = openTarget(config.primaryUrl, "primary", config);
   const lines: Record<string, unknown>[] = [];
   log.configure({ format: "json", level: "info", write: (l) => lines.push(JSON.parse(l)) });
@@ -27,7 +27,7 @@ Deno.test("a primary that stays unreachable for many probes logs a line per inte
   const core = new FailoverCore({
     primary: target,
     failover: null,
-    outbox,
+    journal: outbox,
     isConsolidated: () => true,
     holder: "outage-log",
     forced: false,

@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { startRedis } from "../support/redis_server.ts";
 import { BTCFEED_PERMISSIONS, runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { assertClean, Rig, sleep } from "../support/rig.ts";
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal } from "../../lib/store/journal.ts";
 import { GapStore } from "../../lib/store/gap_store.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import { entryIdFor, type Trade } from "../../lib/trade.ts";
@@ -31,7 +31,7 @@ function syntheticTrades(n: number): Trade[] {
 }
 
 function fillOutbox(dataDir: string, trades: Trade[]) {
-  const outbox = Outbox.open(dataDir);
+  const outbox = Journal.open(dataDir);
   for (let i = 0; i < trades.length; i += 5_000) {
     const outcome = outbox.append(trades.slice(i, i + 5_000));
     ok(outcome.ok, JSON.stringify(outcome));
@@ -158,7 +158,7 @@ Deno.test("sync with the primary unreachable exits 1 with a clear line and keeps
       /primary redis:\/\/:\*\*\*@127\.0\.0\.1:1 is unreachable; 100 trades remain in the outbox/,
     );
     ok(!r.stderr.includes("s3cret"));
-    const outbox = Outbox.open(dataDir);
+    const outbox = Journal.open(dataDir);
     assertEquals(outbox.depth(), 100);
     outbox.close();
   } finally {

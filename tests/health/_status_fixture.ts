@@ -68,6 +68,7 @@ export function status(over: Partial<StreamStatus> = {}, now = NOW): StreamStatu
       failovers: 0,
       mirrorDropped: 0,
       outlierEvents: 0,
+      replicaShortfalls: 0,
     },
     gapRecords: { written: 0, failed: 0, unstored: 0 },
     outbox: {

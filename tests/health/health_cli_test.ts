@@ -11,7 +11,7 @@ import { type RedisServer, startRedis } from "../support/redis_server.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import { writeStatus } from "../../lib/runtime/status.ts";
 import type { StreamStatus } from "../../lib/runtime/status.ts";
-import { Outbox } from "../../lib/store/outbox.ts";
+import { Journal } from "../../lib/store/journal.ts";
 import { entryIdFor } from "../../lib/trade.ts";
 import { status } from "./_status_fixture.ts";
 
@@ -263,7 +263,7 @@ Deno.test("health exits 3 (UNKNOWN) when the data directory cannot be read, JSON
 
 Deno.test("health reads the outbox without creating or changing anything in the data directory", async () => {
   await withSetup(async (ctx) => {
-    const outbox = Outbox.open(ctx.dir, { maxTrades: 1000 });
+    const outbox = Journal.open(ctx.dir, { maxTrades: 1000 });
     const trades = [1, 2, 3].map((i) => ({
       market: "binance:BTC-USDT",
       tradeId: String(i),

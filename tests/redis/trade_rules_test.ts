@@ -14,7 +14,7 @@ import {
   tradeProblem,
 } from "../../lib/trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, encodeTradeArg } from "../../lib/redis/apply_script.ts";
-import { isStorable } from "../../lib/store/_outbox_sql.ts";
+import { isStorable } from "../../lib/store/_journal_sql.ts";
 import { makeTrade, withRedis } from "./_helpers.ts";
 
 const M = "binance:BTC-USDT";

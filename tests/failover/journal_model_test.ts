@@ -1,23 +1,38 @@
 import assert from "node:assert/strict";
-import { type AppendOutcome, Outbox, type OutboxRow } from "../../lib/store/outbox.ts";
-import type { Trade } from "../../lib/trade.ts";
+import { type AppendOutcome, Journal, type JournalRow } from "../../lib/store/journal.ts";
+import { compareEntryIds, type Trade } from "../../lib/trade.ts";
 import { testTrade, withTempDir } from "./_outbox_support.ts";
 import { seededRandom } from "../support/rng.ts";
 
 const MAX = 25;
 const MARKETS = ["binance:BTC-USDT", "coinbase:BTC-USD", "kraken:BTC-USD"];
 
-/** The outbox as a plain array: what the real one must match after every step. */
+/**
+ * The journal as plain arrays: every row, the dead-lettered seqs and a watermark per market;
+ * pending = a row above its market's watermark, not dead. The real journal must match it after
+ * every step.
+ */
 class Model {
-  rows: OutboxRow[] = [];
-  dead: OutboxRow[] = [];
+  all: JournalRow[] = [];
+  deadSeqs = new Set<number>();
+  dead: JournalRow[] = [];
+  wm = new Map<string, number>();
   maxSeq = 0;
 
+  get rows(): JournalRow[] {
+    return this.all.filter((r) => this.#pending(r));
+  }
+  #pending(r: JournalRow): boolean {
+    return r.seq > (this.wm.get(r.trade.market) ?? 0) && !this.deadSeqs.has(r.seq);
+  }
   append(batch: Trade[]): AppendOutcome {
     const valid = batch.filter((t) => t.side === "buy" || t.side === "sell");
     const invalid = batch.length - valid.length;
-    const fit = Math.min(valid.length, MAX - this.rows.length);
-    for (const trade of valid.slice(0, fit)) this.rows.push({ seq: ++this.maxSeq, trade });
+    const fit = Math.max(0, Math.min(valid.length, MAX - this.rows.length));
+    for (const trade of valid.slice(0, fit)) {
+      if (!this.wm.has(trade.market)) this.wm.set(trade.market, this.maxSeq);
+      this.all.push({ seq: ++this.maxSeq, trade });
+    }
     const full = valid.length - fit;
     if (!invalid && !full) return { ok: true, appended: fit };
     return {
@@ -28,24 +43,40 @@ class Model {
       message: "",
     };
   }
-  peek(limit: number, after: number): OutboxRow[] {
+  peek(limit: number, after: number): JournalRow[] {
     return this.rows.filter((r) => r.seq > after).slice(0, limit);
   }
-  remove(upTo: number): number {
+  ack(upTo: number): number {
     const before = this.rows.length;
-    this.rows = this.rows.filter((r) => r.seq > upTo);
+    const to = Math.min(upTo, this.maxSeq);
+    for (const [m, w] of this.wm) this.wm.set(m, Math.max(w, to));
     return before - this.rows.length;
   }
-  removeSeqs(seqs: number[]): number {
+  rewindAfter(market: string, entryId: string): number {
+    const w = this.wm.get(market);
+    if (w === undefined) return 0;
+    const acked = this.all.filter((r) => r.trade.market === market && r.seq <= w).reverse();
+    let to = w;
+    for (const r of acked) {
+      if (compareEntryIds(r.trade.id, entryId) <= 0) break;
+      to = r.seq - 1;
+    }
     const before = this.rows.length;
-    this.rows = this.rows.filter((r) => !seqs.includes(r.seq));
-    return before - this.rows.length;
+    this.wm.set(market, to);
+    return this.rows.length - before;
+  }
+  lastAcked(market: string): number | null {
+    const w = this.wm.get(market) ?? 0;
+    const rows = this.all.filter((r) =>
+      r.trade.market === market && r.seq <= w && !this.deadSeqs.has(r.seq)
+    );
+    return rows.at(-1)?.seq ?? null;
   }
   deadLetter(seqs: number[]): number {
     const moving = this.rows.filter((r) => seqs.includes(r.seq));
     this.dead.push(...moving);
     this.dead.sort((a, b) => a.seq - b.seq);
-    this.removeSeqs(seqs);
+    for (const r of moving) this.deadSeqs.add(r.seq);
     return moving.length;
   }
 }
@@ -54,10 +85,10 @@ function runSequence(dir: string, seed: number, steps: number): void {
   const rnd = seededRandom(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const model = new Model();
-  let box = Outbox.open(dir, { maxTrades: MAX });
+  let box = Journal.open(dir, { maxTrades: MAX });
   let next = 0;
   const someSeq = () =>
-    [0, model.maxSeq + 3, ...model.rows.map((r) => r.seq)][int(3 + model.rows.length)] ?? 0;
+    [0, model.maxSeq + 3, ...model.all.map((r) => r.seq)][int(3 + model.all.length)] ?? 0;
   const log: string[] = [];
   try {
     for (let step = 0; step < steps; step++) {
@@ -78,12 +109,13 @@ function runSequence(dir: string, seed: number, steps: number): void {
         assert.deepEqual(box.peek(limit, after), model.peek(limit, after));
       } else if (op < 72) {
         const upTo = someSeq();
-        log.push(`remove ${upTo}`);
-        assert.equal(box.remove(upTo), model.remove(upTo));
+        log.push(`ack ${upTo}`);
+        assert.equal(box.ack(upTo), model.ack(upTo));
       } else if (op < 80) {
-        const seqs = Array.from({ length: int(4) }, someSeq);
-        log.push(`removeSeqs ${seqs}`);
-        assert.equal(box.removeSeqs(seqs), model.removeSeqs(seqs));
+        const market = MARKETS[int(MARKETS.length)];
+        const some = model.all[int(model.all.length + 1)]?.trade.id ?? "0-0";
+        log.push(`rewindAfter ${market} ${some}`);
+        assert.equal(box.rewindAfter(market, some), model.rewindAfter(market, some));
       } else if (op < 90) {
         const seqs = Array.from({ length: int(3) }, someSeq);
         const rows = seqs.map((seq) => ({ seq, trade: testTrade(0) }));
@@ -92,12 +124,17 @@ function runSequence(dir: string, seed: number, steps: number): void {
       } else {
         log.push("reopen");
         box.close();
-        box = Outbox.open(dir, { maxTrades: MAX });
+        box = Journal.open(dir, { maxTrades: MAX });
       }
       assert.equal(box.depth(), model.rows.length, "depth");
       assert.equal(box.isFull(), model.rows.length >= MAX, "isFull");
       assert.deepEqual(box.peek(1000), model.rows, "content");
       assert.equal(box.deadLetterCount(), model.dead.length, "dead letters");
+      for (const m of MARKETS) {
+        assert.equal(box.lastAcked(m)?.seq ?? null, model.lastAcked(m), `lastAcked ${m}`);
+        const first = model.all.find((r) => r.trade.market === m);
+        assert.equal(box.oldestRetained(m)?.seq ?? null, first?.seq ?? null, `oldest ${m}`);
+      }
     }
     assert.deepEqual(box.deadLetters(1000).map(({ seq, trade }) => ({ seq, trade })), model.dead);
   } catch (e) {
@@ -107,7 +144,7 @@ function runSequence(dir: string, seed: number, steps: number): void {
   }
 }
 
-Deno.test("outbox matches an in-memory model over random append/peek/remove/dead-letter/reopen sequences", async () => {
+Deno.test("journal matches an in-memory model over random append/peek/ack/rewind/dead-letter/reopen sequences", async () => {
   const seeds = [1, 2, 3, 4, 5, Date.now() % 100_000];
   for (const seed of seeds) {
     await withTempDir((dir) => runSequence(dir, seed, 400));

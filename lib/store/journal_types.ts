@@ -1,4 +1,4 @@
-/** The values the outbox (outbox.ts) takes and returns: its rows and its append outcome. */
+/** The values the journal (journal.ts) takes and returns: its rows and its append outcome. */
 
 import type { Trade } from "../trade.ts";
 
@@ -6,7 +6,7 @@ import type { Trade } from "../trade.ts";
 export type AppendFailure = "full" | "disk_full" | "io_error" | "busy" | "invalid";
 
 /**
- * The result of {@link Outbox.append}. On failure, `appended` trades are durable and `dropped`
+ * The result of {@link Journal.append}. On failure, `appended` trades are durable and `dropped`
  * were not stored: for `full`, the batch's newest (its tail); for `invalid`, the malformed
  * trades; for `disk_full`, `io_error` and `busy`, the whole batch.
  */
@@ -14,20 +14,20 @@ export type AppendOutcome =
   | { ok: true; appended: number }
   | { ok: false; reason: AppendFailure; appended: number; dropped: number; message: string };
 
-/** One stored trade and its position. */
-export interface OutboxRow {
+/** One stored trade and its position (`seq`, global append order). */
+export interface JournalRow {
   seq: number;
   trade: Trade;
 }
 
 /** A row moved aside because the primary rejected it. */
-export interface DeadLetterRow extends OutboxRow {
+export interface DeadLetterRow extends JournalRow {
   reason: string;
   /** ms since the epoch. */
   at: number;
 }
 
-/** What one market has in the outbox (for `sync --dry-run`). */
+/** What one market has pending in the journal (for `sync --dry-run`). */
 export interface MarketSummary {
   market: string;
   count: number;
@@ -51,4 +51,22 @@ export function appendOutcome(appended: number, invalid: number, full: number): 
   ].filter(Boolean).join(", ");
   const reason = full ? "full" : "invalid";
   return { ok: false, reason, appended, dropped, message: `outbox dropped ${dropped}: ${parts}` };
+}
+
+/** What {@link Journal.commit} stored: the outcome, the trades kept and their seqs. */
+export interface CommitResult {
+  outcome: AppendOutcome;
+  /** The trades stored, in order (the storable prefix that fit). */
+  stored: Trade[];
+  /** `seqs[i]` is the seq of `stored[i]`. */
+  seqs: number[];
+}
+
+/** One journal row of a market, as reconciliation needs it. */
+export interface JournalPoint {
+  seq: number;
+  /** The stream entry ID. */
+  id: string;
+  tradeId: string;
+  ts: number;
 }

@@ -1,0 +1,127 @@
+/**
+ * The write path with the journal on vs off, same server, same run, and the journal's append cost.
+ *
+ * - off: `TradeWriter` straight to the primary (chunks of 100, pipelines of 5000): the write path
+ *   before the journal, without any disk.
+ * - on: the real `FailoverCore` — `submit` → group commit to the journal (2 ms / 5000 trades) →
+ *   write from memory → acknowledgement in the journal — for `--journal-sync full` and `normal`,
+ *   timed from the first submit until the primary holds every trade and nothing is pending.
+ * - append cost: `Journal.commit` alone, per trade, at group sizes a busy stream produces.
+ *
+ * The rule (issue 10): on ≥ 120,000 trades/s and within 15% of off.
+ */
+
+import type { Redis } from "ioredis";
+import { TradeWriter } from "../lib/redis/writer.ts";
+import { FailoverCore } from "../lib/failover/core.ts";
+import { Journal } from "../lib/store/journal.ts";
+import { openTarget } from "../lib/failover/targets.ts";
+import { log } from "../lib/log.ts";
+import type { Trade } from "../lib/trade.ts";
+import { int, table } from "./_table.ts";
+
+const N = Number(Deno.env.get("BTCFEED_BENCH_JOURNAL_TRADES") ?? 300_000);
+
+async function off(redis: Redis, trades: Trade[]): Promise<number> {
+  const w = new TradeWriter(redis, { chunkSize: 100 });
+  const start = performance.now();
+  for (let i = 0; i < trades.length; i += 5000) {
+    await w.apply(trades.slice(i, i + 5000), () => false);
+  }
+  return (performance.now() - start) / 1000;
+}
+
+async function on(url: string, trades: Trade[], sync: "FULL" | "NORMAL"): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "btcfeed-bench-journal-" });
+  const journal = Journal.open(dir, { synchronous: sync });
+  const target = openTarget(url, "primary", {
+    tlsCaFile: null,
+    tlsCaPem: null,
+    sentinelPassword: null,
+    tlsInsecure: false,
+    deadlineMs: 5_000,
+    prefix: "btcfeed",
+    maxTrades: 1_000_000,
+    legacyKeys: false,
+  });
+  const core = new FailoverCore({
+    primary: target,
+    failover: null,
+    journal,
+    isConsolidated: () => false,
+    holder: "bench",
+    forced: false,
+  }, { deadlineMs: 5_000 });
+  await target.redis.connect(); // connected, as `stream` is after its start-up check
+  core.start();
+  try {
+    const start = performance.now();
+    for (let i = 0; i < trades.length; i += 500) {
+      core.submit(trades.slice(i, i + 500));
+      // Let timers run (the group commit) and keep the memory copy bounded, like a source does.
+      while (core.backlog() > 20_000) await new Promise((r) => setTimeout(r, 1));
+      if (i % 5_000 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    const c = core.counters;
+    while (c.writtenPrimary + c.replayed < trades.length || journal.depth() > 0) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const seconds = (performance.now() - start) / 1000;
+    if (c.failovers) throw new Error(`bench: the core failed over ${c.failovers} times`);
+    return seconds;
+  } finally {
+    await core.close();
+    target.redis.disconnect();
+    journal.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function appendCost(trades: Trade[], sync: "FULL" | "NORMAL", group: number) {
+  const dir = await Deno.makeTempDir({ prefix: "btcfeed-bench-journal-" });
+  const journal = Journal.open(dir, { synchronous: sync });
+  const n = Math.min(trades.length, group * 200);
+  const start = performance.now();
+  for (let i = 0; i < n; i += group) journal.commit(trades.slice(i, i + group));
+  const us = ((performance.now() - start) * 1000) / n;
+  journal.close();
+  await Deno.remove(dir, { recursive: true });
+  return us;
+}
+
+/** Prints both tables; `makeTrades` gives trades in arrival order over several markets. */
+export async function runJournal(
+  redis: Redis,
+  url: string,
+  makeTrades: (n: number) => Trade[],
+): Promise<void> {
+  log.configure({ level: "error" });
+  const trades = makeTrades(N);
+  const rows: [string, number][] = [];
+  try {
+    await redis.flushall();
+    rows.push(["journal off: TradeWriter x5000", await off(redis, trades)]);
+    for (const sync of ["FULL", "NORMAL"] as const) {
+      await redis.flushall();
+      rows.push([`journal on (${sync.toLowerCase()}): FailoverCore`, await on(url, trades, sync)]);
+    }
+  } finally {
+    log.configure({ level: "info" });
+  }
+  const base = N / rows[0][1];
+  console.log(`\nwrite path, journal on vs off (${int(N)} trades, loopback)`);
+  console.log(table(
+    ["path", "seconds", "trades/s", "vs off"],
+    rows.map((
+      [name, s],
+    ) => [name, s.toFixed(2), int(N / s), `${((N / s / base) * 100).toFixed(0)}%`]),
+  ));
+  const cost: string[][] = [];
+  for (const group of [250, 1000, 5000]) {
+    const full = await appendCost(trades, "FULL", group);
+    const normal = await appendCost(trades, "NORMAL", group);
+    cost.push([int(group), full.toFixed(2), normal.toFixed(2)]);
+  }
+  console.log("\njournal append cost per trade (µs), by group-commit size");
+  console.log(table(["group", "full", "normal"], cost));
+}

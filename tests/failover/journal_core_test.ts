@@ -1,0 +1,119 @@
+/**
+ * The core over the journal, with real redis-servers: a trade counts as received only once its
+ * group commit is on disk; a direct primary write acknowledges its rows; with
+ * `--primary-replicas N` rows are acknowledged only after `WAIT N` confirms them — a real replica
+ * confirms, a missing one leaves them pending (counted, re-sent, health warn).
+ */
+
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { startRedis } from "../support/redis_server.ts";
+import { waitFor } from "../support/cli.ts";
+import { resolveConfig } from "../../lib/config.ts";
+import { FailoverCore } from "../../lib/failover/core.ts";
+import { Journal } from "../../lib/store/journal.ts";
+import { closeTarget, openTarget } from "../../lib/failover/targets.ts";
+import { marketKeys } from "../../lib/redis/keys.ts";
+import { log } from "../../lib/log.ts";
+import { report } from "../../lib/health/report.ts";
+import { inputFromStatus } from "../../lib/health/from_status.ts";
+import { status } from "../health/_status_fixture.ts";
+import { testTrade, withTempDir } from "./_outbox_support.ts";
+
+const KEY = marketKeys("btcfeed", "binance:BTC-USDT").trades;
+
+/** Runs `fn` with a core on `url` (its own journal in `dir`), closing everything after. */
+async function withCore(
+  url: string,
+  dir: string,
+  replicas: number,
+  fn: (core: FailoverCore, journal: Journal) => Promise<void>,
+  deadlineMs = 400,
+): Promise<void> {
+  const config = resolveConfig({ primary: url, dataDir: dir, deadlineMs: String(deadlineMs) }, {});
+  const journal = Journal.open(dir);
+  const target = openTarget(config.primaryUrl, "primary", config);
+  log.configure({ level: "error" });
+  const core = new FailoverCore({
+    primary: target,
+    failover: null,
+    journal,
+    isConsolidated: () => false,
+    holder: `journal-core:${Deno.pid}`,
+    forced: false,
+  }, { deadlineMs, holdDownMs: 200, probeIntervalMs: 50, replicas });
+  core.start();
+  try {
+    await fn(core, journal);
+  } finally {
+    await core.close();
+    closeTarget(target);
+    journal.close();
+    log.configure({ level: "info" });
+  }
+}
+
+Deno.test("a trade counts as received only once its group commit is on disk, then a primary write acknowledges it", async () => {
+  const primary = await startRedis();
+  const reader = new Redis(primary.url);
+  try {
+    await withTempDir((dir) =>
+      withCore(primary.url, dir, 0, async (core, journal) => {
+        const batch = Array.from({ length: 10 }, (_, i) => testTrade(i));
+        core.submit(batch);
+        assert.equal(core.counters.tradesReceived, 0, "not yet committed");
+        assert.equal(journal.maxSeq(), 0);
+        await waitFor(() => core.counters.tradesReceived === 10, 5_000, "commit");
+        assert.equal(journal.maxSeq() >= 10, true, "committed before it counted");
+        await waitFor(async () => (await reader.xlen(KEY)) === 10, 5_000, "on the primary");
+        await waitFor(() => journal.depth() === 0, 5_000, "acknowledged");
+        assert.deepEqual(journal.lastAcked("binance:BTC-USDT")?.id, batch[9].id);
+        assert.equal(core.status().outbox.depth, 0);
+        assert.equal(core.counters.outboxAppended, 0, "committed on the primary path");
+      })
+    );
+  } finally {
+    reader.disconnect();
+    await primary.stop();
+  }
+});
+
+Deno.test("--primary-replicas: a real replica's WAIT acknowledges; asking for more replicas than exist keeps rows pending, counted, health warn", async () => {
+  const primary = await startRedis();
+  const replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(primary.port)] });
+  const reader = new Redis(primary.url);
+  try {
+    await waitFor(
+      async () => /slave0:.*state=online/.test(await reader.info("replication")),
+      10_000,
+      "replica attached",
+    );
+    await withTempDir((dir) =>
+      withCore(primary.url, dir, 1, async (core, journal) => {
+        core.submit(Array.from({ length: 50 }, (_, i) => testTrade(i)));
+        await waitFor(() => core.counters.tradesReceived === 50 && journal.depth() === 0, 5_000);
+        assert.equal(core.counters.replicaShortfalls, 0);
+        assert.equal(core.mode, "primary");
+      }, 2_000) // WAIT gets 1 s: a loaded machine's replica still answers in time
+    );
+    await withTempDir((dir) =>
+      withCore(primary.url, dir, 2, async (core, journal) => {
+        core.submit(Array.from({ length: 50 }, (_, i) => testTrade(100 + i)));
+        await waitFor(() => core.counters.replicaShortfalls >= 2, 10_000, "shortfalls, re-sent");
+        assert.equal(await reader.xlen(KEY), 100, "written to the primary");
+        assert.equal(journal.depth(), 50, "but still pending: not acknowledged");
+        assert.notEqual(core.mode, "primary");
+        const reason = core.status().transitions.at(-1)!.reason;
+        assert.match(reason, /WAIT confirmed 1 of 2/);
+        const now = Date.now();
+        const doc = report(inputFromStatus(status({ ...core.status() }, now), now)).document;
+        assert.equal(doc.checks["redis-primary:replicas"]?.[0].status, "warn");
+        assert.equal(doc.status, "warn");
+      })
+    );
+  } finally {
+    reader.disconnect();
+    await replica.stop();
+    await primary.stop();
+  }
+});
