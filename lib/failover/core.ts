@@ -128,7 +128,7 @@ export class FailoverCore {
       deadlineMs: this.#options.deadlineMs,
       maxBatch: this.#options.maxBatch,
       clock: this.#clock,
-      refused: (chunks) => this.counters.dropped += this.#deadLetters.store(chunks),
+      refused: (chunks, rows) => this.counters.dropped += this.#deadLetters.store(chunks, rows),
     });
     this.#replayer = new Replayer(deps.journal, deps.primary.replayWriter, deps.isConsolidated, {
       holder: deps.holder,

@@ -9,7 +9,7 @@
  *   being refused until an operator fixes the key, and the log must stay readable meanwhile.
  */
 
-import type { Journal } from "../store/journal.ts";
+import type { Journal, JournalRow } from "../store/journal.ts";
 import type { RejectedChunk } from "../redis/writer.ts";
 import { errorText } from "../redact.ts";
 import { log } from "../log.ts";
@@ -22,21 +22,26 @@ export class DeadLetterSink {
     this.#journal = journal;
   }
 
-  /** Stores refused live trades as dead letters; returns how many could not be stored (dropped). */
-  store(chunks: readonly RejectedChunk[]): number {
+  /**
+   * Moves the journal rows of refused live trades to the dead letters; returns how many could
+   * not be stored (not journaled, or the store failed): the caller counts them as dropped.
+   */
+  store(chunks: readonly RejectedChunk[], rows: readonly JournalRow[][]): number {
     let dropped = 0;
-    for (const c of chunks) {
+    chunks.forEach((c, i) => {
+      const journaled = rows[i].filter((r) => r.seq > 0);
+      dropped += rows[i].length - journaled.length;
       try {
-        this.#journal.deadLetterTrades(c.trades, c.reason);
+        if (journaled.length) this.#journal.deadLetter(journaled, c.reason);
       } catch (e) {
-        dropped += c.trades.length;
+        dropped += journaled.length;
         log.error("dead letters could not be stored: refused trades are dropped and counted", {
           market: c.market,
-          dropped: c.trades.length,
+          dropped: journaled.length,
           error: errorText(e),
         });
       }
-    }
+    });
     this.note(chunks);
     return dropped;
   }

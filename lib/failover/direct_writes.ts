@@ -9,7 +9,7 @@
  */
 
 import type { Trade } from "../trade.ts";
-import type { Journal } from "../store/journal.ts";
+import type { Journal, JournalRow } from "../store/journal.ts";
 import type { RedisTarget } from "./targets.ts";
 import type { ApplyResult, RejectedChunk } from "../redis/writer.ts";
 import { type MonotonicClock, withDeadline } from "../time.ts";
@@ -26,8 +26,11 @@ export interface DirectWritesDeps {
   maxBatch: number;
   /** Measures the write's latency. */
   clock: MonotonicClock;
-  /** Stores what the primary refused for its content (dead letters) before the batch is acked. */
-  refused: (chunks: readonly RejectedChunk[]) => void;
+  /**
+   * Stores what the primary refused for its content as dead letters, before the batch is
+   * acknowledged; `rows` are the refused trades' journal rows (seq 0: not journaled).
+   */
+  refused: (chunks: readonly RejectedChunk[], rows: readonly JournalRow[][]) => void;
 }
 
 /** How one direct write ended; on failure the batch is back at the head of the memory copy. */
@@ -79,7 +82,9 @@ export class DirectWrites {
       );
       const ms = this.#deps.clock() - started;
       await this.confirm();
-      if (written.rejected.length) this.#deps.refused(written.rejected);
+      if (written.rejected.length) {
+        this.#deps.refused(written.rejected, rowsOf(written.rejected, batch, seqs));
+      }
       const foreign = !this.#ack(seqs);
       return { ok: true, result: written, ms, foreign };
     } catch (error) {
@@ -126,4 +131,16 @@ export class DirectWrites {
     }
     return true;
   }
+}
+
+/** The journal rows (`seqs[i]` for `batch[i]`) of each refused chunk's trades, in order. */
+function rowsOf(
+  chunks: readonly RejectedChunk[],
+  batch: readonly Trade[],
+  seqs: readonly number[],
+): JournalRow[][] {
+  const seqOf = new Map(batch.map((t, i) => [`${t.market}\n${t.id}`, seqs[i]]));
+  return chunks.map((c) =>
+    c.trades.map((trade) => ({ seq: seqOf.get(`${trade.market}\n${trade.id}`) ?? 0, trade }))
+  );
 }

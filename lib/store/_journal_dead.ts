@@ -1,44 +1,14 @@
 /**
- * The journal's dead letters beyond the replay's own (private to lib/store; see journal.ts):
- * trades the primary refused on the live path stored as dead letters, and every dead letter
- * put back into the pending set for a retry. Each runs inside the caller's `BEGIN IMMEDIATE`
- * transaction.
+ * The journal's dead-letter retry (private to lib/store; see journal.ts): every dead letter put
+ * back into the pending set. Runs inside the caller's `BEGIN IMMEDIATE` transaction.
  *
- * Invariants: a dead letter always owns a journal seq (so no later row can reuse it, and it is
- * never pending while its `dead_letter` row exists); a retried letter is pending exactly once.
+ * Invariant: a retried letter is pending exactly once, in its own place.
  */
 
 import type { StatementSync } from "node:sqlite";
-import type { Trade } from "../trade.ts";
-import { type SQL, tradeParams } from "./_journal_sql.ts";
+import type { SQL } from "./_journal_sql.ts";
 
 type Statements = Record<keyof typeof SQL, StatementSync>;
-
-/**
- * Stores `trades` (refused by the primary for `reason`) as dead letters: each takes a new seq
- * and a `dead_letter` row; neither the depth nor a market's newest-ever record changes. Returns
- * the markets it had to create (`known` is not changed).
- */
-export function storeRefused(
-  s: Statements,
-  known: ReadonlyMap<string, number>,
-  trades: readonly Trade[],
-  reason: string,
-  now: number,
-): Map<string, number> {
-  const added = new Map<string, number>();
-  for (const t of trades) {
-    let marketId = known.get(t.market) ?? added.get(t.market);
-    if (marketId === undefined) {
-      const row = s.market.get(t.market) as { id: number } | undefined;
-      marketId = row?.id ?? (s.addMarket.get(t.market) as { id: number }).id;
-      added.set(t.market, marketId);
-    }
-    const { seq } = s.insertOne.get(marketId, ...tradeParams(t)) as { seq: number };
-    s.dead.run(reason, now, seq);
-  }
-  return added;
-}
 
 interface DeadRow {
   seq: number;

@@ -44,7 +44,7 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Trade } from "../trade.ts";
-import { reviveDead, storeRefused } from "./_journal_dead.ts";
+import { reviveDead } from "./_journal_dead.ts";
 import { Lease, type LeaseInfo } from "./lease.ts";
 import { immediate, openStore, prepareAll } from "./_sqlite.ts";
 import {
@@ -217,18 +217,6 @@ export class Journal {
       if (n) this.#s.addDepth.run(-n);
       return n;
     });
-  }
-
-  /**
-   * Stores trades the primary refused for their content as dead letters, in one transaction
-   * (they take a seq but never count in the depth); returns how many.
-   * @throws JournalError when the store fails (nothing is stored then)
-   */
-  deadLetterTrades(trades: readonly Trade[], reason: string, now = Date.now()): number {
-    const valid = trades.filter(isStorable);
-    const added = this.#write(() => storeRefused(this.#s, this.#marketIds, valid, reason, now));
-    for (const [name, id] of added) this.#marketIds.set(name, id);
-    return valid.length;
   }
 
   /**

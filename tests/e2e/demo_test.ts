@@ -34,6 +34,14 @@ function redisPid(stderr: string): { pid: number; port: number } {
   return { pid: Number(m[1]), port: Number(m[2]) };
 }
 
+function readLog(redisDir: string): string {
+  try {
+    return Deno.readTextFileSync(join(redisDir, "redis.log"));
+  } catch (e) {
+    return `(no redis.log in ${redisDir}: ${e})`;
+  }
+}
+
 function readStatus(dataDir: string): StreamStatus {
   return JSON.parse(Deno.readTextFileSync(join(dataDir, "stream", "status.json")));
 }
@@ -104,8 +112,10 @@ Deno.test("demo: Ctrl-C mid-run stops the stream and its redis-server and remove
   const tmp = await Deno.makeTempDir({ prefix: "btcfeed-demo-tmp-" });
   const demo = spawnCli(["demo", "--speed", "2"], { TMPDIR: tmp });
   try {
-    const { pid } = redisPid(await demo.waitForLine(/redis-server pid \d+ on port/));
-    ok(alive(pid), `the redis-server died early:\n${demo.lines.join("\n")}`);
+    const started = await demo.waitForLine(/redis-server pid \d+ on port/);
+    const { pid } = redisPid(started);
+    const redisDir = /\((\/[^)]+)\)/.exec(started)?.[1] ?? "";
+    ok(alive(pid), `the redis-server died early:\n${demo.lines.join("\n")}\n${readLog(redisDir)}`);
     const [root] = [...Deno.readDirSync(tmp)].map((e) => join(tmp, e.name));
     await waitFor(
       () => {

@@ -56,7 +56,7 @@ function readableIds(path: string, n: number): string[] {
   const ids: string[] = [];
   for (let seq = 1; seq <= n; seq++) {
     try {
-      const row = db.prepare("SELECT trade_id FROM outbox WHERE seq = ?").get(seq);
+      const row = db.prepare("SELECT trade_id FROM journal WHERE seq = ?").get(seq);
       if (row) ids.push(String(row.trade_id));
     } catch { /* on a lost page */ }
   }

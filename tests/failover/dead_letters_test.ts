@@ -1,4 +1,4 @@
-/** The journal's dead-letter methods: live-path dead letters and the retry that puts them back. */
+/** The journal's dead-letter methods: the retry that puts dead letters back. */
 
 import assert from "node:assert/strict";
 import { Journal as Outbox } from "../../lib/store/journal.ts";
@@ -6,22 +6,6 @@ import { indexOf, testTrade, withTempDir } from "./_outbox_support.ts";
 
 const trades = (from: number, n: number, market?: string) =>
   Array.from({ length: n }, (_, i) => testTrade(from + i, market));
-
-Deno.test("trades refused on the live path are stored as dead letters without counting in the depth", async () => {
-  await withTempDir((dir) => {
-    const box = Outbox.open(dir);
-    box.append(trades(0, 3));
-    const refused = trades(10, 4, "kraken:BTC-USD");
-    assert.equal(box.deadLetterTrades(refused, "WRONGTYPE k is a string, not a hash", 7), 4);
-    assert.equal(box.depth(), 3);
-    assert.deepEqual(box.peek(10).map((r) => indexOf(r.trade)), [0, 1, 2]);
-    const dead = box.deadLetters(10);
-    assert.deepEqual(dead.map((d) => d.trade), refused);
-    assert.ok(dead.every((d) => d.reason.startsWith("WRONGTYPE") && d.at === 7));
-    assert.ok(dead[0].seq > box.peek(10).at(-1)!.seq, "they took fresh seqs");
-    box.close();
-  });
-});
 
 Deno.test("a retry puts every dead letter back under its own seq, ahead of newer rows (the acknowledged rows after it are re-sent), only for the lease holder", async () => {
   await withTempDir((dir) => {
