@@ -120,6 +120,9 @@ export const SQL = {
   liveBetween: `SELECT count(*) AS n FROM journal o WHERE o.market_id = ? AND o.seq > ? ` +
     `AND o.seq <= ? AND ${LIVE}`,
   setAcked: "UPDATE markets SET acked_seq = ? WHERE id = ?",
+  // Whether retention ever removed rows of a market: older trades are then gone from disk.
+  markPruned: "INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned:' || ?, 1)",
+  pruned: "SELECT count(*) AS n FROM meta WHERE key = 'pruned:' || ?",
   pruneOldest: "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE market_id = ? " +
     "AND seq < ? ORDER BY seq LIMIT ?)",
   pruneAged: "DELETE FROM journal WHERE seq IN (SELECT seq FROM (SELECT seq, received_at FROM " +

@@ -95,7 +95,10 @@ export function pruneTail(
     const excess = Math.min(pruneChunk, m.rows - retainTrades);
     let gone = excess > 0 ? Number(s.pruneOldest.run(m.id, keep, excess).changes) : 0;
     gone += Number(s.pruneAged.run(m.id, keep, pruneChunk, now - retainMs).changes);
-    if (gone) s.addRows.run(-gone, m.id);
+    if (gone) {
+      s.addRows.run(-gone, m.id);
+      s.markPruned.run(m.id);
+    }
     n += gone;
   }
   return n;
@@ -108,7 +111,10 @@ export function evictTail(s: Statements, count: number): number {
     const keep = keepFrom(s, m);
     if (keep === null || n >= count) continue;
     const gone = Number(s.pruneOldest.run(m.id, keep, count - n).changes);
-    if (gone) s.addRows.run(-gone, m.id);
+    if (gone) {
+      s.addRows.run(-gone, m.id);
+      s.markPruned.run(m.id);
+    }
     n += gone;
   }
   return n;

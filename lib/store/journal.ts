@@ -219,6 +219,13 @@ export class Journal {
     });
   }
 
+  /** Whether retention ever removed a row of `market` (its older trades are gone from disk). */
+  hasPruned(market: string): boolean {
+    const m = this.#marketRow(market);
+    if (!m) return false;
+    return Number((this.#guard(() => this.#s.pruned.get(m.id)) as { n: number }).n) > 0;
+  }
+
   /**
    * Puts every dead letter back in the pending set for a replay, atomically; returns the seqs
    * now pending, or null (nothing moved) unless `holder` holds the replay lease.
