@@ -41,8 +41,11 @@ export type RedisFailureReason = typeof REDIS_FAILURE_REASONS[number];
 /** A detected gap in a market's trades, reported once its recovery attempt ended. */
 export interface GapRecord {
   market: string;
-  /** `id_gap`: ids jumped on a live connection; `disconnect`: across a reconnect or restart. */
-  reason: "id_gap" | "disconnect";
+  /**
+   * `id_gap`: ids jumped on a live connection; `disconnect`: across a reconnect or restart;
+   * `primary_reset`: the primary lost trades it had acknowledged, older than the journal keeps.
+   */
+  reason: "id_gap" | "disconnect" | "primary_reset";
   /** Last trade before the gap. */
   afterTradeId: string;
   /** First trade after the gap. */

@@ -14,27 +14,18 @@
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { Consolidator } from "../consolidator.ts";
-import { FailoverCore } from "../failover/core.ts";
-import { GapRecorder } from "../failover/gap_recorder.ts";
+import { buildCore, type Core } from "./build_core.ts";
 import { MarketTracker } from "../runtime/market_tracker.ts";
 import { type CarriedOver, droppedBefore, StatusPublisher } from "../runtime/publisher.ts";
 import { readControl } from "../runtime/status.ts";
 import { recordStart } from "../runtime/start_history.ts";
 import { corruptStoreFiles } from "../store/salvage.ts";
 import { takeStreamLock } from "../runtime/stream_lock.ts";
-import { RedisLatency } from "../health/latency.ts";
 import { StreamMetrics } from "../health/metrics.ts";
 import { type HttpServerHandle, startHttpServer } from "../health/server.ts";
 import { report } from "../health/report.ts";
 import { inputFromStatus } from "../health/from_status.ts";
-import {
-  checkTargets,
-  holderName,
-  openStoresSettingAside,
-  openTargets,
-  type Stores,
-} from "./factories.ts";
+import { checkTargets, openStoresSettingAside, openTargets, type Stores } from "./factories.ts";
 import type { Targets } from "./factories.ts";
 import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
 import { lastKnownTrades } from "./last_known.ts";
@@ -119,40 +110,6 @@ export async function runStreamApp(
   } finally {
     unlock();
   }
-}
-
-/** The core and what it needs, built before any sink or source. */
-interface Core {
-  latency: RedisLatency;
-  gaps: GapRecorder;
-  consolidator: Consolidator;
-  /** The market feeding the consolidated price now (refreshed every tick). */
-  choice: { market: string | null };
-  core: FailoverCore;
-}
-
-function buildCore(config: Config, stores: Stores, targets: Targets, markets: string[]): Core {
-  const { primary, failover } = targets;
-  const latency = new RedisLatency();
-  const gaps = new GapRecorder({ store: stores.gaps, primary, failover, prefix: config.prefix }, {
-    deadlineMs: config.deadlineMs,
-  });
-  const consolidator = new Consolidator(markets);
-  const choice = { market: consolidator.choose(Date.now()) };
-  const core = new FailoverCore({
-    primary,
-    failover,
-    journal: stores.journal,
-    isConsolidated: (m) => m === choice.market,
-    holder: holderName("stream"),
-    forced: readControl(config.dataDir)?.forced ?? false,
-    onLatency: (target, ms) => latency.observe(target, ms),
-  }, {
-    deadlineMs: config.deadlineMs,
-    holdDownMs: config.holdDownMs,
-    replicas: config.primaryReplicas,
-  });
-  return { latency, gaps, consolidator, choice, core };
 }
 
 /** Status file, metrics and HTTP: they read everything built before them. */

@@ -25,8 +25,7 @@
  */
 
 import type { Trade } from "../trade.ts";
-import type { RedisTarget } from "./targets.ts";
-import type { CommitResult, Journal } from "../store/journal.ts";
+import type { CommitResult } from "../store/journal.ts";
 import type { Mode } from "../domain.ts";
 import {
   type CoreCounters,
@@ -35,38 +34,22 @@ import {
   zeroCounters,
 } from "../runtime/status.ts";
 import { Alarm, type MonotonicClock, monotonicNow } from "../time.ts";
-import { Replayer } from "./replayer.ts";
-import { FailoverMirror } from "./mirror.ts";
-import { PrimaryHealth } from "./primary_health.ts";
-import { DeadLetterSink } from "./dead_letter_sink.ts";
-import { JournalIntake, type JournalIntakeOptions } from "./intake.ts";
+import { JournalIntake } from "./intake.ts";
 import { ReplicaShortfall } from "./replicas.ts";
-import { DirectWrites } from "./direct_writes.ts";
 import { JournalTrouble, routable } from "./journal_trouble.ts";
 import { coreStatus, countApplied, countReplayed } from "./core_status.ts";
+import type { ReconcileSchedule } from "./reconcile_schedule.ts";
+import type { Replayer } from "./replayer.ts";
+import type { FailoverMirror } from "./mirror.ts";
+import type { PrimaryHealth } from "./primary_health.ts";
+import type { DeadLetterSink } from "./dead_letter_sink.ts";
+import type { DirectWrites } from "./direct_writes.ts";
+import { buildCoreParts, type FailoverCoreDeps } from "./_core_parts.ts";
 import { log } from "../log.ts";
 import { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions } from "../defaults.ts";
 
 export { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions };
-
-export interface FailoverCoreDeps {
-  primary: RedisTarget;
-  failover: RedisTarget | null;
-  /** The journal; its pending part is the outbox. */
-  journal: Journal;
-  /** Group-commit tuning. */
-  intake?: Partial<JournalIntakeOptions>;
-  /** Whether a market currently feeds the consolidated price. */
-  isConsolidated: (market: string) => boolean;
-  /** Unique lease holder name for this process. */
-  holder: string;
-  /** Starts in forced failover (from the persisted control record). */
-  forced: boolean;
-  /** Round-trip observations for metrics. */
-  onLatency?: (target: "primary" | "failover", ms: number) => void;
-  /** Measures the hold-down and latencies (transition times are wall time). @default monotonicNow */
-  clock?: MonotonicClock;
-}
+export type { FailoverCoreDeps };
 
 export class FailoverCore {
   #deps: FailoverCoreDeps;
@@ -86,6 +69,7 @@ export class FailoverCore {
   #syncDone: number | null = null;
   #replayer: Replayer;
   #deadLetters: DeadLetterSink;
+  #reconcile: ReconcileSchedule | null;
   #alarm = new Alarm();
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
@@ -96,44 +80,25 @@ export class FailoverCore {
     this.#options = { ...DEFAULT_FAILOVER_CORE_OPTIONS, ...options };
     this.#clock = deps.clock ?? monotonicNow;
     this.#forced = deps.forced;
-    this.#primary = new PrimaryHealth({
-      probe: deps.primary.probe,
-      url: deps.primary.url,
-      deadlineMs: this.#options.deadlineMs,
-      probeIntervalMs: this.#options.probeIntervalMs,
-      clock: this.#clock,
-      failureLogIntervalMs: this.#options.failureLogIntervalMs,
-      onLatency: (ms) => deps.onLatency?.("primary", ms),
+    const parts = buildCoreParts(deps, this.#options, this.#clock, {
       onProbeFailed: (error) => {
         if (this.#mode !== "primary") return;
         this.#primaryFault = error;
         this.#alarm.wake();
       },
-    });
-    this.#mirror = deps.failover
-      ? new FailoverMirror(deps.failover, deps.isConsolidated, {
-        deadlineMs: this.#options.deadlineMs,
-        probeIntervalMs: this.#options.probeIntervalMs,
-        maxBatch: this.#options.maxBatch,
-        maxBacklog: this.#options.maxFailoverBacklog,
-      }, (ms) =>
-        deps.onLatency?.("failover", ms), this.#clock)
-      : null;
-    this.#deadLetters = new DeadLetterSink(deps.journal);
-    this.#direct = new DirectWrites({
-      journal: deps.journal,
-      primary: deps.primary,
-      isConsolidated: deps.isConsolidated,
-      replicas: this.#options.replicas,
-      deadlineMs: this.#options.deadlineMs,
-      maxBatch: this.#options.maxBatch,
-      clock: this.#clock,
       refused: (chunks, rows) => this.counters.dropped += this.#deadLetters.store(chunks, rows),
+      onReset: (r) => {
+        this.counters.primaryResets++;
+        this.counters.reconciledTrades += r.reapplied;
+        deps.reconcile!.onReset(r);
+      },
     });
-    this.#replayer = new Replayer(deps.journal, deps.primary.replayWriter, deps.isConsolidated, {
-      holder: deps.holder,
-      deadlineMs: Math.max(this.#options.deadlineMs * 10, 2_000),
-    }, () => this.#direct.confirm());
+    this.#primary = parts.primary;
+    this.#mirror = parts.mirror;
+    this.#deadLetters = parts.deadLetters;
+    this.#reconcile = parts.reconcile;
+    this.#direct = parts.direct;
+    this.#replayer = parts.replayer;
     this.#intake = new JournalIntake(deps.journal, (r, s) => this.#committed(r, s), deps.intake);
     // Leftovers from an earlier run must be replayed before anything goes to the primary directly.
     if (this.#forced) this.#setMode("failover", "failover forced by `btcfeed failover`");
@@ -202,6 +167,7 @@ export class FailoverCore {
       inMemory: this.#direct.size,
       journalError: this.#trouble.lastError ?? this.#direct.ackError,
       syncDone: this.#syncDone,
+      repairing: this.#reconcile?.repairing ?? false,
       primary: this.#primary.status,
       mirror: this.#mirror,
     });
@@ -225,6 +191,8 @@ export class FailoverCore {
         this.#leavePrimary("failover forced by `btcfeed failover`");
       } else if (this.#mode === "primary" && this.#primaryFault) {
         this.#leavePrimary(this.#primaryFault);
+      } else if (this.#mode === "primary" && this.#reconcile?.due) {
+        await this.#reconcileBeforeWriting();
       } else if (this.#mode === "primary" && this.#direct.size) {
         await this.#writePrimary();
         continue;
@@ -265,6 +233,7 @@ export class FailoverCore {
     this.#dropMemory(true);
     this.#primaryFault = null;
     this.#primary.restartHoldDown();
+    this.#reconcile?.expire();
     if (this.#mode === "syncing") this.#replayer.release();
     this.#setMode("failover", reason);
   }
@@ -281,8 +250,29 @@ export class FailoverCore {
     if (mirror) this.#mirror?.enqueue(trades);
   }
 
+  /** On the primary: a reset found makes its trades pending, and the journal is replayed. */
+  async #reconcileBeforeWriting(): Promise<void> {
+    if (!(await this.#reconciled())) return;
+    this.#dropMemory(false);
+    this.#setMode("syncing", "the primary lost acknowledged trades: re-applying the journal's");
+  }
+
+  /** Runs a due reconciliation; true when rows became pending; a primary not answering fails over. */
+  async #reconciled(): Promise<boolean> {
+    try {
+      return (await this.#reconcile!.run()).length > 0;
+    } catch (e) {
+      this.#leavePrimary(this.#primary.markDown(e));
+      return false;
+    }
+  }
+
   /** Drains the outbox while syncing; true when the pump should look again at once. */
   async #sync(signal: AbortSignal): Promise<boolean> {
+    if (this.#reconcile?.due) {
+      await this.#reconciled();
+      if (this.#mode !== "syncing") return false;
+    }
     const outcome = await this.#replayer.drain({
       signal,
       proceed: () => !this.#forced,
@@ -297,7 +287,9 @@ export class FailoverCore {
       return false;
     }
     if (outcome.kind !== "drained") return outcome.kind === "stopped";
-    if (this.#deps.journal.depth() === 0) this.#setMode("primary", "outbox drained");
+    if (this.#deps.journal.depth() > 0) return true;
+    if (this.#reconcile) this.#reconcile.repairing = false;
+    this.#setMode("primary", "outbox drained");
     return true;
   }
 

@@ -21,6 +21,8 @@ export interface CoreStatusParts {
   journalError: unknown;
   /** Rows replayed in this sync, null when not syncing. */
   syncDone: number | null;
+  /** A primary reset is being repaired from the journal. */
+  repairing: boolean;
   primary: RedisTargetStatus;
   mirror: FailoverMirror | null;
 }
@@ -50,6 +52,7 @@ export function coreStatus(p: CoreStatusParts): CoreStatus {
       deadLetters: p.journal.deadLetterCount(),
     },
     sync: p.syncDone === null ? null : { done: p.syncDone, total: p.syncDone + depth },
+    repairing: p.repairing,
     primary: p.primary,
     failover: p.mirror?.health() ??
       { url: null, healthy: false, latencyMs: null, lastError: null },

@@ -54,6 +54,16 @@ export const SCALAR_COUNTERS: [string, string, (s: StreamStatus) => number | und
     "Primary writes fewer than --primary-replicas replicas confirmed (the trades stay pending and are re-sent).",
     (s) => s.counters.replicaShortfalls,
   ],
+  [
+    "btcfeed_primary_resets_total",
+    "Markets found behind the journal on the primary: it lost trades it had acknowledged.",
+    (s) => s.counters.primaryResets ?? 0,
+  ],
+  [
+    "btcfeed_reconciled_trades_total",
+    "Journaled trades re-applied to a primary that had lost them.",
+    (s) => s.counters.reconciledTrades ?? 0,
+  ],
 ];
 
 /** Counters per market: name, help, value in the market's status. */

@@ -1,7 +1,10 @@
-/** The `redis-primary:writes` check: the stream's own view of the primary, by refusal reason. */
+/**
+ * The stream's own checks of the primary: `redis-primary:writes` (by refusal reason) and
+ * `redis-primary:reconciliation` (a primary that lost acknowledged trades, being repaired).
+ */
 
 import type { RedisFailureReason } from "../domain.ts";
-import type { RedisTargetStatus } from "../runtime/status.ts";
+import type { RedisTargetStatus, StreamStatus } from "../runtime/status.ts";
 import type { HealthCheck, HealthStatus } from "./types.ts";
 
 /** What each refusal of the primary means: the check's status and its headline. */
@@ -28,5 +31,17 @@ export function primaryWritesCheck(p: RedisTargetStatus): Omit<HealthCheck, "tim
     output: reason === null
       ? p.healthy ? "the primary takes writes" : "no write probe yet"
       : `${headline}: ${p.lastError ?? reason}`,
+  };
+}
+
+/** Warns while trades a primary lost are re-applied from the journal. */
+export function reconciliationCheck(s: StreamStatus): Omit<HealthCheck, "time"> {
+  return {
+    componentType: "datastore",
+    observedValue: s.counters.reconciledTrades ?? 0,
+    observedUnit: "trades",
+    status: "warn",
+    output: "the primary lost trades it had acknowledged (restart, older snapshot or promoted " +
+      `replica): re-applying ${s.counters.reconciledTrades} from the journal`,
   };
 }

@@ -40,7 +40,7 @@ import { formatTable } from "./table.ts";
 import { marketsOf, outboxOf, outboxOutput } from "./_outbox_view.ts";
 import { fmt, oneLine, round1, round2 } from "./_format.ts";
 import { type Add, addProcessChecks, droppedCheck } from "./_process_checks.ts";
-import { primaryWritesCheck } from "./_primary_writes.ts";
+import { primaryWritesCheck, reconciliationCheck } from "./_primary_writes.ts";
 import { restChecks } from "./rest_checks.ts";
 
 export { bytes } from "./_format.ts";
@@ -119,6 +119,7 @@ function addRunningChecks(add: Add, s: StreamStatus, nowMs: number): void {
     status: onFailoverPath ? "warn" : "pass",
     output: `${s.mode} mode${s.forced ? " (forced by btcfeed failover)" : ""}`,
   });
+  if (s.repairing) add("redis-primary:reconciliation", reconciliationCheck(s));
   const lastReason = s.transitions.at(-1)?.reason ?? "";
   if (onFailoverPath && lastReason.startsWith("primary replicas:")) {
     add("redis-primary:replicas", {

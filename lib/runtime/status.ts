@@ -95,7 +95,13 @@ export interface StreamStatus {
     outlierEvents: number;
     /** Writes the primary took but fewer than `--primary-replicas` confirmed (kept pending). */
     replicaShortfalls: number;
+    /** Markets found behind the journal on the primary (it lost acknowledged trades). */
+    primaryResets: number;
+    /** Journaled trades made pending again to repair such a primary. */
+    reconciledTrades: number;
   };
+  /** True from a detected primary reset until the journal's re-applied trades are written. */
+  repairing?: boolean;
   /** Gap records: acknowledged by the primary, refused for good, not storable locally. */
   gapRecords: { written: number; failed: number; unstored: number };
   outbox: {
@@ -129,7 +135,15 @@ export interface StreamStatus {
 /** The part of the status the failover core owns. */
 export type CoreStatus = Pick<
   StreamStatus,
-  "mode" | "forced" | "transitions" | "counters" | "outbox" | "sync" | "primary" | "failover"
+  | "mode"
+  | "forced"
+  | "transitions"
+  | "counters"
+  | "outbox"
+  | "sync"
+  | "primary"
+  | "failover"
+  | "repairing"
 >;
 
 /** The failover core's counters. */
@@ -150,6 +164,8 @@ export function zeroCounters(): CoreCounters {
     mirrorDropped: 0,
     outlierEvents: 0,
     replicaShortfalls: 0,
+    primaryResets: 0,
+    reconciledTrades: 0,
   };
 }
 

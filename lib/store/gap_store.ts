@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS gaps (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   market TEXT NOT NULL,
   detected_at INTEGER NOT NULL,
-  reason TEXT NOT NULL CHECK (reason IN ('id_gap', 'disconnect')),
+  reason TEXT NOT NULL CHECK (reason IN ('id_gap', 'disconnect', 'primary_reset')),
   after_trade_id TEXT NOT NULL,
   before_trade_id TEXT NOT NULL,
   from_ts INTEGER NOT NULL,
@@ -90,7 +90,10 @@ export class GapStore {
    */
   static open(dataDir: string, options: { busyTimeoutMs?: number } = {}): GapStore {
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_JOURNAL_OPTIONS.busyTimeoutMs;
-    const { db, path } = openStore(dataDir, { busyTimeoutMs }, (db) => db.exec(SCHEMA));
+    const { db, path } = openStore(dataDir, { busyTimeoutMs }, (db) => {
+      widenReasons(db);
+      db.exec(SCHEMA);
+    });
     return new GapStore(path, db);
   }
 
@@ -157,4 +160,19 @@ export class GapStore {
 
 function wholeMs(ms: number): number {
   return Number.isFinite(ms) ? Math.max(0, Math.floor(ms)) : 0;
+}
+
+/**
+ * Stores written before `primary_reset` existed have a narrower CHECK on `reason`, which SQLite
+ * cannot alter: the table is rebuilt once with the rows kept (same seq, same order).
+ */
+function widenReasons(db: DatabaseSync): void {
+  const table = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'gaps'")
+    .get() as { sql: string } | undefined;
+  if (!table || table.sql.includes("primary_reset")) return;
+  // Runs inside openStore's init transaction: the rebuild is all or nothing.
+  db.exec("ALTER TABLE gaps RENAME TO gaps_before_primary_reset");
+  db.exec(SCHEMA);
+  db.exec("INSERT INTO gaps SELECT * FROM gaps_before_primary_reset");
+  db.exec("DROP TABLE gaps_before_primary_reset");
 }

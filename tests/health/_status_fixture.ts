@@ -69,6 +69,8 @@ export function status(over: Partial<StreamStatus> = {}, now = NOW): StreamStatu
       mirrorDropped: 0,
       outlierEvents: 0,
       replicaShortfalls: 0,
+      primaryResets: 0,
+      reconciledTrades: 0,
     },
     gapRecords: { written: 0, failed: 0, unstored: 0 },
     outbox: {

@@ -349,3 +349,16 @@ Deno.test("the stream's write verdict on the primary: refusals an operator must 
     "the primary takes writes",
   ]);
 });
+
+Deno.test("a primary being repaired from the journal warns with exit 1 and says what it lost", () => {
+  const base = status({ mode: "syncing", repairing: true });
+  const s = { ...base, counters: { ...base.counters, primaryResets: 1, reconciledTrades: 2_345 } };
+  const r = report(input({}, s));
+  assertVerdict(r, "warn", 1);
+  const c = check(r, "redis-primary:reconciliation");
+  assert.equal(c.status, "warn");
+  assert.equal(c.observedValue, 2_345);
+  assert.match(c.output!, /lost trades it had acknowledged.*re-applying 2345 from the journal/);
+  const repaired = report(input({}, status({ repairing: false })));
+  assert.equal(repaired.document.checks["redis-primary:reconciliation"], undefined);
+});
