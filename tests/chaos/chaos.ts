@@ -10,6 +10,7 @@ import { runCli, spawnCli, waitFor } from "../support/cli.ts";
 import { describeVerdict, type Verdict } from "../support/verify.ts";
 import { seededRandom } from "../support/rng.ts";
 import { freePort } from "../support/redis_server.ts";
+import { join } from "node:path";
 
 export interface ChaosOptions {
   seed: number;
@@ -34,6 +35,16 @@ const FAULTS: Record<string, Fault> = {
   "primary kill -9": async (rig, ms) => {
     rig.primary.kill("SIGKILL");
     await sleep(ms);
+    await rig.primary.restart();
+  },
+  "primary restart empty": async (rig, ms) => {
+    // Lost with its data (no AOF, no RDB), as a cache without persistence: the journal repairs it.
+    rig.primary.kill("SIGKILL");
+    await rig.primary.exited;
+    for (const f of ["appendonlydir", "dump.rdb"]) {
+      await Deno.remove(join(rig.primary.dir, f), { recursive: true }).catch(() => {});
+    }
+    await sleep(ms / 3);
     await rig.primary.restart();
   },
   "primary SIGSTOP": async (rig, ms) => {
