@@ -71,12 +71,18 @@ class Server implements DemoRedis {
   #child: Deno.ChildProcess;
   #exited: Promise<Deno.CommandStatus>;
   #alive = true;
+  #stopping = false;
 
   constructor(child: Deno.ChildProcess, port: number) {
     this.#child = child;
     this.port = port;
     this.url = `redis://127.0.0.1:${port}`;
     this.#exited = child.status.finally(() => (this.#alive = false));
+    this.#exited.then((st) => {
+      if (this.#stopping) return;
+      const how = st.signal ? `killed by ${st.signal}` : `exited with code ${st.code}`;
+      console.error(`demo: redis-server pid ${child.pid} ${how}, not stopped by the demo`);
+    });
   }
 
   get pid(): number {
@@ -93,6 +99,7 @@ class Server implements DemoRedis {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     this.#signal("SIGTERM");
     const timer = setTimeout(() => this.#signal("SIGKILL"), STOP_GRACE_MS);
     try {
