@@ -6,23 +6,12 @@
  */
 
 import type { StatementSync } from "node:sqlite";
-import type { SQL } from "./_journal_sql.ts";
+import type { Row, SQL } from "./_journal_sql.ts";
 
 type Statements = Record<keyof typeof SQL, StatementSync>;
 
-interface DeadRow {
-  seq: number;
-  market_id: number;
-  acked_seq: number;
-  present: number;
-  trade_id: string;
-  price: string;
-  size: string;
-  side: number;
-  ts: number;
-  received_at: number;
-  id: string | null;
-}
+/** A `deadRows` row: the dead letter, its market's id and watermark, whether its row exists. */
+type DeadRow = Row & { market_id: number; acked_seq: number; present: number };
 
 /**
  * Puts every dead letter back in the pending set, in its place: its journal row becomes pending
