@@ -117,3 +117,34 @@ Deno.test("--primary-replicas: a real replica's WAIT acknowledges; asking for mo
     await primary.stop();
   }
 });
+
+Deno.test("rows made pending again behind a direct write (a dead-letter retry, a rewind) are replayed, not acknowledged unwritten", async () => {
+  const primary = await startRedis();
+  const reader = new Redis(primary.url);
+  const other = "kraken:BTC-USD";
+  const otherKey = marketKeys("btcfeed", other).trades;
+  try {
+    await withTempDir((dir) =>
+      withCore(primary.url, dir, 0, async (core, journal) => {
+        const first = Array.from({ length: 50 }, (_, i) => testTrade(i, other));
+        core.submit(first);
+        await waitFor(async () => (await reader.xlen(otherKey)) === 50, 5_000, "on the primary");
+        await waitFor(() => journal.lastAcked(other)?.id === first[49].id, 5_000, "acknowledged");
+        // The primary loses that market; its retained tail after trade 30 becomes pending again.
+        await reader.del(otherKey);
+        assert.equal(journal.rewindAfter(other, first[29].id), 20);
+        // A direct write of another market must not acknowledge those 20 unwritten.
+        const next = Array.from({ length: 10 }, (_, i) => testTrade(50 + i));
+        core.submit(next);
+        await waitFor(async () => (await reader.xlen(KEY)) === 10, 10_000, "the new trades");
+        await waitFor(() => journal.depth() === 0 && core.mode === "primary", 10_000, "replayed");
+        const ids = async (key: string) => (await reader.xrange(key, "-", "+")).map(([id]) => id);
+        assert.deepEqual(await ids(otherKey), first.slice(30).map((t) => t.id));
+        assert.deepEqual(await ids(KEY), next.map((t) => t.id));
+      })
+    );
+  } finally {
+    reader.disconnect();
+    await primary.stop();
+  }
+});
