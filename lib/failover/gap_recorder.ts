@@ -29,6 +29,7 @@ import { log } from "../log.ts";
 import { marketKeys } from "../redis/keys.ts";
 import { classifyRedisError, describeRedisError, isIdNotAboveTop } from "../redis/errors.ts";
 import { Alarm, withDeadline } from "../time.ts";
+import { connectIfIdle } from "../redis/client.ts";
 import type { GapStore, StoredGap } from "../store/gap_store.ts";
 import { errorText } from "../redact.ts";
 import { DEFAULT_GAP_RECORDER_OPTIONS, type GapRecorderOptions } from "../defaults.ts";
@@ -210,11 +211,8 @@ export class GapRecorder {
     try {
       const redis = target.redis;
       const write = (async () => {
-        // A lazy client that never connected rejects everything (no offline queue); another
-        // caller connecting at the same time is fine, the XADD then tells.
-        if (redis.status === "wait" || redis.status === "end") {
-          await redis.connect().catch(() => {});
-        }
+        // Another caller connecting at the same time is fine: the XADD then tells.
+        await connectIfIdle(redis).catch(() => {});
         const maxLen = String(this.#options.maxLen);
         return await redis.xadd(key, "MAXLEN", "~", maxLen, row.entryId, ...gapFields(row.gap));
       })();

@@ -37,6 +37,19 @@ export function createRedis(url: RedisUrl | string, options: CreateRedisOptions 
 }
 
 /** Error of a PING that missed its deadline (a {@link DeadlineError}, so classified transient). */
+/**
+ * Connects `redis` when it is idle: a lazy client that never connected, or one that gave up
+ * reconnecting (a Sentinel client whose sentinels did not answer in time ends). Without an
+ * offline queue, either would reject every command. A no-op while connecting or connected.
+ */
+export async function connectIfIdle(redis: Redis): Promise<void> {
+  if (isIdle(redis)) await redis.connect();
+}
+
+function isIdle(redis: Redis): boolean {
+  return redis.status === "wait" || redis.status === "end";
+}
+
 export class PingTimeoutError extends DeadlineError {
   override name = "PingTimeoutError";
   constructor(ms: number) {
@@ -74,7 +87,7 @@ export async function commandWithin(
   };
   redis.on("error", onError);
   const attempt = (async () => {
-    if (redis.status === "wait" || redis.status === "end") await redis.connect();
+    if (isIdle(redis)) await redis.connect();
     else if (redis.status !== "ready") {
       const wait = waitReady(redis);
       cancelWait = wait.cancel;

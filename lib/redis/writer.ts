@@ -31,6 +31,7 @@ import { type Trade, tradeProblem } from "../trade.ts";
 import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
 import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
 import { errorText } from "../redact.ts";
+import { connectIfIdle } from "./client.ts";
 import { DEFAULT_WRITER_OPTIONS, type WriterOptions } from "../defaults.ts";
 
 export { DEFAULT_WRITER_OPTIONS, type WriterOptions };
@@ -137,10 +138,7 @@ export class TradeWriter {
 
     let replies: [Error | null, unknown][] | null;
     try {
-      // A lazy client that never connected, or one that gave up reconnecting (a Sentinel client
-      // whose sentinels did not answer in time ends), would reject everything: connect again.
-      const status = this.#redis.status;
-      if (status === "wait" || status === "end") await this.#redis.connect();
+      await connectIfIdle(this.#redis);
       replies = await pipeline.exec();
     } catch (e) {
       throw new TradeWriteError(`redis write failed: ${errorText(e)}`, { cause: e });

@@ -26,7 +26,7 @@ export function reviveDead(s: Statements): number[] {
   for (const d of s.deadRows.all() as unknown as DeadRow[]) {
     s.deadDelete.run(d.seq);
     if (!d.present) {
-      const row = s.insertOne.get(
+      const seq = s.insert.run(
         d.market_id,
         d.trade_id,
         d.price,
@@ -35,8 +35,8 @@ export function reviveDead(s: Statements): number[] {
         d.ts,
         d.received_at,
         d.id,
-      ) as { seq: number };
-      seqs.push(Number(row.seq));
+      ).lastInsertRowid;
+      seqs.push(Number(seq));
       s.addDepth.run(1);
       continue;
     }

@@ -103,8 +103,6 @@ export const SQL = {
     "EXISTS (SELECT 1 FROM journal j WHERE j.seq = d.seq) AS present " +
     "FROM dead_letter d JOIN markets m ON m.name = d.market ORDER BY d.seq",
   deadDelete: "DELETE FROM dead_letter WHERE seq = ?",
-  insertOne: "INSERT INTO journal (market_id, trade_id, price, size, side, ts, received_at, id) " +
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
   leaseHeld: "SELECT count(*) AS n FROM lease WHERE holder = ? AND expires_at > ?",
   groups: "SELECT m.name AS market, count(*) AS count, min(o.seq) AS first_seq, " +
     `max(o.seq) AS last_seq ${FROM} WHERE o.seq > ? AND ${PENDING} GROUP BY o.market_id ` +

@@ -58,7 +58,8 @@ const SQL = {
   count: "SELECT count(*) AS n FROM gaps",
 } as const;
 
-interface Row {
+/** A `gaps` row as SQLite returns it. */
+export interface GapRow {
   seq: number;
   market: string;
   detected_at: number;
@@ -123,20 +124,11 @@ export class GapStore {
 
   /** Up to `limit` stored records, oldest first. */
   peek(limit: number): StoredGap[] {
-    const rows = this.#s.peek.all(Math.max(0, Math.floor(limit))) as unknown as Row[];
+    const rows = this.#s.peek.all(Math.max(0, Math.floor(limit))) as unknown as GapRow[];
     return rows.map((r) => ({
       seq: Number(r.seq),
       entryId: `${r.detected_at}-${r.seq}`,
-      gap: {
-        market: r.market,
-        reason: r.reason,
-        afterTradeId: r.after_trade_id,
-        beforeTradeId: r.before_trade_id,
-        fromTs: Number(r.from_ts),
-        toTs: Number(r.to_ts),
-        recovered: Number(r.recovered),
-        missing: r.missing === null ? null : Number(r.missing),
-      },
+      gap: toGapRecord(r),
     }));
   }
 
@@ -175,4 +167,18 @@ function widenReasons(db: DatabaseSync): void {
   db.exec(SCHEMA);
   db.exec("INSERT INTO gaps SELECT * FROM gaps_before_primary_reset");
   db.exec("DROP TABLE gaps_before_primary_reset");
+}
+
+/** The gap record a `gaps` row holds. */
+export function toGapRecord(r: Omit<GapRow, "seq">): GapRecord {
+  return {
+    market: r.market,
+    reason: r.reason,
+    afterTradeId: r.after_trade_id,
+    beforeTradeId: r.before_trade_id,
+    fromTs: Number(r.from_ts),
+    toTs: Number(r.to_ts),
+    recovered: Number(r.recovered),
+    missing: r.missing === null ? null : Number(r.missing),
+  };
 }

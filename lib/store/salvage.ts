@@ -13,10 +13,9 @@
 
 import { join } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { GapRecord } from "../domain.ts";
-import { entryIdFor, type Trade } from "../trade.ts";
 import type { Journal } from "./journal.ts";
-import type { GapStore } from "./gap_store.ts";
+import { type GapRow, type GapStore, toGapRecord } from "./gap_store.ts";
+import { type Row, toTrade } from "./_journal_sql.ts";
 import { corruptStoreFiles, markSalvaged, openForSalvage } from "./_sqlite.ts";
 
 export { corruptStoreFiles, isCorruptError, setAsideCorruptStore } from "./_sqlite.ts";
@@ -64,10 +63,10 @@ function salvageFile(dataDir: string, file: string, outbox: Journal, gaps: GapSt
         "received_at, id",
       (rows) => {
         const batch = rows.flatMap((r) => {
-          const row = r as unknown as OutboxRecord & { seq: number };
+          const row = r as unknown as Omit<Row, "market"> & { market_id: number };
           if (Number(row.seq) <= (acked.get(Number(row.market_id)) ?? 0)) return [];
           pendingRead++;
-          const trade = toTrade(row, markets);
+          const trade = rowTrade(row, markets);
           return trade ? [trade] : [];
         });
         const outcome = outbox.append(batch);
@@ -77,8 +76,8 @@ function salvageFile(dataDir: string, file: string, outbox: Journal, gaps: GapSt
     );
     let gapRecords = 0;
     scan(db, "gaps", "*", (rows) => {
-      for (const r of rows as unknown as GapRecordRow[]) {
-        gaps.append(toGap(r), Number(r.detected_at));
+      for (const r of rows as unknown as GapRow[]) {
+        gaps.append(toGapRecord(r), Number(r.detected_at));
         gapRecords++;
       }
     });
@@ -163,56 +162,10 @@ function readAcked(db: DatabaseSync): Map<number, number> {
   return acked;
 }
 
-interface OutboxRecord {
-  market_id: number;
-  trade_id: string;
-  price: string;
-  size: string;
-  side: number;
-  ts: number;
-  received_at: number;
-  id: string | null;
-}
-
-function toTrade(r: OutboxRecord, markets: Map<number, string>): Trade | null {
+/** The trade a journal (or earlier outbox) row holds, its market looked up by id. */
+function rowTrade(r: Omit<Row, "market"> & { market_id: number }, markets: Map<number, string>) {
   const market = markets.get(Number(r.market_id));
-  if (!market) return null;
-  const ts = Number(r.ts);
-  return {
-    market,
-    tradeId: r.trade_id,
-    price: r.price,
-    size: r.size,
-    side: Number(r.side) === 1 ? "buy" : "sell",
-    ts,
-    receivedAt: Number(r.received_at),
-    id: r.id ?? entryIdFor(ts, r.trade_id),
-  };
-}
-
-interface GapRecordRow {
-  market: string;
-  detected_at: number;
-  reason: GapRecord["reason"];
-  after_trade_id: string;
-  before_trade_id: string;
-  from_ts: number;
-  to_ts: number;
-  recovered: number;
-  missing: number | null;
-}
-
-function toGap(r: GapRecordRow): GapRecord {
-  return {
-    market: r.market,
-    reason: r.reason,
-    afterTradeId: r.after_trade_id,
-    beforeTradeId: r.before_trade_id,
-    fromTs: Number(r.from_ts),
-    toTs: Number(r.to_ts),
-    recovered: Number(r.recovered),
-    missing: r.missing === null ? null : Number(r.missing),
-  };
+  return market ? toTrade({ ...r, market }) : null;
 }
 
 function tryPrepare(db: DatabaseSync, sql: string): StatementSync | null {
