@@ -19,6 +19,8 @@ export interface MarketKeys {
   candles: string;
   /** Stream where the feed records detected source gaps: `P:{<market>}:gaps`. */
   gaps: string;
+  /** String, the highest writer epoch that wrote the market (group mode): `P:{<market>}:fence`. */
+  fence: string;
 }
 
 /** The keys of `market` under `prefix`. */
@@ -29,6 +31,7 @@ export function marketKeys(prefix: string, market: string): MarketKeys {
     last: `${base}:last`,
     candles: `${base}:candles:1m`,
     gaps: `${base}:gaps`,
+    fence: `${base}:fence`,
   };
 }
 

@@ -48,6 +48,23 @@ export function insertRows(
   return { seqs, added };
 }
 
+/**
+ * Moves `m`'s watermark forward past its rows with an entry ID at or below `entryId` (the
+ * primary already has them, written by another feeder); returns how many left the pending set.
+ */
+export function advanceMarket(s: Statements, m: MarketRow, entryId: string): number {
+  let to = m.acked_seq;
+  for (const r of s.ackedAsc.iterate(m.id, m.acked_seq) as Iterable<PointRow>) {
+    if (compareEntryIds(r.id, entryId) > 0) break;
+    to = Number(r.seq);
+  }
+  if (to === m.acked_seq) return 0;
+  const n = Number((s.liveBetween.get(m.id, m.acked_seq, to) as { n: number }).n);
+  s.setAcked.run(to, m.id);
+  if (n) s.addDepth.run(-n);
+  return n;
+}
+
 /** Moves `m`'s watermark below its retained rows with an entry ID above `entryId`; returns how many became pending. */
 export function rewindMarket(s: Statements, m: MarketRow, entryId: string): number {
   let to = m.acked_seq;

@@ -73,7 +73,7 @@ import {
   toTrade,
 } from "./_journal_sql.ts";
 import { errorText } from "../redact.ts";
-import { evictTail, insertRows, pruneTail, rewindMarket } from "./_journal_tail.ts";
+import { advanceMarket, evictTail, insertRows, pruneTail, rewindMarket } from "./_journal_tail.ts";
 import { DEFAULT_JOURNAL_OPTIONS, type JournalOptions } from "../defaults.ts";
 
 export { classifySqliteError, JournalError };
@@ -321,6 +321,17 @@ export class Journal {
     return this.#write(() => {
       const m = this.#marketRow(market);
       return m ? rewindMarket(this.#s, m, entryId) : 0;
+    });
+  }
+
+  /**
+   * Acknowledges the pending rows of `market` with an entry ID at or below `entryId` (the primary
+   * has them from another feeder: group mode); returns how many left the pending set.
+   */
+  ackThrough(market: string, entryId: string): number {
+    return this.#write(() => {
+      const m = this.#marketRow(market);
+      return m ? advanceMarket(this.#s, m, entryId) : 0;
     });
   }
 
