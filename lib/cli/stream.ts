@@ -54,6 +54,18 @@ export function streamCommand() {
       "--hold-down-ms <ms>",
       `primary healthy this long before use (env ${ENV.holdDownMs}; default ${DEFAULTS.holdDownMs})`,
     )
+    .option(
+      "--group <name>",
+      `join a feeder group: one writer at a time under a fenced lease, the others standby (env ${ENV.group}; default off)`,
+    )
+    .option(
+      "--lease-ms <ms>",
+      `writer lease time to live in a group (env ${ENV.leaseMs}; default ${DEFAULTS.leaseMs})`,
+    )
+    .option(
+      "--feeder-id <id>",
+      `this feeder's id in its group (env ${ENV.feederId}; default <hostname>:<pid>)`,
+    )
     .option("--record <file>", `append raw exchange messages as NDJSON (env ${ENV.record})`)
     .option("--replay <file>", `use a recorded NDJSON file as the source (env ${ENV.replay})`)
     .option(

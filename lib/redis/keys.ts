@@ -48,6 +48,20 @@ export function probeKey(prefix: string): string {
   return `${prefix}:{btcfeed:probe}:write`;
 }
 
+/**
+ * The keys of a feeder group (`--group`), all in the hash tag `{feeders:<group>}` so the lease
+ * scripts touch one slot: `lease` (string `<feederId> <epoch>` with a TTL, the writer lease),
+ * `epoch` (counter, incremented by every acquisition), `members` (hash, feeder id -> JSON
+ * heartbeat of each feeder).
+ */
+export function groupKeys(
+  prefix: string,
+  group: string,
+): { lease: string; epoch: string; members: string } {
+  const base = `${prefix}:{feeders:${group}}`;
+  return { lease: `${base}:lease`, epoch: `${base}:epoch`, members: `${base}:members` };
+}
+
 /** Pub/sub channel with the JSON of each applied trade: `P:trades`. */
 export function tradesChannel(prefix: string): string {
   return `${prefix}:trades`;
