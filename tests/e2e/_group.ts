@@ -11,7 +11,9 @@ import { type FakeExchange, startFakeExchange } from "../support/fake_exchange.t
 import { type CliProcess, spawnCli } from "../support/cli.ts";
 import { readStatus, type StreamStatus } from "../../lib/runtime/status.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
-import { streamArgs } from "./_harness.ts";
+import assert from "node:assert/strict";
+import { waitFor } from "../support/cli.ts";
+import { assertTape, streamArgs } from "./_harness.ts";
 
 /** One feeder of the group: its id, data directory and current process. */
 export interface Feeder {
@@ -113,6 +115,24 @@ export async function withGroup(
     await redis.stop();
     for (const f of feeders) await Deno.remove(f.dataDir, { recursive: true }).catch(() => {});
   }
+}
+
+/** Every trade of the tape from the primary's first one on: exactly once, in order. */
+export async function assertTapeFromFirst(env: GroupEnv): Promise<void> {
+  const first = await env.client.xrange(`btcfeed:{${env.market}}:trades`, "-", "+", "COUNT", 1);
+  const firstId = first[0][1][first[0][1].indexOf("trade_id") + 1];
+  const from = env.fake.tape.findIndex((t) => t.tradeId === firstId);
+  assert.ok(from >= 0, `first trade ${firstId} is on the tape`);
+  await assertTape(env.client, env.fake.tape.slice(from));
+}
+
+/** Waits until `f` writes in primary mode. */
+export function untilWriting(f: Feeder, timeoutMs: number): Promise<unknown> {
+  return waitFor(
+    () => f.status()?.group?.role === "writer" && f.status()?.mode === "primary",
+    timeoutMs,
+    `${f.id} writing`,
+  );
 }
 
 /** Samples the primary's stream of `market` every `intervalMs` until stopped. */

@@ -9,30 +9,18 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../support/cli.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
-import { assertTape } from "./_harness.ts";
-import { type Feeder, type GroupEnv, PrimaryWatch, withGroup } from "./_group.ts";
+import {
+  assertTapeFromFirst,
+  type Feeder,
+  type GroupEnv,
+  PrimaryWatch,
+  untilWriting,
+  withGroup,
+} from "./_group.ts";
 
 const LEASE_MS = 2_000;
 /** Takeover time allowed beyond the lease: a standby's acquisition tick, fences, the hand-over replay. */
 const MARGIN_MS = 2_500;
-
-/** Every trade of the tape from the primary's first one on: exactly once, in order. */
-export async function assertTapeFromFirst(env: GroupEnv): Promise<void> {
-  const first = await env.client.xrange(`btcfeed:{${env.market}}:trades`, "-", "+", "COUNT", 1);
-  const firstId = first[0][1][first[0][1].indexOf("trade_id") + 1];
-  const from = env.fake.tape.findIndex((t) => t.tradeId === firstId);
-  assert.ok(from >= 0, `first trade ${firstId} is on the tape`);
-  await assertTape(env.client, env.fake.tape.slice(from));
-}
-
-/** Waits until `f` writes in primary mode. */
-export function untilWriting(f: Feeder, timeoutMs: number): Promise<unknown> {
-  return waitFor(
-    () => f.status()?.group?.role === "writer" && f.status()?.mode === "primary",
-    timeoutMs,
-    `${f.id} writing`,
-  );
-}
 
 /** Waits until `f` is a standby that journals trades. */
 function untilStandby(f: Feeder, timeoutMs = 20_000): Promise<unknown> {
