@@ -4,7 +4,7 @@
  * direct writes and the replayer. The core passes in the few hooks that reach back into it.
  */
 
-import type { RedisTarget } from "./targets.ts";
+import { confirmReplayed, type RedisTarget } from "./targets.ts";
 import type { Journal } from "../store/journal.ts";
 import type { JournalIntakeOptions } from "./intake.ts";
 import type { ReconcileScheduleDeps } from "./reconcile_schedule.ts";
@@ -97,7 +97,7 @@ export function buildCoreParts(
   const replayer = new Replayer(deps.journal, deps.primary.replayWriter, deps.isConsolidated, {
     holder: deps.holder,
     deadlineMs: Math.max(o.deadlineMs * 10, 2_000),
-  }, () => direct.confirm());
+  }, () => confirmReplayed(deps.primary, o.replicas, o.deadlineMs / 2));
   return {
     primary,
     mirror,
