@@ -29,6 +29,13 @@ export interface Trade {
   receivedAt: number;
   /** Stream entry ID `<ms>-<tradeId>`; see {@link entryIdFor}. */
   id: string;
+  /**
+   * Exchange fills this trade aggregates, when more than one (OKX `trades` sends one message per
+   * taker order and price, `count` fills with the consecutive ids `tradeId - fills + 1` to
+   * `tradeId`, and `sz` their sum). Absent: one. The sequencer needs it to tell an aggregate
+   * from a gap; it is not written to Redis.
+   */
+  fills?: number;
 }
 
 /** A trade as an adapter produces it, before the sequencer assigns its entry ID. */
