@@ -11,6 +11,12 @@
 
 export type Side = "buy" | "sell";
 
+/**
+ * Exchange marks a trade may carry: `block` (Bybit `BT`: a block trade, negotiated off the book)
+ * and `rpi` (Bybit `RPI`: filled against a retail-price-improvement order).
+ */
+export type TradeFlag = "block" | "rpi";
+
 /** One trade, as every part of btcfeed after the exchange adapter sees it. */
 export interface Trade {
   /** Market name, `<exchange>:<BASE>-<QUOTE>`, e.g. `binance:BTC-USDT`. */
@@ -36,6 +42,8 @@ export interface Trade {
    * from a gap; it is not written to Redis.
    */
   fills?: number;
+  /** Exchange marks (Bybit block / RPI trades), in that order; absent when none applies. */
+  flags?: TradeFlag[];
 }
 
 /** A trade as an adapter produces it, before the sequencer assigns its entry ID. */
