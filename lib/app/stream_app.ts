@@ -245,7 +245,10 @@ async function runBuilt(
       await c.core.close();
       const primary = b.targets.primary;
       const delivered = drainReplay &&
-        await deliverReplay(stores.journal, primary, c.gaps, c.choice.market, stop);
+        await deliverReplay(stores.journal, primary, c.gaps, c.choice.market, {
+          wanted: config.primaryReplicas,
+          timeoutMs: config.deadlineMs / 2,
+        }, stop);
       log.info(
         delivered
           ? "replay written to the primary"

@@ -4,7 +4,7 @@
  * direct writes, the replayer and, in a feeder group, the standby duty.
  */
 
-import type { RedisTarget } from "./targets.ts";
+import { confirmReplayed, type RedisTarget } from "./targets.ts";
 import type { Journal } from "../store/journal.ts";
 import type { JournalIntakeOptions } from "./intake.ts";
 import type { ReconcileScheduleDeps } from "./reconcile_schedule.ts";
@@ -105,7 +105,7 @@ export function buildCoreParts(
   const replayer = new Replayer(deps.journal, deps.primary.replayWriter, deps.isConsolidated, {
     holder: deps.holder,
     deadlineMs: Math.max(o.deadlineMs * 10, 2_000),
-  }, () => direct.confirm());
+  }, () => confirmReplayed(deps.primary, o.replicas, o.deadlineMs / 2));
   const standby = deps.group
     ? new StandbyDuty({
       ...deps.group,

@@ -15,6 +15,7 @@ import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { parseRedisUrl, redactUrl } from "../redis/url.ts";
 import { type EpochSource, TradeWriter } from "../redis/writer.ts";
 import { WriteProbe } from "../redis/write_probe.ts";
+import { confirmReplicas } from "./replicas.ts";
 import type { Redis } from "ioredis";
 
 export type Role = "primary" | "failover";
@@ -109,6 +110,19 @@ export function openTarget(
     replayWriter: new TradeWriter(replayRedis, writerOptions, epoch),
     url: redactUrl(url),
   };
+}
+
+/**
+ * `WAIT` for `--primary-replicas` after a replayed batch, on the replay connection: `WAIT` covers
+ * only its own connection's writes, so asking on the live one would confirm nothing replayed.
+ * @throws ReplicaShortfall when fewer than `wanted` replicas confirmed within `timeoutMs`
+ */
+export function confirmReplayed(
+  target: RedisTarget,
+  wanted: number,
+  timeoutMs: number,
+): Promise<void> {
+  return confirmReplicas(target.replayRedis, wanted, timeoutMs);
 }
 
 /**

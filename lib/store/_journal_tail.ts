@@ -5,18 +5,10 @@
  * touch a pending row or a market's newest acknowledged row.
  */
 
-import type { StatementSync } from "node:sqlite";
 import { compareEntryIds, type Trade } from "../trade.ts";
 import type { JournalOptions } from "../defaults.ts";
-import {
-  INSERT_ROWS,
-  type MarketRow,
-  type PointRow,
-  type SQL,
-  tradeParams,
-} from "./_journal_sql.ts";
-
-type Statements = Record<keyof typeof SQL, StatementSync>;
+import { INSERT_ROWS, type MarketRow, type PointRow, tradeParams } from "./_journal_sql.ts";
+import type { Statements } from "./_journal_conn.ts";
 
 /**
  * Inserts `trades` in order, keeps each market's newest-ever record and row count, adds them to

@@ -15,6 +15,9 @@
  * - With `restLimits` / `restFaults` the REST API enforces limits and injects faults like the real
  *   exchange (see fake_rest_gate.ts); `rest` records what the client did. `restRetainFromId`
  *   makes older trades unavailable over REST, as an exchange's history retention does.
+ * - WebSocket rules of the protocol (Binance: 5 incoming messages/s including pings and pongs,
+ *   server pings every 20 s with a one-minute pong deadline) are enforced per connection like the
+ *   real exchange does (see fake_ws_guard.ts); `wsRules` overrides them, `ws` counts what it saw.
  * - `stop()` closes every socket and timer it opened.
  *
  * Node's http server with `ws` is used instead of `Deno.serve` because `Deno.upgradeWebSocket`
@@ -35,6 +38,12 @@ import {
   RestGate,
   type RestGateStats,
 } from "./fake_rest_gate.ts";
+import {
+  guardConnection,
+  newWsGuardStats,
+  type WsGuardRules,
+  type WsGuardStats,
+} from "./fake_ws_guard.ts";
 
 /** Options of {@link startFakeExchange}. */
 export interface FakeExchangeOptions {
@@ -74,6 +83,8 @@ export interface FakeExchangeOptions {
   restFaults?: FakeRestFaults;
   /** REST serves only trades with an id at or above this (older ones are gone). */
   restRetainFromId?: number | bigint | string;
+  /** Per-connection WebSocket rules, merged over the protocol's own. @default the protocol's */
+  wsRules?: WsGuardRules;
 }
 
 /** Defaults of {@link FakeExchangeOptions}. */
@@ -108,6 +119,8 @@ export interface FakeExchange {
   sendMaintenance(): void;
   /** What the REST gate saw: requests, rate-limit replies, violations, bans. */
   rest: RestGateStats;
+  /** What the WebSocket guards saw: incoming messages, pings, pongs, drops for limits. */
+  ws: WsGuardStats;
   /** Resolves once every trade on the tape is published. */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -277,7 +290,9 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     const r = protocol.rest(new URL(req.url ?? "/", "http://fake"), history(), market);
     reply(r ?? { status: 404, body: `{"error":"not found"}` });
   });
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, autoPong: true });
+  const wsRules: WsGuardRules = { ...protocol.wsRules, ...o.wsRules };
+  const wsStats = newWsGuardStats();
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (o.blockStatus) return refuse(socket, o.blockStatus, BLOCK_BODY);
     const session: Session = { subscribed: false, heartbeats: false, flags: {} };
@@ -293,8 +308,8 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
         flushed: Promise.resolve(),
       };
       clients.add(c);
-      ws.on("message", (data: Buffer) => {
-        if (!c.silenced) deliver(c, protocol.message(String(data), market, session));
+      guardConnection(ws, wsRules, wsStats, (text) => {
+        if (!c.silenced) deliver(c, protocol.message(text, market, session));
       });
       ws.on("close", () => clients.delete(c));
       ws.on("error", () => clients.delete(c));
@@ -315,6 +330,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     },
     subscribers,
     rest: gate.stats,
+    ws: wsStats,
     dropAll,
     sendRaw(text: string) {
       for (const c of clients) send(c, text);
