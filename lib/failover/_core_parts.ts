@@ -106,14 +106,23 @@ export function buildCoreParts(
     holder: deps.holder,
     deadlineMs: Math.max(o.deadlineMs * 10, 2_000),
   }, () => confirmReplayed(deps.primary, o.replicas, o.deadlineMs / 2));
-  const standby = deps.group
-    ? new StandbyDuty({
-      ...deps.group,
-      redis: deps.primary.redis,
-      journal: deps.journal,
-      deadlineMs: o.deadlineMs,
-      clock,
-    })
-    : null;
+  const standby = standbyDuty(deps, o, clock);
   return { primary, mirror, deadLetters, reconcile, direct, replayer, standby };
+}
+
+/** The standby duty of a feeder group's seat; null for a single feeder. */
+function standbyDuty(
+  deps: FailoverCoreDeps,
+  o: FailoverCoreOptions,
+  clock: MonotonicClock,
+): StandbyDuty | null {
+  if (!deps.group) return null;
+  const { redis } = deps.primary;
+  return new StandbyDuty({
+    ...deps.group,
+    redis,
+    journal: deps.journal,
+    deadlineMs: o.deadlineMs,
+    clock,
+  });
 }
