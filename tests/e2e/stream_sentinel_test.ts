@@ -5,29 +5,16 @@
  */
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { Redis } from "ioredis";
 import { waitFor } from "../support/cli.ts";
 import { startSentinelGroup } from "../support/sentinel.ts";
 import { describeVerdict, verifyMarket } from "../support/verify.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import { withEnv } from "./_harness.ts";
+import { awaitRecovery, describeRecovery, missingPositions, reader } from "./_sentinel.ts";
 
 const TRADES = 12_000;
 /** Trades either side of a kill that may be acknowledged by the old master and not replicated. */
 const KILL_WINDOW = 500;
-
-/** Tape positions absent from `client`'s stream. */
-async function missingPositions(client: Redis, key: string, tape: { tradeId: string }[]) {
-  const entries = await client.xrange(key, "-", "+");
-  const present = new Set(entries.map(([, f]) => f[f.indexOf("trade_id") + 1]));
-  return tape.flatMap((t, i) => present.has(t.tradeId) ? [] : [i]);
-}
-
-function reader(port: number): Redis {
-  const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 1 });
-  client.on("error", () => {});
-  return client;
-}
 
 Deno.test("a Sentinel primary survives kill -9 of its master twice: every trade once, in order, on the last master", async () => {
   const group = await startSentinelGroup();
@@ -46,19 +33,9 @@ Deno.test("a Sentinel primary survives kill -9 of its master twice: every trade 
         killedAt.push(await master.xlen(key));
         master.disconnect();
         group.node(masterPort).kill("SIGKILL");
-        const diedAt = Date.now();
-        const newPort = await group.waitForNewMaster(masterPort);
-        const electedMs = Date.now() - diedAt;
-        const promoted = reader(newPort);
-        const atPromotion = await promoted.xlen(key);
-        await waitFor(async () => (await promoted.xlen(key)) > atPromotion, 30_000, "new trades");
-        const landedMs = Date.now() - diedAt;
-        promoted.disconnect();
-        recoveries.push(
-          `master :${masterPort} killed -> :${newPort} elected after ${electedMs} ms, ` +
-            `trades landing after ${landedMs} ms`,
-        );
-        masterPort = newPort;
+        const recovery = await awaitRecovery(group, masterPort, Date.now(), key);
+        recoveries.push(describeRecovery("killed", recovery));
+        masterPort = recovery.newPort;
       }
       const last = reader(masterPort);
       try {
