@@ -29,6 +29,8 @@ export async function missingPositions(
 export interface Recovery {
   oldPort: number;
   newPort: number;
+  /** Entries of the watched stream on the new master when it was elected, before btcfeed wrote. */
+  atPromotion: number;
   /** From the fault to the sentinels reporting the new master. */
   electedMs: number;
   /** From the fault to the first trade btcfeed wrote to the new master. */
@@ -51,10 +53,10 @@ export async function awaitRecovery(
   try {
     const atPromotion = await promoted.xlen(key);
     await waitFor(async () => (await promoted.xlen(key)) > atPromotion, 30_000, "new trades");
+    return { oldPort, newPort, atPromotion, electedMs, landedMs: Date.now() - faultAt };
   } finally {
     promoted.disconnect();
   }
-  return { oldPort, newPort, electedMs, landedMs: Date.now() - faultAt };
 }
 
 /** One line for the test log. */
