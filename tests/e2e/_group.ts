@@ -8,7 +8,7 @@
 import { Redis } from "ioredis";
 import { type RedisServer, startRedis } from "../support/redis_server.ts";
 import { type FakeExchange, startFakeExchange } from "../support/fake_exchange.ts";
-import { type CliProcess, spawnCli } from "../support/cli.ts";
+import { type CliProcess, runCli, spawnCli } from "../support/cli.ts";
 import { readStatus, type StreamStatus } from "../../lib/runtime/status.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import assert from "node:assert/strict";
@@ -22,7 +22,7 @@ export interface Feeder {
   proc: CliProcess | null;
   /** Every log line of every process this feeder ran, oldest first. */
   log: string[];
-  /** Starts its stream, on `primaryUrl` (default: the redis-server directly). */
+  /** Starts its stream, on `primaryUrl` (default: the group's primary). */
   start(primaryUrl?: string): CliProcess;
   status(): StreamStatus | null;
 }
@@ -44,6 +44,49 @@ export interface GroupOptions {
   leaseMs: number;
 }
 
+/**
+ * A feeder of group `g` (not started) on `primaryUrl`, with its own data directory: a host of its
+ * own, as far as btcfeed can tell. The caller removes `dataDir`.
+ */
+export async function createFeeder(
+  id: string,
+  fake: FakeExchange,
+  primaryUrl: string,
+  leaseMs: number,
+): Promise<Feeder> {
+  const dataDir = await Deno.makeTempDir({ prefix: `btcfeed-group-${id}-` });
+  const f: Feeder = {
+    id,
+    dataDir,
+    proc: null,
+    log: [],
+    start(url = primaryUrl) {
+      f.proc = spawnCli([
+        ...streamArgs([fake], url, dataDir),
+        "--hold-down-ms",
+        "300",
+        "--group",
+        "g",
+        "--lease-ms",
+        String(leaseMs),
+        "--feeder-id",
+        f.id,
+      ]);
+      const proc = f.proc;
+      proc.status.then(() => f.log.push(`--- run ${proc.pid}`, ...proc.lines.slice(-40)));
+      return proc;
+    },
+    status() {
+      try {
+        return readStatus(dataDir);
+      } catch {
+        return null;
+      }
+    },
+  };
+  return f;
+}
+
 /** Runs `fn` with a redis-server, a fake binance on the clock and `feeders` feeders (not started). */
 export async function withGroup(
   o: GroupOptions,
@@ -61,37 +104,7 @@ export async function withGroup(
   });
   const feeders: Feeder[] = [];
   for (let i = 0; i < o.feeders; i++) {
-    const dataDir = await Deno.makeTempDir({ prefix: `btcfeed-group-${i}-` });
-    const f: Feeder = {
-      id: `f${i}`,
-      dataDir,
-      proc: null,
-      log: [],
-      start(primaryUrl = redis.url) {
-        f.proc = spawnCli([
-          ...streamArgs([fake], primaryUrl, dataDir),
-          "--hold-down-ms",
-          "300",
-          "--group",
-          "g",
-          "--lease-ms",
-          String(o.leaseMs),
-          "--feeder-id",
-          f.id,
-        ]);
-        const proc = f.proc;
-        proc.status.then(() => f.log.push(`--- run ${proc.pid}`, ...proc.lines.slice(-40)));
-        return proc;
-      },
-      status() {
-        try {
-          return readStatus(dataDir);
-        } catch {
-          return null;
-        }
-      },
-    };
-    feeders.push(f);
+    feeders.push(await createFeeder(`f${i}`, fake, redis.url, o.leaseMs));
   }
   const env: GroupEnv = {
     redis,
@@ -126,6 +139,20 @@ export async function assertTapeFromFirst(env: GroupEnv): Promise<void> {
   await assertTape(env.client, env.fake.tape.slice(from));
 }
 
+/** `btcfeed health --json` of `f` on `primaryUrl`: exit code and the checks that did not pass. */
+export async function feederHealth(
+  f: Feeder,
+  primaryUrl: string,
+): Promise<{ code: number; problems: string }> {
+  const r = await runCli(["health", "--json", "--data-dir", f.dataDir, "--primary", primaryUrl]);
+  const doc = JSON.parse(r.stdout);
+  const problems = Object.entries(
+    doc.checks as Record<string, { status: string; output: string }[]>,
+  )
+    .filter(([, c]) => c[0].status !== "pass").map(([k, c]) => `${k}: ${c[0].output}`);
+  return { code: r.code, problems: problems.join("; ") };
+}
+
 /** Waits until `f` writes in primary mode. */
 export function untilWriting(f: Feeder, timeoutMs: number): Promise<unknown> {
   return waitFor(
@@ -135,25 +162,31 @@ export function untilWriting(f: Feeder, timeoutMs: number): Promise<unknown> {
   );
 }
 
-/** Samples the primary's stream of `market` every `intervalMs` until stopped. */
+/**
+ * Samples the primary's stream of the fake's market every `intervalMs` until stopped, with how
+ * many trades the fake had emitted at that moment: a trade's age is counted from its emission
+ * (the tape's trade times do not follow the wall clock).
+ */
 export class PrimaryWatch {
-  #samples: { at: number; length: number; newestTs: number | null }[] = [];
+  #samples: { at: number; length: number; top: number; sent: number }[] = [];
   #stop = false;
   #loop: Promise<void>;
 
-  constructor(client: Redis, market: string, intervalMs = 100) {
-    const key = marketKeys("btcfeed", market).trades;
+  constructor(client: Redis, fake: FakeExchange, intervalMs = 100) {
+    const key = marketKeys("btcfeed", fake.tape[0].market).trades;
+    const index = new Map(fake.tape.map((t, i) => [t.tradeId, i]));
     this.#loop = (async () => {
       while (!this.#stop) {
         try {
-          const [length, top] = await Promise.all([
+          const sent = fake.sent();
+          const [length, newest] = await Promise.all([
             client.xlen(key),
             client.xrevrange(key, "+", "-", "COUNT", 1),
           ]);
-          const flat = top[0]?.[1] ?? [];
-          const ts = flat[flat.indexOf("ts") + 1];
-          this.#samples.push({ at: Date.now(), length, newestTs: ts ? Number(ts) : null });
-        } catch { /* the primary is always up in these tests; skip a slow sample */ }
+          const flat = newest[0]?.[1] ?? [];
+          const top = index.get(flat[flat.indexOf("trade_id") + 1]) ?? -1;
+          this.#samples.push({ at: Date.now(), length, top, sent });
+        } catch { /* a primary between masters: no sample */ }
         await new Promise((r) => setTimeout(r, intervalMs));
       }
     })();
@@ -180,12 +213,16 @@ export class PrimaryWatch {
     return longest;
   }
 
-  /** Share of whole seconds in [fromMs, toMs) with a sample whose newest trade is < 2 s old. */
+  /**
+   * Share of whole seconds in [fromMs, toMs) with a sample whose newest trade was emitted less
+   * than 2 s before (emission time known to the sampling interval: the first sample after it).
+   */
   availability(fromMs: number, toMs: number): number {
+    const emittedAt = (i: number) => this.#samples.find((s) => s.sent > i)?.at ?? Infinity;
     const fresh = new Set<number>();
     for (const s of this.#samples) {
-      if (s.at < fromMs || s.at >= toMs || s.newestTs === null) continue;
-      if (s.at - s.newestTs < 2_000) fresh.add(Math.floor((s.at - fromMs) / 1000));
+      if (s.at < fromMs || s.at >= toMs || s.top < 0) continue;
+      if (s.at - emittedAt(s.top) < 2_000) fresh.add(Math.floor((s.at - fromMs) / 1000));
     }
     const seconds = Math.floor((toMs - fromMs) / 1000);
     return seconds > 0 ? fresh.size / seconds : 0;

@@ -12,11 +12,12 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, waitFor } from "../support/cli.ts";
+import { waitFor } from "../support/cli.ts";
 import { seededRandom } from "../support/rng.ts";
 import {
   assertTapeFromFirst,
   type Feeder,
+  feederHealth,
   type GroupEnv,
   PrimaryWatch,
   untilWriting,
@@ -63,24 +64,6 @@ function pick(env: GroupEnv, random: () => number, i: number, killed: Set<string
   };
 }
 
-/** `btcfeed health --json` of `f`: exit code and the checks that did not pass. */
-async function health(env: GroupEnv, f: Feeder): Promise<{ code: number; problems: string }> {
-  const r = await runCli([
-    "health",
-    "--json",
-    "--data-dir",
-    f.dataDir,
-    "--primary",
-    env.redis.url,
-  ]);
-  const doc = JSON.parse(r.stdout);
-  const problems = Object.entries(
-    doc.checks as Record<string, { status: string; output: string }[]>,
-  )
-    .filter(([, c]) => c[0].status !== "pass").map(([k, c]) => `${k}: ${c[0].output}`);
-  return { code: r.code, problems: problems.join("; ") };
-}
-
 Deno.test({
   name: `three feeders, ${FAULTS} random kill -9 and SIGSTOP faults over ${
     DURATION_MS / 1000
@@ -100,7 +83,7 @@ Deno.test({
         20_000,
         "every feeder receiving",
       );
-      const watch = new PrimaryWatch(env.client, env.market, 100);
+      const watch = new PrimaryWatch(env.client, env.fake, 100);
       const killed = new Set<string>();
       const done: string[] = [];
       const from = Date.now();
@@ -120,13 +103,13 @@ Deno.test({
       const to = Date.now();
       await waitFor(
         async () => {
-          const all = await Promise.all(env.feeders.map((f) => health(env, f)));
+          const all = await Promise.all(env.feeders.map((f) => feederHealth(f, env.redis.url)));
           return all.every((h) => h.code === 0);
         },
         30_000,
         "every feeder's health pass",
       ).catch(async (e) => {
-        const all = await Promise.all(env.feeders.map((f) => health(env, f)));
+        const all = await Promise.all(env.feeders.map((f) => feederHealth(f, env.redis.url)));
         throw new Error(
           `${e.message}: ${all.map((h, i) => `f${i} ${h.code} ${h.problems}`).join(" | ")}`,
         );

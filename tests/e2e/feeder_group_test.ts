@@ -50,7 +50,7 @@ async function untilTapeDone(env: GroupEnv, timeoutMs: number): Promise<void> {
 
 Deno.test("kill -9 of the writer: a standby takes over within the lease plus a margin, every trade once, in order", async () => {
   await withGroup(
-    { feeders: 2, trades: 14_000, ratePerSec: 1_000, leaseMs: LEASE_MS },
+    { feeders: 2, trades: 24_000, ratePerSec: 1_000, leaseMs: LEASE_MS },
     async (env) => {
       const [a, b] = env.feeders;
       a.start();
@@ -58,7 +58,7 @@ Deno.test("kill -9 of the writer: a standby takes over within the lease plus a m
       b.start();
       await untilStandby(b);
       await new Promise((r) => setTimeout(r, 1_500));
-      const watch = new PrimaryWatch(env.client, env.market, 50);
+      const watch = new PrimaryWatch(env.client, env.fake, 50);
       await new Promise((r) => setTimeout(r, 500));
       a.proc!.kill("SIGKILL");
       const killedAt = Date.now();
@@ -87,7 +87,7 @@ Deno.test("kill -9 of the writer: a standby takes over within the lease plus a m
 
 Deno.test("SIGSTOP of the writer past its lease, then SIGCONT: its in-flight write is fenced, it steps back to standby, every trade once, in order", async () => {
   await withGroup(
-    { feeders: 2, trades: 14_000, ratePerSec: 1_000, leaseMs: LEASE_MS },
+    { feeders: 2, trades: 24_000, ratePerSec: 1_000, leaseMs: LEASE_MS },
     async (env) => {
       const [a, b] = env.feeders;
       const proxy = await startProxy({ hostname: "127.0.0.1", port: env.redis.port });
