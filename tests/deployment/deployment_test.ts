@@ -79,7 +79,7 @@ Deno.test("every deployment file uses only btcfeed subcommands, flags and variab
   ok(flagsChecked > 0, "some flags were checked against --help");
 });
 
-Deno.test("the Kubernetes manifest runs feeders one per node, each with its own volume, probes on health exit codes", () => {
+Deno.test("the Kubernetes manifest runs feeders of one group one per node, each with its own volume and id, probes on health exit codes", () => {
   const [, set] = yamlDocs("kubernetes.yaml");
   assertEquals(set.kind, "StatefulSet");
   ok(set.spec.replicas >= 2 && set.spec.replicas <= 3);
@@ -95,6 +95,11 @@ Deno.test("the Kubernetes manifest runs feeders one per node, each with its own 
     "btcfeed health --max-age 120; [ $? -le 1 ]",
   ]);
   ok(feeder.livenessProbe.exec.command[2].includes("stream not running"));
+  const env = Object.fromEntries(
+    feeder.env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e]),
+  );
+  ok(env.BTCFEED_GROUP?.value, "the feeders cover for each other as one group");
+  assertEquals(env.BTCFEED_FEEDER_ID?.valueFrom, { fieldRef: { fieldPath: "metadata.name" } });
   const sentinel = yamlDocs("kubernetes-sentinel.yaml");
   const names = sentinel.map((d) => d.metadata.name);
   assertEquals(names, ["btcfeed", "btcfeed"]); // what kubernetes.yaml's envFrom reads
@@ -157,7 +162,7 @@ Deno.test("the alert rules cover mode, outbox depth, gaps, dead letters and the 
   }
 });
 
-Deno.test("the App Platform spec runs a worker per feeder on the managed Redis over TLS", () => {
+Deno.test("the App Platform spec runs a worker per feeder, all of one group, on the managed Redis over TLS", () => {
   const [spec] = yamlDocs("digitalocean-app.yaml");
   assertEquals(spec.databases[0].engine, "REDIS");
   const db = spec.databases[0].name;
@@ -169,6 +174,11 @@ Deno.test("the App Platform spec runs a worker per feeder on the managed Redis o
     assertEquals(env.BTCFEED_PRIMARY_URL, `\${${db}.REDIS_URL}`);
     assertEquals(env.BTCFEED_TLS_CA, `\${${db}.CA_CERT}`);
     assertEquals(w.run_command, "deno task stream");
+    assertEquals(
+      env.BTCFEED_GROUP,
+      spec.workers[0].envs.find((e: { key: string }) => e.key === "BTCFEED_GROUP")?.value,
+    );
+    ok(env.BTCFEED_GROUP, "a group");
     ok(Deno.statSync(new URL(`../../${w.dockerfile_path}`, import.meta.url)).isFile);
   }
 });
