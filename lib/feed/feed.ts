@@ -21,10 +21,12 @@ import { type Clock, SYSTEM_CLOCK } from "../time.ts";
 import { type ConnectionOptions, FeedConnection } from "./connection.ts";
 import { type GapRecord, MarketPipeline, type MarketSnapshot } from "./market_pipeline.ts";
 import type { LastTrade, SequencerOptions } from "./sequencer.ts";
+import type { RecoveryStore } from "./recovery_store.ts";
 import { errorText } from "../redact.ts";
 
 export type { GapRecord, MarketSnapshot } from "./market_pipeline.ts";
 export type { LastTrade } from "./sequencer.ts";
+export type { PendingGap, RecoveryStore } from "./recovery_store.ts";
 
 /** One market to run. */
 export interface FeedMarket {
@@ -53,6 +55,10 @@ export interface FeedOptions {
   restBudget?: Partial<RestBudgetOptions>;
   /** @default DEFAULT_SEQUENCER_OPTIONS */
   sequencer?: Partial<SequencerOptions>;
+  /** Held trades and pending gaps on disk (see {@link MarketPipeline}); absent: in memory. */
+  recovery?: RecoveryStore;
+  /** Pause between backfill attempts of a pending gap. @default 5_000 */
+  retryAttemptMs?: number;
   /** At most one log line per market and reject reason per this interval. @default 10_000 */
   rejectLogIntervalMs?: number;
   /** @default SYSTEM_CLOCK */
@@ -95,6 +101,8 @@ export class Feed {
         restBudget: cfg.adapter.rest &&
           this.#budgets.for(cfg.adapter.name, cfg.adapter.rest.limits),
         sequencer: options.sequencer,
+        recovery: options.recovery,
+        retryAttemptMs: options.retryAttemptMs,
         rejectLogIntervalMs: options.rejectLogIntervalMs,
         now: () => clock.now(),
         signal: this.#abort.signal,
@@ -124,7 +132,10 @@ export class Feed {
   start(): void {
     if (this.#started || this.#abort.signal.aborted) return;
     this.#started = true;
-    for (const run of this.#runs) run.conn.start();
+    for (const run of this.#runs) {
+      run.pipeline.start();
+      run.conn.start();
+    }
   }
 
   /** Per-market state, keyed by market name. */
