@@ -182,6 +182,7 @@ async function buildStream(
     onTrades: (trades) => deliver(trades, c.consolidator, tracker, c.core),
     onGap: (gap) => c.gaps.record(gap),
     busy: () => c.core.backlog() > REPLAY_MAX_BACKLOG,
+    recovery: stores.recovery,
   });
   const reporting = buildReporting(config, stores, c, tracker, source, carried);
   return { config, stores, targets, c, source, reporting };
