@@ -1,7 +1,9 @@
 /** The shapes a {@link MarketPipeline} takes and reports (kept apart so the pipeline stays small). */
 
+export type { RecoveringGap } from "../domain.ts";
+
 import type { ExchangeAdapter } from "../exchanges/adapter.ts";
-import type { GapRecord, MarketState } from "../domain.ts";
+import type { GapRecord, MarketState, RecoveringGap } from "../domain.ts";
 import type { Market, Trade } from "../trade.ts";
 import type { BackfillOptions } from "./backfill.ts";
 import type { RestBudget } from "./rest_budget.ts";
@@ -9,20 +11,6 @@ import type { QuarantineReason } from "./quarantine.ts";
 import type { LastTrade, SequencerOptions } from "./sequencer.ts";
 import type { RecoveryStore } from "./recovery_store.ts";
 import type { HeldQueueOptions } from "./_held_queue.ts";
-
-/** The gap a market is recovering now, as status.json, `/metrics` and health show it. */
-export interface RecoveringGap {
-  reason: "id_gap" | "disconnect";
-  /** When the gap was first detected (ms since the epoch; kept across restarts). */
-  startedAt: number;
-  afterTradeId: string;
-  /** Trades recovered so far. */
-  recovered: number;
-  /** Trades still to fetch, when a held live trade bounds the gap; null for an open catch-up. */
-  remaining: number | null;
-  /** Live trades held behind it (memory and disk). */
-  held: number;
-}
 
 /** A market's state, as `Feed.snapshot()` and `ReplaySource.snapshot()` report it. */
 export interface MarketSnapshot {
