@@ -47,6 +47,8 @@ export interface SourceSinks {
   onGap: (gap: GapRecord) => void;
   /** True while the writer is behind (a replay then pauses reading). */
   busy: () => boolean;
+  /** True while the core is too far behind for backfilled pages (a live source waits). */
+  backfillBusy?: () => boolean;
   /** Where live sources keep held trades and pending gaps (a replay keeps none). */
   recovery?: RecoveryStore;
 }
@@ -117,6 +119,7 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
     onTrades: sinks.onTrades,
     onGap: sinks.onGap,
     recovery: sinks.recovery,
+    busy: sinks.backfillBusy,
   });
   return {
     markets,

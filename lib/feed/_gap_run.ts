@@ -115,6 +115,7 @@ export class GapRun {
     const sink = {
       trades: (page: RawTrade[]) => this.#page(page),
       rejects: (rejects: Reject[]) => this.#hooks.rejects(rejects),
+      ready: () => whileBusy(this.#init),
     };
     for (;;) {
       const result = await backfill(
@@ -235,6 +236,11 @@ export class GapRun {
       this.#saveFailed = true;
     }
   }
+}
+
+/** Resolves once `init.busy` says the emitted trades were taken in (or at abort). */
+export async function whileBusy(init: Pick<MarketPipelineInit, "busy" | "signal">): Promise<void> {
+  while (init.busy?.() && !init.signal.aborted) await sleep(20, init.signal);
 }
 
 /** The point just after `p`: where a quiet tape's next trade will be. */

@@ -56,6 +56,8 @@ export interface BackfillSink {
   trades(page: RawTrade[]): void;
   /** Entries the REST parser rejected. */
   rejects(rejects: Reject[]): void;
+  /** Resolves when the sink can take another page (backpressure); absent: always. */
+  ready?(): Promise<void>;
 }
 
 /** Outcome of {@link backfill}. */
@@ -114,16 +116,7 @@ export async function backfill(
   random: () => number = Math.random,
 ): Promise<BackfillResult> {
   const o = { ...DEFAULT_BACKFILL_OPTIONS, ...options };
-  const out: BackfillResult = {
-    recovered: 0,
-    closed: false,
-    bound: null,
-    retryable: false,
-    pages: 0,
-    retries: 0,
-    error: null,
-    resumeAfter: null,
-  };
+  const out: BackfillResult = { ...notBackfilled(""), error: null };
   const cursor: Cursor = { tradeId: range.afterTradeId, ts: range.afterTs, seq: 0n };
   const stop = (error: string, retryable = false) => ({
     ...out,
@@ -156,6 +149,7 @@ export async function backfill(
   let lastServedAt = now();
 
   for (;;) {
+    await sink.ready?.();
     if (signal?.aborted) return stop("aborted", true);
     const before = bound();
     if (before !== null && cursor.seq + 1n >= before) return { ...out, closed: true };

@@ -57,6 +57,8 @@ export interface FeedOptions {
   sequencer?: Partial<SequencerOptions>;
   /** Held trades and pending gaps on disk (see {@link MarketPipeline}); absent: in memory. */
   recovery?: RecoveryStore;
+  /** True while the sink is behind: backfills and held-trade releases wait. @default never */
+  busy?: () => boolean;
   /** Pause between backfill attempts of a pending gap. @default 5_000 */
   retryAttemptMs?: number;
   /** At most one log line per market and reject reason per this interval. @default 10_000 */
@@ -102,6 +104,7 @@ export class Feed {
           this.#budgets.for(cfg.adapter.name, cfg.adapter.rest.limits),
         sequencer: options.sequencer,
         recovery: options.recovery,
+        busy: options.busy,
         retryAttemptMs: options.retryAttemptMs,
         rejectLogIntervalMs: options.rejectLogIntervalMs,
         now: () => clock.now(),

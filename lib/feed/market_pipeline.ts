@@ -34,7 +34,7 @@ import { marketName, type RawTrade, type Trade } from "../trade.ts";
 import { type AcceptResult, MarketSequencer } from "./sequencer.ts";
 import { Quarantine } from "./quarantine.ts";
 import { HeldQueue } from "./_held_queue.ts";
-import { type ActiveGap, GapRun, resumedGap } from "./_gap_run.ts";
+import { type ActiveGap, GapRun, resumedGap, whileBusy } from "./_gap_run.ts";
 import type { MarketPipelineInit, MarketSnapshot } from "./pipeline_types.ts";
 import { errorText } from "../redact.ts";
 
@@ -256,6 +256,7 @@ export class MarketPipeline {
       }
       this.#held.drop(taken);
       await new Promise((r) => setTimeout(r, 0)); // let the core and the sockets run
+      await whileBusy(this.#init);
     }
     if (signal.aborted) return;
     this.#busy = false;

@@ -63,6 +63,11 @@ export interface MarketPipelineInit {
   recovery?: RecoveryStore;
   /** @default DEFAULT_HELD_QUEUE_OPTIONS */
   held?: Partial<HeldQueueOptions>;
+  /**
+   * True while what was emitted is not yet taken in (the core's backlog): backfill pages and
+   * released held trades wait, so a large gap never piles up in memory. @default never
+   */
+  busy?: () => boolean;
   /** Pause before a failed backfill attempt (REST down for `giveUpAfterMs`) is tried again. @default 5_000 */
   retryAttemptMs?: number;
   sequencer?: Partial<SequencerOptions>;

@@ -5,7 +5,7 @@
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { waitFor } from "../support/cli.ts";
-import { assertFullTape, gapEntries, tradeCount, withEnv } from "./_harness.ts";
+import { assertFullTape, awaitGapEntries, tradeCount, withEnv } from "./_harness.ts";
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,14 +34,7 @@ Deno.test("binance: 1,000 trades published during a 5 s disconnect, none after: 
     ok(took < 3_000, `in the primary ${took} ms after the reconnect`);
     ok(Date.now() - quietFrom < 15_000, "within seconds of the outage's end");
     await assertFullTape(env.client, fake);
-    const gaps = await waitFor(
-      async () => {
-        const g = await gapEntries(env.client, market);
-        return g.length ? g : null;
-      },
-      5_000,
-      "the gap record",
-    );
+    const gaps = await awaitGapEntries(env.client, market);
     assertEquals(gaps.map((g) => [g.reason, g.after_trade_id, g.recovered, g.missing]), [[
       "disconnect",
       fake.tape[299].tradeId,
@@ -68,14 +61,7 @@ Deno.test("binance: a restart after the tape moved on while btcfeed was stopped 
     env.startStream();
     await waitFor(async () => (await tradeCount(env.client, market)) >= 2_300, 15_000, "all");
     await assertFullTape(env.client, fake);
-    const gaps = await waitFor(
-      async () => {
-        const g = await gapEntries(env.client, market);
-        return g.length ? g : null;
-      },
-      5_000,
-      "the gap record",
-    );
+    const gaps = await awaitGapEntries(env.client, market);
     assertEquals(gaps.map((g) => [g.reason, g.recovered, g.missing]), [[
       "disconnect",
       "2000",

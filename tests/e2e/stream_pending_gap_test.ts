@@ -8,7 +8,7 @@ import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { runCli, waitFor } from "../support/cli.ts";
-import { assertFullTape, gapEntries, tradeCount, withEnv } from "./_harness.ts";
+import { assertFullTape, awaitGapEntries, tradeCount, withEnv } from "./_harness.ts";
 
 const START_ID = 3_000_000;
 const GAP = 30_000;
@@ -74,14 +74,7 @@ Deno.test("binance: kill -9 mid-gap, then a restart: the pending gap resumes wit
       "the full tape after the restart",
     );
     await assertFullTape(env.client, fake);
-    const gaps = await waitFor(
-      async () => {
-        const g = await gapEntries(env.client, market);
-        return g.length ? g : null;
-      },
-      5_000,
-      "gap records",
-    );
+    const gaps = await awaitGapEntries(env.client, market);
     assertEquals(
       [gaps[0].reason, gaps[0].after_trade_id, gaps[0].before_trade_id, gaps[0].recovered],
       ["id_gap", fake.tape[999].tradeId, fake.tape[1_000 + GAP].tradeId, String(GAP)],

@@ -112,6 +112,8 @@ export interface FakeExchange {
   outage(ms: number): void;
   /** Publishes the next `n` trades at once. */
   advance(n: number): void;
+  /** Lets the clock publish up to `n` trades of the tape (see `clockUntil`). */
+  clockTo(n: number): void;
   /** Sends `text` as is to every open connection. */
   sendRaw(text: string): void;
   /** Sends the exchange's maintenance / reconnect notice to every open connection.
@@ -180,6 +182,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
   let connections = 0;
   let dropped = false, silenced = false, maintained = false;
   let outageUntil = 0;
+  let clockUntil = o.clockUntil ?? entries.length;
   const paused = () =>
     o.pauseWhileDisconnected && subscribers() === 0 && performance.now() >= outageUntil;
   let resolveDone!: () => void;
@@ -235,7 +238,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     const now = performance.now();
     const dt = now - last;
     last = now;
-    const end = Math.min(entries.length, o.clockUntil ?? entries.length);
+    const end = Math.min(entries.length, clockUntil);
     if (cursor >= end) return;
     if (paused()) return;
     budget = Math.min(budget + (dt * o.ratePerSec) / 1000, MAX_TRADES_PER_TICK);
@@ -335,6 +338,9 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     outage(ms: number) {
       outageUntil = performance.now() + ms;
       dropAll();
+    },
+    clockTo(n: number) {
+      clockUntil = n;
     },
     advance(n: number) {
       const end = Math.min(entries.length, cursor + Math.max(0, n));
