@@ -57,6 +57,12 @@ export interface GapRunHooks {
 /** @default 5_000 */
 const DEFAULT_RETRY_ATTEMPT_MS = 5_000;
 
+/** A gap found now, after the trade `after`: nothing recovered yet. */
+export function newGap(reason: ActiveGap["reason"], after: Point, now: number): ActiveGap {
+  const point = { tradeId: after.tradeId, ts: after.ts };
+  return { reason, after: point, cursor: point, recovered: 0, startedAt: now };
+}
+
 /**
  * The gap a pending row describes, resumed from the journal's last trade `last` (what was really
  * committed): the row's progress may be a page ahead of or behind the journal after a kill.

@@ -20,7 +20,7 @@
  *   attempt resumes (`resumeAfter`: the caller keeps the gap pending in the data directory).
  */
 
-import type { ExchangeAdapter, Reject } from "../exchanges/adapter.ts";
+import type { ExchangeAdapter, ParseResult, Reject } from "../exchanges/adapter.ts";
 import type { GapRecord } from "../domain.ts";
 import type { Market, RawTrade } from "../trade.ts";
 import { isTradeIdText } from "../trade.ts";
@@ -136,15 +136,8 @@ export async function backfill(
     return stop("gap bounds are not trade ids");
   }
   const base = (target.restUrl ?? rest.baseUrl).replace(/\/+$/, "");
-  const fetcher: PageFetch = {
-    ...o,
-    rest,
-    market: target.market,
-    budget: target.budget,
-    now,
-    random,
-    signal,
-  };
+  const { market, budget } = target;
+  const fetcher: PageFetch = { ...o, rest, market, budget, now, random, signal };
   cursor.seq = BigInt(range.afterTradeId);
   let lastServedAt = now();
 
@@ -160,22 +153,36 @@ export async function backfill(
     if ("error" in r) return stop(r.error, r.retryable);
     lastServedAt = now();
     out.pages++;
-    if (r.page.rejects.length) sink.rejects(r.page.rejects);
-    // A live trade held while the page was on its way is a bound too.
-    const end = bound();
-    const { fresh, reachedEnd } = takeFresh(r.page.trades, cursor, end);
-    if (fresh.length) {
-      out.recovered += fresh.length;
-      sink.trades(fresh);
-    }
-    if (reachedEnd || (end !== null && cursor.seq + 1n >= end)) return { ...out, closed: true };
-    if (!fresh.length) {
-      // Open-ended: nothing newer, the tape is quiet. Unless a live trade was held meanwhile.
-      if (end === null && bound() === null) return { ...out, closed: true };
-      if (end === null) continue;
-      return stop(r.page.rejects.length ? "page rejected" : "history made no progress");
-    }
+    const next = takePage(r.page, cursor, bound, sink, out);
+    if (next === "closed") return { ...out, closed: true };
+    if (next !== "more") return stop(next);
   }
+}
+
+/**
+ * Hands a served page's new trades to the sink; says what the loop does next: `closed`, `more`
+ * (fetch the next page), or why it stops.
+ */
+function takePage(
+  page: ParseResult,
+  cursor: Cursor,
+  bound: () => bigint | null,
+  sink: BackfillSink,
+  out: BackfillResult,
+): "closed" | "more" | string {
+  if (page.rejects.length) sink.rejects(page.rejects);
+  // A live trade held while the page was on its way is a bound too.
+  const end = bound();
+  const { fresh, reachedEnd } = takeFresh(page.trades, cursor, end);
+  if (fresh.length) {
+    out.recovered += fresh.length;
+    sink.trades(fresh);
+  }
+  if (reachedEnd || (end !== null && cursor.seq + 1n >= end)) return "closed";
+  if (fresh.length) return "more";
+  // Open-ended: nothing newer, the tape is quiet. Unless a live trade was held meanwhile.
+  if (end === null) return bound() === null ? "closed" : "more";
+  return page.rejects.length ? "page rejected" : "history made no progress";
 }
 
 /** The last trade handed over (or the gap's start), with its id as a number. */

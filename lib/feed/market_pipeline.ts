@@ -34,7 +34,7 @@ import { marketName, type RawTrade, type Trade } from "../trade.ts";
 import { type AcceptResult, MarketSequencer } from "./sequencer.ts";
 import { Quarantine } from "./quarantine.ts";
 import { HeldQueue } from "./_held_queue.ts";
-import { type ActiveGap, GapRun, resumedGap, whileBusy } from "./_gap_run.ts";
+import { type ActiveGap, GapRun, newGap, resumedGap, whileBusy } from "./_gap_run.ts";
 import type { MarketPipelineInit, MarketSnapshot } from "./pipeline_types.ts";
 import { errorText } from "../redact.ts";
 
@@ -152,26 +152,12 @@ export class MarketPipeline {
 
   #catchUp(): void {
     const last = this.sequencer.last!;
-    const after = { tradeId: last.tradeId, ts: last.ts };
-    this.#begin({
-      reason: "disconnect",
-      after,
-      cursor: after,
-      recovered: 0,
-      startedAt: this.#init.now(),
-    });
+    this.#begin(newGap("disconnect", last, this.#init.now()));
   }
 
   #gapOf(a: AcceptResult, fresh: boolean): ActiveGap {
-    const gap = a.gap!;
-    const after = { tradeId: gap.afterTradeId, ts: gap.afterTs };
-    return {
-      reason: fresh && a.trades.length === 0 ? "disconnect" : "id_gap",
-      after,
-      cursor: after,
-      recovered: 0,
-      startedAt: this.#init.now(),
-    };
+    const reason = fresh && a.trades.length === 0 ? "disconnect" : "id_gap";
+    return newGap(reason, { tradeId: a.gap!.afterTradeId, ts: a.gap!.afterTs }, this.#init.now());
   }
 
   /** Sequences `raw`, counts what was refused, emits what is new; stops at a gap. */
