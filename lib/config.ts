@@ -6,7 +6,7 @@
  * default is defined once, in {@link DEFAULTS}. Passwords never appear in error messages.
  */
 
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { adapterFor, EXCHANGE_NAMES } from "./exchanges/registry.ts";
 import { marketName } from "./trade.ts";
@@ -27,6 +27,7 @@ import {
   parseDuration,
   parseHttp,
   parseInteger,
+  parseName,
   parsePrefix,
   type Sourced,
 } from "./config_values.ts";
@@ -77,6 +78,12 @@ export interface Config {
   deadlineMs: number;
   /** The primary must be healthy this long before writes return to it. */
   holdDownMs: number;
+  /** The feeder group (`--group`); null: a single feeder, no lease (the default). */
+  group: string | null;
+  /** The writer lease's time to live in a group. */
+  leaseMs: number;
+  /** This feeder's id in its group (default `<hostname>:<pid>`). */
+  feederId: string;
   record: string | null;
   replay: string | null;
   /** No status line on a terminal. */
@@ -104,6 +111,7 @@ export const DEFAULTS = {
   journalSync: DEFAULT_JOURNAL_OPTIONS.synchronous === "FULL" ? "full" : "normal",
   deadlineMs: DEFAULT_FAILOVER_CORE_OPTIONS.deadlineMs,
   holdDownMs: DEFAULT_FAILOVER_CORE_OPTIONS.holdDownMs,
+  leaseMs: 5_000,
   logLevel: "info",
   statusIntervalMs: 10_000,
 } as const;
@@ -132,6 +140,9 @@ export const ENV = {
   journalSync: "BTCFEED_JOURNAL_SYNC",
   deadlineMs: "BTCFEED_DEADLINE_MS",
   holdDownMs: "BTCFEED_HOLD_DOWN_MS",
+  group: "BTCFEED_GROUP",
+  leaseMs: "BTCFEED_LEASE_MS",
+  feederId: "BTCFEED_FEEDER_ID",
   record: "BTCFEED_RECORD",
   replay: "BTCFEED_REPLAY",
   quiet: "BTCFEED_QUIET",
@@ -196,6 +207,11 @@ export function resolveConfig(flags: RawFlags, env: Record<string, string | unde
       DEFAULTS.journalSync,
     deadlineMs: parseInteger(pick("deadlineMs"), DEFAULTS.deadlineMs, 10),
     holdDownMs: parseInteger(pick("holdDownMs"), DEFAULTS.holdDownMs, 0),
+    group: pick("group") ? parseName(pick("group")!, "a group name") : null,
+    leaseMs: parseInteger(pick("leaseMs"), DEFAULTS.leaseMs, 1_000),
+    feederId: pick("feederId")
+      ? parseName(pick("feederId")!, "a feeder id")
+      : `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 50)}:${Deno.pid}`,
     record: pick("record")?.value ?? null,
     replay: pick("replay") ? checkReadable(pick("replay")!) : null,
     quiet: parseBool(pick("quiet")),

@@ -40,6 +40,14 @@ export function parsePrefix(s: Sourced<string>): string {
   return s.value;
 }
 
+/** A group name or feeder id: 1-64 characters of A-Z a-z 0-9 _ . : - (no spaces). */
+export function parseName(s: Sourced<string>, what: string): string {
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(s.value)) {
+    throw new ConfigError(`${s.source}: ${what} must be 1-64 characters of A-Z a-z 0-9 _ . : -`);
+  }
+  return s.value;
+}
+
 export function parseBool(s: Sourced<string> | null): boolean {
   if (!s) return false;
   const v = s.value.toLowerCase();

@@ -7,8 +7,10 @@
 /**
  * The failover core's states: one closed union. Only `FailoverCore.#setMode` changes it; the
  * pump loop calls it, and `btcfeed failover` only asks for a change through the control file.
+ * `standby` exists only in a feeder group (`--group`): another feeder holds the writer lease,
+ * and trades are journaled here without being written to the primary.
  */
-export type Mode = "primary" | "failover" | "syncing";
+export type Mode = "primary" | "failover" | "syncing" | "standby";
 
 /**
  * A market's connection state: `connecting` until the first message, `live` while data flows,

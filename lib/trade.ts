@@ -11,6 +11,12 @@
 
 export type Side = "buy" | "sell";
 
+/**
+ * Exchange marks a trade may carry: `block` (Bybit `BT`: a block trade, negotiated off the book)
+ * and `rpi` (Bybit `RPI`: filled against a retail-price-improvement order).
+ */
+export type TradeFlag = "block" | "rpi";
+
 /** One trade, as every part of btcfeed after the exchange adapter sees it. */
 export interface Trade {
   /** Market name, `<exchange>:<BASE>-<QUOTE>`, e.g. `binance:BTC-USDT`. */
@@ -29,6 +35,15 @@ export interface Trade {
   receivedAt: number;
   /** Stream entry ID `<ms>-<tradeId>`; see {@link entryIdFor}. */
   id: string;
+  /**
+   * Exchange fills this trade aggregates, when more than one (OKX `trades` sends one message per
+   * taker order and price, `count` fills with the consecutive ids `tradeId - fills + 1` to
+   * `tradeId`, and `sz` their sum). Absent: one. The sequencer needs it to tell an aggregate
+   * from a gap; it is not written to Redis.
+   */
+  fills?: number;
+  /** Exchange marks (Bybit block / RPI trades), in that order; absent when none applies. */
+  flags?: TradeFlag[];
 }
 
 /** A trade as an adapter produces it, before the sequencer assigns its entry ID. */

@@ -8,6 +8,7 @@ import { adapterFor } from "../exchanges/registry.ts";
 import { Consolidator } from "../consolidator.ts";
 import { FailoverCore } from "../failover/core.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
+import type { FeederGroup } from "../failover/feeder_group.ts";
 import { readControl } from "../runtime/status.ts";
 import { RedisLatency } from "../health/latency.ts";
 import { holderName, type Stores, type Targets } from "./factories.ts";
@@ -23,17 +24,26 @@ export interface Core {
   /** The market feeding the consolidated price now (refreshed every tick). */
   choice: { market: string | null };
   core: FailoverCore;
+  /** The feeder group seat (`--group`), null for a single feeder. */
+  seat: FeederGroup | null;
 }
 
 export function buildCore(
   config: Config,
   stores: Stores,
   targets: Targets,
+  seat: FeederGroup | null,
   markets: string[],
 ): Core {
   const { primary, failover } = targets;
   const latency = new RedisLatency();
-  const gaps = new GapRecorder({ store: stores.gaps, primary, failover, prefix: config.prefix }, {
+  const gaps = new GapRecorder({
+    store: stores.gaps,
+    primary,
+    failover,
+    prefix: config.prefix,
+    mayWrite: seat ? () => seat.holds() : undefined,
+  }, {
     deadlineMs: config.deadlineMs,
   });
   const consolidator = new Consolidator(markets);
@@ -46,6 +56,7 @@ export function buildCore(
     holder: holderName("stream"),
     forced: readControl(config.dataDir)?.forced ?? false,
     onLatency: (target, ms) => latency.observe(target, ms),
+    group: seat ? { seat, prefix: config.prefix, markets } : undefined,
     reconcile: {
       markets,
       prefix: config.prefix,
@@ -58,5 +69,5 @@ export function buildCore(
     holdDownMs: config.holdDownMs,
     replicas: config.primaryReplicas,
   });
-  return { latency, gaps, consolidator, choice, core };
+  return { latency, gaps, consolidator, choice, core, seat };
 }

@@ -4,7 +4,7 @@
  */
 
 import type { Journal } from "../store/journal.ts";
-import type { RedisTarget } from "../failover/targets.ts";
+import { confirmReplayed, type RedisTarget } from "../failover/targets.ts";
 import type { GapRecorder } from "../failover/gap_recorder.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { sleep } from "../time.ts";
@@ -17,18 +17,24 @@ const RETRY_MS = 250;
 
 /**
  * Drains the outbox into the primary and flushes the gap records, retrying until both are empty
- * (true) or `stop` aborts (false; everything stays stored).
+ * (true) or `stop` aborts (false; everything stays stored). With `replicas.wanted` > 0, a batch
+ * counts as written only once `WAIT` confirms that many replicas hold it (as in `sync`).
  */
 export async function deliverReplay(
   journal: Journal,
   primary: RedisTarget,
   gaps: GapRecorder,
   consolidated: string | null,
+  replicas: { wanted: number; timeoutMs: number },
   stop: AbortSignal,
 ): Promise<boolean> {
-  const replayer = new Replayer(journal, primary.replayWriter, (m) => m === consolidated, {
-    holder: holderName("stream"),
-  });
+  const replayer = new Replayer(
+    journal,
+    primary.replayWriter,
+    (m) => m === consolidated,
+    { holder: holderName("stream") },
+    () => confirmReplayed(primary, replicas.wanted, replicas.timeoutMs),
+  );
   let waiting = false;
   try {
     while (!stop.aborted) {

@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import { Journal, type JournalOptions } from "../store/journal.ts";
 import { GapStore } from "../store/gap_store.ts";
 import { RecoveryStore } from "../store/recovery_store.ts";
+import { FeederGroup } from "../failover/feeder_group.ts";
 import { isCorruptError, setAsideCorruptStore } from "../store/salvage.ts";
 import { log } from "../log.ts";
 import { errorText } from "../redact.ts";
@@ -14,6 +15,7 @@ import {
   checkCredentials,
   closeTarget,
   type CredentialCheck,
+  openClient,
   openTarget,
   type RedisTarget,
 } from "../failover/targets.ts";
@@ -114,9 +116,43 @@ export interface Targets {
   close(): void;
 }
 
-/** Lazily connecting targets for `--primary` and `--failover`. */
-export function openTargets(config: Config, withFailover = true): Targets {
-  const primary = openTarget(config.primaryUrl, "primary", config);
+/** This feeder's seat in its `--group`, on its own primary connection (the lease's). */
+export interface Group {
+  seat: FeederGroup;
+  close(): void;
+}
+
+/**
+ * The feeder group seat for `config.group` (null without one), with its own lazy connection to
+ * the primary, so a renewal never queues behind a large write pipeline.
+ */
+export function openGroup(config: Config, journal: Journal): Group | null {
+  if (!config.group) return null;
+  const redis = openClient(
+    config.primaryUrl,
+    "primary",
+    config,
+    config.deadlineMs,
+    "btcfeed-lease",
+  );
+  const seat = new FeederGroup(redis, () => journal.depth(), {
+    group: config.group,
+    feederId: config.feederId,
+    leaseMs: config.leaseMs,
+    prefix: config.prefix,
+    deadlineMs: config.deadlineMs,
+  });
+  return { seat, close: () => redis.disconnect(false) };
+}
+
+/** Lazily connecting targets for `--primary` and `--failover`; `group` fences the primary's writes. */
+export function openTargets(
+  config: Config,
+  withFailover = true,
+  group: Group | null = null,
+): Targets {
+  const epoch = group ? () => group.seat.epoch() : undefined;
+  const primary = openTarget(config.primaryUrl, "primary", config, epoch);
   const failover = withFailover && config.failoverUrl
     ? openTarget(config.failoverUrl, "failover", config)
     : null;

@@ -25,8 +25,15 @@ import { StreamMetrics } from "../health/metrics.ts";
 import { type HttpServerHandle, startHttpServer } from "../health/server.ts";
 import { report } from "../health/report.ts";
 import { inputFromStatus } from "../health/from_status.ts";
-import { checkTargets, openStoresSettingAside, openTargets, type Stores } from "./factories.ts";
-import type { Targets } from "./factories.ts";
+import {
+  checkTargets,
+  type Group,
+  openGroup,
+  openStoresSettingAside,
+  openTargets,
+  type Stores,
+  type Targets,
+} from "./factories.ts";
 import { openSource, planSource, type SourcePlan, type StreamSource } from "./stream_source.ts";
 import { lastKnownTrades } from "./last_known.ts";
 import { deliver, untilEnd } from "./stream_flow.ts";
@@ -81,8 +88,9 @@ export async function runStreamApp(
       starts: recordStart(config.dataDir).map((s) => s.at),
     };
     const { stores } = openStoresSettingAside(config);
+    const group = openGroup(config, stores.journal);
     try {
-      const targets = openTargets(config);
+      const targets = openTargets(config, true, group);
       try {
         const check = await checkTargets(targets, 1_000);
         if (!check.ok) return { kind: "refused", flag: check.flag, message: check.message };
@@ -94,7 +102,7 @@ export async function runStreamApp(
           });
         }
         const plan = await planSource(config);
-        const built = await buildStream(config, stores, targets, plan, carried);
+        const built = await buildStream(config, stores, targets, group, plan, carried);
         let cleanStop: string | null = null;
         try {
           const outcome = await runBuilt(built, stop, options.drainReplay ?? true);
@@ -107,6 +115,7 @@ export async function runStreamApp(
         targets.close();
       }
     } finally {
+      group?.close();
       stores.close();
     }
   } finally {
@@ -172,11 +181,12 @@ async function buildStream(
   config: Config,
   stores: Stores,
   targets: Targets,
+  group: Group | null,
   plan: SourcePlan,
   carried: CarriedOver,
 ): Promise<BuiltStream> {
   const markets = plan.markets.map((m) => m.market);
-  const c = buildCore(config, stores, targets, markets);
+  const c = buildCore(config, stores, targets, group?.seat ?? null, markets);
   const tracker = new MarketTracker(markets);
   const known = lastKnownTrades(markets, stores.journal);
   const source = await openSource(plan, config, {
@@ -193,9 +203,12 @@ async function buildStream(
 
 /** Every tick: market liveness into the price choice, the control file into the core, status out. */
 function refresh(b: BuiltStream): void {
+  const live: string[] = [];
   for (const [m, s] of Object.entries(b.source.snapshot())) {
     b.c.consolidator.setLive(m, s.state === "live");
+    if (s.state === "live") live.push(m);
   }
+  b.c.seat?.setLive(live);
   b.c.choice.market = b.c.consolidator.choose(b.source.now());
   b.c.core.setForced(readControl(b.config.dataDir)?.forced ?? false);
   pruneJournal(b.stores.journal, PRUNE_BUDGET_MS);
@@ -218,6 +231,7 @@ async function runBuilt(
     failover: b.targets.failover?.url ?? "none",
     dataDir: config.dataDir,
     mode: c.core.mode,
+    ...(config.group ? { group: config.group, feederId: config.feederId } : {}),
     http: http ? `http://${http.hostname}:${http.port}` : "off",
     ...(config.replay ? { replay: config.replay } : {}),
   });
@@ -235,7 +249,10 @@ async function runBuilt(
       await c.core.close();
       const primary = b.targets.primary;
       const delivered = drainReplay &&
-        await deliverReplay(stores.journal, primary, c.gaps, c.choice.market, stop);
+        await deliverReplay(stores.journal, primary, c.gaps, c.choice.market, {
+          wanted: config.primaryReplicas,
+          timeoutMs: config.deadlineMs / 2,
+        }, stop);
       log.info(
         delivered
           ? "replay written to the primary"

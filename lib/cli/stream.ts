@@ -9,8 +9,26 @@ import { type Config, ConfigError, DEFAULTS, ENV } from "../config.ts";
 import { addSharedOptions, configFrom } from "./options.ts";
 import { runStreamApp } from "../app/stream_app.ts";
 
+/** The feeder-group options of `stream` (see README, "Several feeders"). */
+function addGroupOptions<C extends Command<[], Record<string, unknown>>>(cmd: C): C {
+  cmd
+    .option(
+      "--group <name>",
+      `join a feeder group: one writer at a time under a fenced lease, the others standby (env ${ENV.group}; default off)`,
+    )
+    .option(
+      "--lease-ms <ms>",
+      `writer lease time to live in a group (env ${ENV.leaseMs}; default ${DEFAULTS.leaseMs})`,
+    )
+    .option(
+      "--feeder-id <id>",
+      `this feeder's id in its group (env ${ENV.feederId}; default <hostname>:<pid>)`,
+    );
+  return cmd;
+}
+
 export function streamCommand() {
-  return addSharedOptions(new Command("stream"))
+  return addGroupOptions(addSharedOptions(new Command("stream")))
     .description("stream trades into Redis with automatic failover")
     .option(
       "--exchanges <list>",

@@ -9,10 +9,9 @@ import { SingleBar } from "cli-progress";
 import process from "node:process";
 import { addSharedOptions, configFrom } from "./options.ts";
 import type { Journal } from "../store/journal.ts";
-import { confirmReplicas } from "../failover/replicas.ts";
 import type { GapStore } from "../store/gap_store.ts";
 import { Replayer } from "../failover/replayer.ts";
-import { checkCredentials } from "../failover/targets.ts";
+import { checkCredentials, confirmReplayed } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { type Config, ConfigError } from "../config.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
@@ -204,7 +203,7 @@ async function replayAll(
     const replayer = new Replayer(outbox, primary.replayWriter, () => false, {
       holder,
       untilSeq: outbox.maxSeq(),
-    }, () => confirmReplicas(primary.redis, config.primaryReplicas, config.deadlineMs / 2));
+    }, () => confirmReplayed(primary, config.primaryReplicas, config.deadlineMs / 2));
     bar?.start(outbox.depth(), 0);
     const outcome = await replayer.drain({
       busyRetryMs: 200,

@@ -52,6 +52,15 @@ export interface KeepAlive {
   staleAfterMs: number;
 }
 
+/** An exchange's cap on the messages a client may send on one connection (over it: dropped). */
+export interface OutboundLimit {
+  /** Messages allowed per `windowMs`; pings, pongs and subscribe requests all count. */
+  messages: number;
+  windowMs: number;
+  /** Where the figure comes from (README's exchange table). */
+  source: string;
+}
+
 /**
  * An exchange's published REST allowance for its public trade history, per IP. The budget
  * (lib/feed/rest_budget.ts) spends only part of it, so other clients on the IP keep headroom.
@@ -103,6 +112,8 @@ export interface ExchangeAdapter {
   /** Parses one complete WebSocket text message. */
   parse(text: string, market: Market, receivedAt: number): ParseResult;
   keepAlive: KeepAlive;
+  /** What the client may send per connection; absent: no documented cap, nothing is paced. */
+  outboundLimit?: OutboundLimit;
   /** `contiguous`: trade ids increase by exactly one, so a gap is detectable by id. */
   continuity: "contiguous" | "none";
   /** Present when the exchange serves trade history usable for backfill. */

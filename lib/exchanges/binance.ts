@@ -7,6 +7,11 @@
  * - Trade ids `t` are sequential per symbol (contiguous); REST `historicalTrades` (no API key since
  *   2023-07-11, `fromId` inclusive) backfills a gap by id.
  * - Binance answers an unknown symbol with silence, so only the stale watchdog catches it.
+ * - The server pings every 20 s and drops a connection whose pong is over a minute late; a
+ *   connection may receive at most 5 messages a second from the client, pongs, pings and
+ *   subscribes included (more: disconnected, repeat offenders banned). `outboundLimit` makes the
+ *   link pace every send (pongs first) under it. A `serverShutdown` event asks for an overlapping
+ *   reconnect. Only `/api/v3` REST paths are used (`/api/v1` is retired).
  */
 
 import type { ExchangeAdapter, ParseResult } from "./adapter.ts";
@@ -146,6 +151,12 @@ export const binance: ExchangeAdapter = {
   // The server pings every 20 s and the WebSocket layer answers; BTCUSDT trades several times a
   // second, so 30 s without a message means a dead link or an unknown symbol.
   keepAlive: { staleAfterMs: 30_000 },
+  outboundLimit: {
+    messages: 5,
+    windowMs: 1_000,
+    source:
+      "developers.binance.com/docs/binance-spot-api-docs/web-socket-streams (WebSocket Limits)",
+  },
   continuity: "contiguous",
   rest: {
     baseUrl: "https://api.binance.com",

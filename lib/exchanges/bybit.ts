@@ -6,6 +6,8 @@
  * - `i` is not a per-symbol sequence: disconnects are detected, gaps by id are not. No REST backfill
  *   (`/v5/market/recent-trade` returns only the latest trades, with no cursor).
  * - The client sends `{"op":"ping"}` every 20 s; the `pong` reply counts as a heartbeat.
+ * - `BT: true` (block trade) and `RPI: true` (retail-price-improvement trade) are kept on the
+ *   trade as `flags` (`block`, `rpi`), never dropped; either field, when sent, must be a boolean.
  */
 
 import type { ExchangeAdapter, ParseResult } from "./adapter.ts";
@@ -20,7 +22,7 @@ import {
   sideFrom,
   symbolIs,
 } from "./_fields.ts";
-import { type Market, type RawTrade } from "../trade.ts";
+import { type Market, type RawTrade, type TradeFlag } from "../trade.ts";
 
 /** `BTCUSDT` for BTC-USDT. */
 export function bybitSymbol(market: Market): string {
@@ -61,7 +63,9 @@ function tradeOf(
   receivedAt: number,
   out: ResultBuilder,
 ): RawTrade | null {
-  return out.trade(market, receivedAt, {
+  const bad = (v: unknown) => v !== undefined && typeof v !== "boolean";
+  if (bad(o.BT) || bad(o.RPI)) return (out.reject("wrong_type"), null);
+  const trade = out.trade(market, receivedAt, {
     symbol: symbolIs(o.s, bybitSymbol(market)),
     tradeId: idFromString(o.i),
     price: decimalFromString(o.p),
@@ -69,6 +73,11 @@ function tradeOf(
     ts: msFromNumber(o.T),
     side: sideFrom(o.S, "Buy", "Sell"),
   });
+  const flags: TradeFlag[] = [];
+  if (o.BT === true) flags.push("block");
+  if (o.RPI === true) flags.push("rpi");
+  if (trade && flags.length) trade.flags = flags;
+  return trade;
 }
 
 /** Bybit spot public trades; JSON ping keep-alive; no REST backfill. */

@@ -1,10 +1,10 @@
 /**
  * The failover core's parts, built from its deps and options (private to lib/failover): the
  * primary's health probe, the failover Redis mirror, the dead-letter sink, reconciliation, the
- * direct writes and the replayer. The core passes in the few hooks that reach back into it.
+ * direct writes, the replayer and, in a feeder group, the standby duty.
  */
 
-import type { RedisTarget } from "./targets.ts";
+import { confirmReplayed, type RedisTarget } from "./targets.ts";
 import type { Journal } from "../store/journal.ts";
 import type { JournalIntakeOptions } from "./intake.ts";
 import type { ReconcileScheduleDeps } from "./reconcile_schedule.ts";
@@ -19,6 +19,8 @@ import { DeadLetterSink } from "./dead_letter_sink.ts";
 import { ReconcileSchedule } from "./reconcile_schedule.ts";
 import { DirectWrites } from "./direct_writes.ts";
 import { Replayer } from "./replayer.ts";
+import { StandbyDuty, type StandbyDutyDeps } from "./standby_duty.ts";
+import type { CoreCounters } from "../runtime/status.ts";
 
 /** What the failover core is built from. */
 export interface FailoverCoreDeps {
@@ -38,23 +40,24 @@ export interface FailoverCoreDeps {
   onLatency?: (target: "primary" | "failover", ms: number) => void;
   /** Measures the hold-down and latencies (transition times are wall time). @default monotonicNow */
   clock?: MonotonicClock;
+  /** The feeder group's seat, its prefix and markets; absent: a single feeder (no lease). */
+  group?: Pick<StandbyDutyDeps, "seat" | "prefix" | "markets">;
   /** Reconciliation of the primary against the journal; absent: none (tests of other paths). */
   reconcile?: Omit<ReconcileScheduleDeps, "redis" | "journal" | "deadlineMs" | "clock">;
 }
 
-/** What the parts call back into the core with. */
-export interface CoreHooks {
-  onProbeFailed: (error: string) => void;
-  refused: (chunks: readonly RejectedChunk[], rows: readonly JournalRow[][]) => void;
-  onReset: (reset: MarketReset) => void;
-}
-
+/**
+ * Builds the parts; they count into `counters` (dead letters as dropped, primary resets) and
+ * call `onProbeFailed` with a failed probe's one-line error.
+ */
 export function buildCoreParts(
   deps: FailoverCoreDeps,
   o: FailoverCoreOptions,
   clock: MonotonicClock,
-  hooks: CoreHooks,
+  counters: CoreCounters,
+  onProbeFailed: (error: string) => void,
 ) {
+  const deadLetters = new DeadLetterSink(deps.journal);
   const primary = new PrimaryHealth({
     probe: deps.primary.probe,
     url: deps.primary.url,
@@ -63,7 +66,7 @@ export function buildCoreParts(
     clock,
     failureLogIntervalMs: o.failureLogIntervalMs,
     onLatency: (ms) => deps.onLatency?.("primary", ms),
-    onProbeFailed: hooks.onProbeFailed,
+    onProbeFailed,
   });
   const mirror = deps.failover
     ? new FailoverMirror(deps.failover, deps.isConsolidated, {
@@ -81,7 +84,11 @@ export function buildCoreParts(
       journal: deps.journal,
       deadlineMs: o.deadlineMs,
       clock,
-      onReset: hooks.onReset,
+      onReset: (r: MarketReset) => {
+        counters.primaryResets++;
+        counters.reconciledTrades += r.reapplied;
+        deps.reconcile!.onReset(r);
+      },
     })
     : null;
   const direct = new DirectWrites({
@@ -92,18 +99,30 @@ export function buildCoreParts(
     deadlineMs: o.deadlineMs,
     maxBatch: o.maxBatch,
     clock,
-    refused: hooks.refused,
+    refused: (chunks: readonly RejectedChunk[], rows: readonly JournalRow[][]) =>
+      counters.dropped += deadLetters.store(chunks, rows),
   });
   const replayer = new Replayer(deps.journal, deps.primary.replayWriter, deps.isConsolidated, {
     holder: deps.holder,
     deadlineMs: Math.max(o.deadlineMs * 10, 2_000),
-  }, () => direct.confirm());
-  return {
-    primary,
-    mirror,
-    deadLetters: new DeadLetterSink(deps.journal),
-    reconcile,
-    direct,
-    replayer,
-  };
+  }, () => confirmReplayed(deps.primary, o.replicas, o.deadlineMs / 2));
+  const standby = standbyDuty(deps, o, clock);
+  return { primary, mirror, deadLetters, reconcile, direct, replayer, standby };
+}
+
+/** The standby duty of a feeder group's seat; null for a single feeder. */
+function standbyDuty(
+  deps: FailoverCoreDeps,
+  o: FailoverCoreOptions,
+  clock: MonotonicClock,
+): StandbyDuty | null {
+  if (!deps.group) return null;
+  const { redis } = deps.primary;
+  return new StandbyDuty({
+    ...deps.group,
+    redis,
+    journal: deps.journal,
+    deadlineMs: o.deadlineMs,
+    clock,
+  });
 }

@@ -17,6 +17,9 @@
  *   `deadlineMs`. A journal that cannot store (disk full) on the primary: written from memory
  *   (logged, health fail); on the failover path: counted as dropped.
  * An unreachable primary is logged calmly ({@link PrimaryHealth}).
+ * - In a feeder group (`deps.group`) it writes only while holding the writer lease: `standby`
+ *   journals ({@link StandbyDuty}), takes over through `syncing`, and is back at once when the
+ *   lease is lost or a write fenced or failed. Forced failover still wins (lease given up).
  *
  * Only the pump loop changes the mode, through `#setMode`, which logs from -> to with a reason;
  * `btcfeed failover` only asks for it (the stream passes the control file on to `setForced`).
@@ -27,12 +30,7 @@
 import type { Trade } from "../trade.ts";
 import type { CommitResult } from "../store/journal.ts";
 import type { Mode } from "../domain.ts";
-import {
-  type CoreCounters,
-  type CoreStatus,
-  type Transition,
-  zeroCounters,
-} from "../runtime/status.ts";
+import { type CoreCounters, type CoreStatus, zeroCounters } from "../runtime/status.ts";
 import { Alarm, type MonotonicClock, monotonicNow } from "../time.ts";
 import { JournalIntake } from "./intake.ts";
 import { ReplicaShortfall } from "./replicas.ts";
@@ -45,7 +43,10 @@ import type { PrimaryHealth } from "./primary_health.ts";
 import type { DeadLetterSink } from "./dead_letter_sink.ts";
 import type { DirectWrites } from "./direct_writes.ts";
 import { buildCoreParts, type FailoverCoreDeps } from "./_core_parts.ts";
-import { log } from "../log.ts";
+import type { StandbyDuty } from "./standby_duty.ts";
+import { FencedError } from "../redis/writer.ts";
+import { errorText } from "../redact.ts";
+import { ModeState } from "./_mode_state.ts";
 import { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions } from "../defaults.ts";
 
 export { DEFAULT_FAILOVER_CORE_OPTIONS, type FailoverCoreOptions };
@@ -55,9 +56,7 @@ export class FailoverCore {
   #deps: FailoverCoreDeps;
   #options: FailoverCoreOptions;
   #clock: MonotonicClock;
-  #mode: Mode = "primary";
-  #forced: boolean;
-  #transitions: Transition[] = [];
+  #state: ModeState;
   /** Committed trades for a direct primary write (`primary` mode). */
   #direct: DirectWrites;
   #intake: JournalIntake;
@@ -66,10 +65,10 @@ export class FailoverCore {
   /** Set by the probe loop when the primary fails while in `primary` mode; acted on by the pump. */
   #primaryFault: string | null = null;
   #trouble = new JournalTrouble();
-  #syncDone: number | null = null;
   #replayer: Replayer;
   #deadLetters: DeadLetterSink;
   #reconcile: ReconcileSchedule | null;
+  #standby: StandbyDuty | null;
   #alarm = new Alarm();
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
@@ -79,19 +78,11 @@ export class FailoverCore {
     this.#deps = deps;
     this.#options = { ...DEFAULT_FAILOVER_CORE_OPTIONS, ...options };
     this.#clock = deps.clock ?? monotonicNow;
-    this.#forced = deps.forced;
-    const parts = buildCoreParts(deps, this.#options, this.#clock, {
-      onProbeFailed: (error) => {
-        if (this.#mode !== "primary") return;
-        this.#primaryFault = error;
-        this.#alarm.wake();
-      },
-      refused: (chunks, rows) => this.counters.dropped += this.#deadLetters.store(chunks, rows),
-      onReset: (r) => {
-        this.counters.primaryResets++;
-        this.counters.reconciledTrades += r.reapplied;
-        deps.reconcile!.onReset(r);
-      },
+    this.#state = new ModeState(deps.forced);
+    const parts = buildCoreParts(deps, this.#options, this.#clock, this.counters, (error) => {
+      if (this.#state.mode !== "primary") return;
+      this.#primaryFault = error;
+      this.#alarm.wake();
     });
     this.#primary = parts.primary;
     this.#mirror = parts.mirror;
@@ -99,14 +90,17 @@ export class FailoverCore {
     this.#reconcile = parts.reconcile;
     this.#direct = parts.direct;
     this.#replayer = parts.replayer;
+    this.#standby = parts.standby;
     this.#intake = new JournalIntake(deps.journal, (r, s) => this.#committed(r, s), deps.intake);
     // Leftovers from an earlier run must be replayed before anything goes to the primary directly.
-    if (this.#forced) this.#setMode("failover", "failover forced by `btcfeed failover`");
-    else if (deps.journal.depth() > 0) this.#setMode("failover", "outbox holds trades to replay");
+    if (this.#state.forced) this.#setMode("failover", "failover forced by `btcfeed failover`");
+    else if (this.#standby?.seat) {
+      this.#setMode("standby", "feeder group: waiting for the writer lease");
+    } else if (deps.journal.depth() > 0) this.#setMode("failover", "outbox holds trades to replay");
   }
 
   get mode(): Mode {
-    return this.#mode;
+    return this.#state.mode;
   }
 
   /** Accepts trades in order; they count once committed. Never blocks and never throws. */
@@ -122,7 +116,7 @@ export class FailoverCore {
   /** Routes one group commit: to memory for the primary, or left pending for the replayer. */
   #committed(result: CommitResult, submitted: Trade[]): void {
     this.counters.tradesReceived += submitted.length;
-    const direct = this.#mode === "primary";
+    const direct = this.#state.mode === "primary";
     const { trades, seqs, dropped } = routable(result, submitted, direct);
     this.counters.dropped += this.#trouble.note(result.outcome, dropped);
     if (direct) {
@@ -136,16 +130,14 @@ export class FailoverCore {
 
   /** Forces the failover path, or returns to automatic mode. Takes effect at the next pump turn. */
   setForced(forced: boolean): void {
-    if (forced === this.#forced) return;
-    this.#forced = forced;
-    log.info(forced ? "failover forced" : "failover released", {});
-    this.#alarm.wake();
+    if (this.#state.setForced(forced)) this.#alarm.wake();
   }
 
   start(): void {
     const signal = this.#abort.signal;
     this.#loops = [this.#pump(signal), this.#primary.run(signal)];
     if (this.#mirror) this.#loops.push(this.#mirror.run(signal));
+    if (this.#standby) this.#loops.push(this.#standby.seat.run(signal));
   }
 
   /** Stops the loops and commits what is buffered; everything unacknowledged stays pending. */
@@ -155,54 +147,48 @@ export class FailoverCore {
     this.#intake.flush();
     this.#dropMemory(false);
     this.#replayer.release();
+    await this.#standby?.seat.close();
   }
 
   status(): CoreStatus {
-    return coreStatus({
-      mode: this.#mode,
-      forced: this.#forced,
-      transitions: this.#transitions,
+    return coreStatus(this.#standby?.seat ?? null, {
+      state: this.#state,
       counters: this.counters,
       journal: this.#deps.journal,
       inMemory: this.#direct.size,
       journalError: this.#trouble.lastError ?? this.#direct.ackError,
-      syncDone: this.#syncDone,
       repairing: this.#reconcile?.repairing ?? false,
       primary: this.#primary.status,
       mirror: this.#mirror,
     });
   }
 
-  /** The one place the mode changes. */
   #setMode(to: Mode, reason: string): void {
-    const from = this.#mode;
-    if (from === to) return;
-    this.#mode = to;
-    if (to === "failover") this.counters.failovers++;
-    this.#syncDone = to === "syncing" ? 0 : null;
-    this.#transitions.push({ at: Date.now(), from, to, reason });
-    if (this.#transitions.length > 20) this.#transitions.shift();
-    (to === "failover" ? log.warn : log.info).call(log, "mode change", { from, to, reason });
+    this.#state.set(to, reason, this.counters);
   }
 
   async #pump(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      if (this.#forced && this.#mode !== "failover") {
+      if (this.#state.forced && this.#state.mode !== "failover") {
         this.#leavePrimary("failover forced by `btcfeed failover`");
-      } else if (this.#mode === "primary" && this.#primaryFault) {
+      } else if (this.#standby && await this.#groupTurn()) {
+        continue;
+      } else if (this.#state.mode === "primary" && this.#primaryFault) {
         this.#leavePrimary(this.#primaryFault);
-      } else if (this.#mode === "primary" && this.#reconcile?.due) {
+      } else if (this.#state.mode === "primary" && this.#reconcile?.due) {
         await this.#reconcileBeforeWriting();
-      } else if (this.#mode === "primary" && this.#direct.size) {
+      } else if (this.#state.mode === "primary" && this.#direct.size) {
         await this.#writePrimary();
         continue;
-      } else if (this.#mode === "failover" && this.#primaryReady()) {
+      } else if (this.#state.mode === "failover" && this.#standby && !this.#state.forced) {
+        this.#setMode("standby", "failover released: back in the feeder group");
+      } else if (this.#state.mode === "failover" && this.#primaryReady()) {
         this.#setMode("syncing", `primary healthy for ${this.#options.holdDownMs} ms`);
-      } else if (this.#mode === "syncing") {
+      } else if (this.#state.mode === "syncing") {
         if (await this.#sync(signal)) continue;
       }
       await this.#alarm.sleep(
-        this.#mode === "primary" ? 1_000 : this.#options.probeIntervalMs,
+        this.#state.mode === "primary" ? 1_000 : this.#options.probeIntervalMs,
         signal,
       );
     }
@@ -212,7 +198,7 @@ export class FailoverCore {
     const outcome = await this.#direct.writeNext();
     const result = outcome.ok ? outcome.result : outcome.written;
     if (result) countApplied(this.counters, result);
-    if (!outcome.ok) return this.#leavePrimary(this.#writeFailure(outcome.error));
+    if (!outcome.ok) return this.#failWrite(outcome.error);
     this.#deps.onLatency?.("primary", outcome.ms);
     if (outcome.foreign) {
       // Rows became pending behind the memory copy: replay the journal in seq order instead.
@@ -221,32 +207,45 @@ export class FailoverCore {
     }
   }
 
-  /** Why a write failed: a replica shortfall (the primary itself is fine), or the primary down. */
-  #writeFailure(e: unknown): string {
-    if (!(e instanceof ReplicaShortfall)) return this.#primary.markDown(e);
+  /** Leaves `primary` after a failed write: fenced (another feeder writes), a replica shortfall (the primary itself is fine), or the primary down. */
+  #failWrite(e: unknown): void {
+    if (e instanceof FencedError) {
+      this.counters.fenced++;
+      return this.#leavePrimary(`write fenced: another feeder writes now (${errorText(e)})`, false);
+    }
+    if (!(e instanceof ReplicaShortfall)) return this.#leavePrimary(this.#primary.markDown(e));
     this.counters.replicaShortfalls++;
-    return e.message;
+    this.#leavePrimary(e.message);
   }
 
-  /** Leaves `primary`: the memory copy goes (the journal has it pending), the mirror gets it. */
-  #leavePrimary(reason: string): void {
+  /**
+   * Leaves `primary`: the memory copy goes (the journal has it pending), the mirror gets it. In
+   * a group: to `standby`, the lease given up (`release`: deleted, so another feeder takes over).
+   */
+  #leavePrimary(reason: string, release = true): void {
     this.#dropMemory(true);
     this.#primaryFault = null;
     this.#primary.restartHoldDown();
     this.#reconcile?.expire();
-    if (this.#mode === "syncing") this.#replayer.release();
-    this.#setMode("failover", reason);
+    if (this.#state.mode === "syncing") this.#replayer.release();
+    this.#standby?.seat.stepBack(reason, release);
+    this.#setMode(this.#standby && !this.#state.forced ? "standby" : "failover", reason);
+  }
+
+  /** A group's part of a pump turn ({@link StandbyDuty.turn}); true when it changed the mode. */
+  async #groupTurn(): Promise<boolean> {
+    const action = await this.#standby!.turn(this.#state.mode, this.#primaryReady());
+    if (action.kind === "stepBack") this.#leavePrimary(action.reason, false);
+    if (action.kind !== "takeOver") return action.kind !== "none";
+    this.#reconcile?.expire();
+    this.#setMode("syncing", `writer lease taken (epoch ${action.epoch}): replaying the hand-over`);
+    return true;
   }
 
   /** Forgets the memory copy; trades that never reached the journal are counted as dropped. */
   #dropMemory(mirror: boolean): void {
     const { trades, unjournaled } = this.#direct.drop();
-    if (unjournaled) {
-      this.counters.dropped += unjournaled;
-      log.error("trades the journal could not store were lost with the primary write", {
-        dropped: unjournaled,
-      });
-    }
+    this.counters.dropped += unjournaled;
     if (mirror) this.#mirror?.enqueue(trades);
   }
 
@@ -271,19 +270,19 @@ export class FailoverCore {
   async #sync(signal: AbortSignal): Promise<boolean> {
     if (this.#reconcile?.due) {
       await this.#reconciled();
-      if (this.#mode !== "syncing") return false;
+      if (this.#state.mode !== "syncing") return false;
     }
     const outcome = await this.#replayer.drain({
       signal,
-      proceed: () => !this.#forced,
+      proceed: () => !this.#state.forced && (this.#standby?.seat.holds() ?? true),
       onBatch: (batch) => {
         countReplayed(this.counters, batch);
         this.#deadLetters.note(batch.rejected);
-        if (this.#syncDone !== null) this.#syncDone += batch.rows;
+        if (this.#state.syncDone !== null) this.#state.syncDone += batch.rows;
       },
     });
     if (outcome.kind === "failed") {
-      this.#leavePrimary(this.#writeFailure(outcome.error));
+      this.#failWrite(outcome.error);
       return false;
     }
     if (outcome.kind !== "drained") return outcome.kind === "stopped";
@@ -294,6 +293,6 @@ export class FailoverCore {
   }
 
   #primaryReady(): boolean {
-    return !this.#forced && this.#primary.healthyFor(this.#options.holdDownMs);
+    return !this.#state.forced && this.#primary.healthyFor(this.#options.holdDownMs);
   }
 }

@@ -1,8 +1,9 @@
 /** The failover core's part of the status and its counting, assembled from its pieces. */
 
-import type { Mode } from "../domain.ts";
+import type { ModeState } from "./_mode_state.ts";
+import type { FeederGroup } from "./feeder_group.ts";
 import type { Journal } from "../store/journal.ts";
-import type { CoreCounters, CoreStatus, RedisTargetStatus, Transition } from "../runtime/status.ts";
+import type { CoreCounters, CoreStatus, RedisTargetStatus } from "../runtime/status.ts";
 import type { FailoverMirror } from "./mirror.ts";
 import { errorText } from "../redact.ts";
 import type { ApplyResult } from "../redis/writer.ts";
@@ -11,16 +12,12 @@ import { log } from "../log.ts";
 
 /** What {@link coreStatus} reads. */
 export interface CoreStatusParts {
-  mode: Mode;
-  forced: boolean;
-  transitions: readonly Transition[];
+  state: ModeState;
   counters: CoreCounters;
   journal: Journal;
   /** Trades held in memory for a direct primary write: pending in the journal, not "in the outbox". */
   inMemory: number;
   journalError: unknown;
-  /** Rows replayed in this sync, null when not syncing. */
-  syncDone: number | null;
   /** A primary reset is being repaired from the journal. */
   repairing: boolean;
   primary: RedisTargetStatus;
@@ -28,12 +25,13 @@ export interface CoreStatusParts {
 }
 
 /** The core's status; the outbox depth counts pending rows not held in memory. */
-export function coreStatus(p: CoreStatusParts): CoreStatus {
+export function coreStatus(group: FeederGroup | null, p: CoreStatusParts): CoreStatus {
   const depth = Math.max(0, p.journal.depth() - p.inMemory);
+  const syncDone = p.state.syncDone;
   return {
-    mode: p.mode,
-    forced: p.forced,
-    transitions: [...p.transitions],
+    mode: p.state.mode,
+    forced: p.state.forced,
+    transitions: [...p.state.transitions],
     counters: {
       ...p.counters,
       writtenFailover: p.mirror?.written ?? 0,
@@ -51,11 +49,12 @@ export function coreStatus(p: CoreStatusParts): CoreStatus {
         : errorText(p.journalError),
       deadLetters: p.journal.deadLetterCount(),
     },
-    sync: p.syncDone === null ? null : { done: p.syncDone, total: p.syncDone + depth },
+    sync: syncDone === null ? null : { done: syncDone, total: syncDone + depth },
     repairing: p.repairing,
     primary: p.primary,
     failover: p.mirror?.health() ??
       { url: null, healthy: false, latencyMs: null, lastError: null },
+    group: group?.status() ?? null,
   };
 }
 

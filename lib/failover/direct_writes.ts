@@ -14,6 +14,7 @@ import type { RedisTarget } from "./targets.ts";
 import type { ApplyResult, RejectedChunk } from "../redis/writer.ts";
 import { type MonotonicClock, withDeadline } from "../time.ts";
 import { confirmReplicas } from "./replicas.ts";
+import { log } from "../log.ts";
 
 /** What a direct write needs. */
 export interface DirectWritesDeps {
@@ -104,12 +105,20 @@ export class DirectWrites {
     return withDeadline(wait, deadlineMs, "replica wait");
   }
 
-  /** Empties the memory copy (the journal keeps it pending); says how many were not journaled. */
+  /**
+   * Empties the memory copy (the journal keeps it pending); says (and logs) how many were not
+   * journaled: those are lost.
+   */
   drop(): { trades: Trade[]; unjournaled: number } {
     const trades = this.#trades;
     const unjournaled = this.#seqs.filter((s) => s === 0).length;
     this.#trades = [];
     this.#seqs = [];
+    if (unjournaled) {
+      log.error("trades the journal could not store were lost with the primary write", {
+        dropped: unjournaled,
+      });
+    }
     return { trades, unjournaled };
   }
 

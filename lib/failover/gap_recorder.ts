@@ -19,6 +19,8 @@
  *   counted in `failed` and removed, so it cannot block the records behind it.
  * - The failover Redis gets one best-effort copy of each record when it is recorded; the primary
  *   is the system of record.
+ * - In a feeder group only the writer sends records to the primary: two feeders that saw
+ *   different source gaps never both describe the primary's stream.
  * - Gaps are logged by the feed; this module logs only a change of its own state (primary not
  *   answering, answering again) and failures.
  */
@@ -49,6 +51,11 @@ export interface GapRecorderDeps {
   /** Key prefix `P`. */
   prefix: string;
   now?: () => number;
+  /**
+   * In a feeder group, whether this feeder is the writer now: only the writer writes gap
+   * records to the primary (a standby's wait, stored, until it writes). @default always
+   */
+  mayWrite?: () => boolean;
 }
 
 export { DEFAULT_GAP_RECORDER_OPTIONS, type GapRecorderOptions };
@@ -166,6 +173,7 @@ export class GapRecorder {
   }
 
   async #flushOnce(): Promise<boolean> {
+    if (this.#deps.mayWrite && !this.#deps.mayWrite()) return this.pending() === 0;
     for (;;) {
       let batch: StoredGap[];
       try {

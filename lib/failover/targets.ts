@@ -13,8 +13,9 @@
 import { createRedis } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { parseRedisUrl, redactUrl } from "../redis/url.ts";
-import { TradeWriter } from "../redis/writer.ts";
+import { type EpochSource, TradeWriter } from "../redis/writer.ts";
 import { WriteProbe } from "../redis/write_probe.ts";
+import { confirmReplicas } from "./replicas.ts";
 import type { Redis } from "ioredis";
 
 export type Role = "primary" | "failover";
@@ -60,20 +61,40 @@ export interface RedisTarget {
   url: string;
 }
 
-/** Lazily connecting clients and writers for `url`; nothing is sent until first use. */
-export function openTarget(url: string, role: Role, config: TargetOptions): RedisTarget {
-  const parsed = parseRedisUrl(url, roleFlag(role));
-  // Failures surface through writes and probes, counted and logged once per change there.
+/**
+ * A lazy client for `url` with the target options, every command capped at `commandTimeoutMs`
+ * (null: no cap). Failures surface through commands, counted and logged by their callers.
+ */
+export function openClient(
+  url: string,
+  role: Role,
+  config: TargetOptions,
+  commandTimeoutMs: number | null,
+  connectionName: string,
+): Redis {
+  return createRedis(parseRedisUrl(url, roleFlag(role)), {
+    tlsCaFile: config.tlsCaFile ?? undefined,
+    tlsCaPem: config.tlsCaPem ?? undefined,
+    insecureTls: config.tlsInsecure,
+    sentinelPassword: config.sentinelPassword ?? undefined,
+    connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
+    commandTimeoutMs,
+    connectionName,
+  });
+}
+
+/**
+ * Lazily connecting clients and writers for `url`; nothing is sent until first use. With
+ * `epoch` (a feeder group), every trade write is fenced with it.
+ */
+export function openTarget(
+  url: string,
+  role: Role,
+  config: TargetOptions,
+  epoch?: EpochSource,
+): RedisTarget {
   const client = (commandTimeoutMs: number | null, connectionName: string) =>
-    createRedis(parsed, {
-      tlsCaFile: config.tlsCaFile ?? undefined,
-      tlsCaPem: config.tlsCaPem ?? undefined,
-      insecureTls: config.tlsInsecure,
-      sentinelPassword: config.sentinelPassword ?? undefined,
-      connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
-      commandTimeoutMs,
-      connectionName,
-    });
+    openClient(url, role, config, commandTimeoutMs, connectionName);
   const writerOptions = {
     prefix: config.prefix,
     maxTrades: config.maxTrades,
@@ -83,12 +104,25 @@ export function openTarget(url: string, role: Role, config: TargetOptions): Redi
   const replayRedis = client(null, "btcfeed-replay");
   return {
     redis,
-    writer: new TradeWriter(redis, writerOptions),
+    writer: new TradeWriter(redis, writerOptions, epoch),
     probe: new WriteProbe(redis, writerOptions),
     replayRedis,
-    replayWriter: new TradeWriter(replayRedis, writerOptions),
+    replayWriter: new TradeWriter(replayRedis, writerOptions, epoch),
     url: redactUrl(url),
   };
+}
+
+/**
+ * `WAIT` for `--primary-replicas` after a replayed batch, on the replay connection: `WAIT` covers
+ * only its own connection's writes, so asking on the live one would confirm nothing replayed.
+ * @throws ReplicaShortfall when fewer than `wanted` replicas confirmed within `timeoutMs`
+ */
+export function confirmReplayed(
+  target: RedisTarget,
+  wanted: number,
+  timeoutMs: number,
+): Promise<void> {
+  return confirmReplicas(target.replayRedis, wanted, timeoutMs);
 }
 
 /**

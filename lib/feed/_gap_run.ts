@@ -19,7 +19,7 @@ import { errorText } from "../redact.ts";
 import { sleep } from "../time.ts";
 import { isTradeIdText, marketName, type RawTrade, type Trade } from "../trade.ts";
 import { backfill, type BackfillResult, gapRecordOf, notBackfilled } from "./backfill.ts";
-import type { LastTrade, MarketSequencer } from "./sequencer.ts";
+import { firstFillId, type LastTrade, type MarketSequencer } from "./sequencer.ts";
 import type { HeldQueue } from "./_held_queue.ts";
 import type { PendingGap } from "./recovery_store.ts";
 import type { MarketPipelineInit, RecoveringGap } from "./pipeline_types.ts";
@@ -116,7 +116,7 @@ export class GapRun {
       reason: g.reason,
       afterTradeId: g.after.tradeId,
       resumeAfter: g.cursor.tradeId,
-      beforeTradeId: this.#held.first()?.tradeId ?? null,
+      beforeTradeId: this.#bound()?.tradeId ?? null,
     });
     const sink = {
       trades: (page: RawTrade[]) => this.#page(page),
@@ -129,7 +129,7 @@ export class GapRun {
         {
           afterTradeId: g.cursor.tradeId,
           afterTs: g.cursor.ts,
-          before: () => this.#held.first()?.tradeId ?? null,
+          before: () => this.#bound()?.tradeId ?? null,
         },
         sink,
         this.#init.backfill,
@@ -155,7 +155,7 @@ export class GapRun {
   /** Progress for the market's snapshot. */
   progress(): RecoveringGap {
     const g = this.#gap;
-    const bound = this.#held.first();
+    const bound = this.#bound();
     const remaining = bound && isTradeIdText(bound.tradeId) && isTradeIdText(g.cursor.tradeId)
       ? Number(BigInt(bound.tradeId) - BigInt(g.cursor.tradeId) - 1n)
       : null;
@@ -191,7 +191,7 @@ export class GapRun {
   #end(result: BackfillResult): GapEnd {
     const g = this.#gap;
     // Closed open-ended, the tape was quiet: a trade held since is released like any other.
-    const bound = result.closed && result.bound === null ? null : this.#held.first();
+    const bound = result.closed && result.bound === null ? null : this.#bound();
     const before = bound ?? (g.recovered > 0 ? nextAfter(g.cursor) : null);
     const spanned = !!before && isTradeIdText(before.tradeId) && isTradeIdText(g.after.tradeId) &&
       BigInt(before.tradeId) - BigInt(g.after.tradeId) > 1n;
@@ -219,9 +219,19 @@ export class GapRun {
     return { record, bridge: bound !== null };
   }
 
+  /**
+   * The first id the oldest held trade covers (an OKX aggregate covers `fills` ids ending at its
+   * own): the gap ends before it, so its fills are never fetched again.
+   */
+  #bound(): Point | null {
+    const t = this.#held.first();
+    if (!t || !isTradeIdText(t.tradeId)) return t;
+    return { tradeId: String(firstFillId(t, BigInt(t.tradeId))), ts: t.ts };
+  }
+
   #save(): void {
     const g = this.#gap;
-    const bound = this.#held.first();
+    const bound = this.#bound();
     try {
       this.#init.recovery?.savePending({
         market: this.#name,

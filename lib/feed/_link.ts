@@ -8,13 +8,17 @@
  * - Liveness counts text/binary messages and pongs to our pings; server ping frames do not count.
  * - The first cause wins: an HTTP status refused at the upgrade is what `onEnd` reports, not the
  *   generic error that follows it.
+ * - Every message the client sends (subscribes, keep-alive texts, ping frames and the pongs that
+ *   answer server pings; the automatic pong of `ws` is off) goes through a {@link SendPacer}
+ *   under the exchange's `outboundLimit`, so the link never sends more than the exchange allows.
  */
 
 import { Buffer } from "node:buffer";
 import type WebSocket from "ws";
-import type { KeepAlive } from "../exchanges/adapter.ts";
+import type { KeepAlive, OutboundLimit } from "../exchanges/adapter.ts";
 import type { Clock } from "../time.ts";
 import { errorText } from "../redact.ts";
+import { SendPacer } from "./_send_pacer.ts";
 
 /** Why a link ended. */
 export interface LinkEnd {
@@ -30,6 +34,8 @@ export interface LinkInit {
   keepAlive: KeepAlive;
   connectTimeoutMs: number;
   subscribe: string[];
+  /** The exchange's cap on messages sent per connection; null: none. */
+  outboundLimit: OutboundLimit | null;
   onOpen(link: Link): void;
   onText(link: Link, text: string): void;
   onEnd(link: Link, why: LinkEnd): void;
@@ -49,10 +55,21 @@ export class Link {
   #timers = new Map<string, unknown>();
   #end: LinkEnd = { error: null, status: null };
   #ended = false;
+  #pacer: SendPacer;
 
   constructor(init: LinkInit) {
     this.#init = init;
     this.url = init.url;
+    this.#pacer = new SendPacer(init.outboundLimit, {
+      text: (t) => this.#raw((ws) => ws.send(t)),
+      ping: () => this.#raw((ws) => ws.ping()),
+      pong: (d) => this.#raw((ws) => ws.pong(d)),
+    }, init.clock);
+  }
+
+  /** The link's outbound pacer (queue length, longest wait). */
+  get pacer(): SendPacer {
+    return this.#pacer;
   }
 
   get isOpen(): boolean {
@@ -66,6 +83,8 @@ export class Link {
         handshakeTimeout: this.#init.connectTimeoutMs,
         maxPayload: MAX_PAYLOAD_BYTES,
         perMessageDeflate: false,
+        // Pongs are sent by the pacer: they count against the exchange's message limit.
+        autoPong: false,
       });
     } catch (e) {
       this.#fail(`cannot connect: ${errorText(e)}`);
@@ -86,6 +105,7 @@ export class Link {
     ws.on("pong", () => {
       this.lastSeenAt = this.#init.clock.now();
     });
+    ws.on("ping", (data) => this.#pacer.pong(data));
     ws.on("error", (e) => this.#fail(errorText(e)));
     ws.on("close", (code) => {
       if (this.#end.error === null && !this.retired) {
@@ -116,13 +136,19 @@ export class Link {
     } else this.#finish();
   }
 
-  /** Sends text if the socket is open; false otherwise. */
-  send(text: string): boolean {
+  /** Queues text for sending under the exchange's limit (dropped if the socket closes first). */
+  send(text: string): void {
+    this.#pacer.text(text);
+  }
+
+  /** Runs one send on the open socket; false when it is not open or the send threw. */
+  #raw(op: (ws: WebSocket) => void): boolean {
     if (!this.#ws || this.#ws.readyState !== 1) return false;
     try {
-      this.#ws.send(text);
+      op(this.#ws);
       return true;
     } catch {
+      // A send on a dying socket fails; its close event follows.
       return false;
     }
   }
@@ -137,15 +163,7 @@ export class Link {
     if (clientMessage) {
       this.#every("client-ping", clientMessage.intervalMs, () => this.send(clientMessage.text));
     }
-    if (wsPingIntervalMs) {
-      this.#every("ws-ping", wsPingIntervalMs, () => {
-        try {
-          this.#ws?.ping();
-        } catch {
-          // A ping on a dying socket fails; its close event follows.
-        }
-      });
-    }
+    if (wsPingIntervalMs) this.#every("ws-ping", wsPingIntervalMs, () => this.#pacer.ping());
     this.#init.onOpen(this);
   }
 
@@ -191,6 +209,7 @@ export class Link {
   }
 
   #clearTimers(): void {
+    this.#pacer.stop();
     for (const t of this.#timers.values()) this.#init.clock.clearTimeout(t);
     this.#timers.clear();
   }

@@ -181,6 +181,7 @@ export class FeedConnection {
       keepAlive: adapter.keepAlive,
       connectTimeoutMs: this.options.connectTimeoutMs,
       subscribe: adapter.subscribeMessages(market),
+      outboundLimit: adapter.outboundLimit ?? null,
       onOpen: (l) => this.#onLinkOpen(l),
       onText: (l, text) => this.#onLinkText(l, text),
       onEnd: (l, why) => this.#onLinkEnd(l, why),

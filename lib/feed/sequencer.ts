@@ -10,6 +10,9 @@
  * - For contiguous exchanges a missing id range is never skipped silently: {@link MarketSequencer.accept}
  *   stops at the first trade beyond last + 1 and returns the gap plus the unprocessed rest, so the
  *   caller can backfill first. Only an explicit `bridge` lets a gap through.
+ * - A trade that aggregates `fills` exchange fills (OKX) covers the ids `tradeId - fills + 1` to
+ *   `tradeId`: it follows `last` without a gap when its first id is last + 1, and a gap before it
+ *   ends before its first id (those fills are the trade itself, never backfilled again).
  * - Ids are compared as BigInt, never as Number (Bybit's 19-digit ids exceed 2^53).
  * - The entry ID is `<ms>-<tradeId>` with ms = max(trade time, last ms); when that would not exceed
  *   the last ID (an exchange clock or id that went backwards), ms becomes last ms + 1 and
@@ -149,11 +152,12 @@ export class MarketSequencer {
           if (this.#last && t.ts > this.#last.ts + this.#regressionAfterMs) out.idRegressions++;
           continue;
         }
-        if (seq > this.#lastSeq + 1n && !options.bridge && this.#last) {
+        const first = firstFillId(t, seq);
+        if (first > this.#lastSeq + 1n && !options.bridge && this.#last) {
           out.gap = {
             afterTradeId: this.#last.tradeId,
             afterTs: this.#last.ts,
-            beforeTradeId: t.tradeId,
+            beforeTradeId: String(first),
             beforeTs: t.ts,
           };
           out.rest = raw.slice(i);
@@ -197,4 +201,12 @@ export class MarketSequencer {
     this.#recentOrder[this.#recentHead] = tradeId;
     this.#recentHead = (this.#recentHead + 1) % this.#recentLimit;
   }
+}
+
+/** The id of the first exchange fill `t` stands for (its own id unless it aggregates fills). */
+export function firstFillId(t: RawTrade, seq: bigint): bigint {
+  const n = t.fills;
+  if (n === undefined || !Number.isSafeInteger(n) || n <= 1) return seq;
+  const first = seq - BigInt(n - 1);
+  return first < 0n ? 0n : first;
 }

@@ -10,6 +10,16 @@ import type { RestStatus } from "../domain.ts";
 /** Counters of the whole stream: name, help, value in the status (absent in older files: 0). */
 export const SCALAR_COUNTERS: [string, string, (s: StreamStatus) => number | undefined][] = [
   [
+    "btcfeed_fenced_writes_total",
+    "Writes refused by a newer writer's fence (feeder group): this feeder stepped back.",
+    (s) => s.counters.fenced,
+  ],
+  [
+    "btcfeed_lease_acquisitions_total",
+    "Times this feeder took its group's writer lease (0 outside a group).",
+    (s) => s.group?.acquisitions ?? 0,
+  ],
+  [
     "btcfeed_trades_received_total",
     "Trades received from all exchanges.",
     (s) => s.counters.tradesReceived,
@@ -154,6 +164,21 @@ export const SCALAR_GAUGES: [string, string, (s: StreamStatus) => number][] = [
     "btcfeed_outbox_error",
     "1 while the outbox reports a disk error.",
     (s) => s.outbox.lastError ? 1 : 0,
+  ],
+  [
+    "btcfeed_lease_epoch",
+    "The fencing epoch this feeder writes with while it is its group's writer, else 0.",
+    (s) => s.group?.epoch ?? 0,
+  ],
+  [
+    "btcfeed_group_feeders",
+    "Live feeders of this feeder's group, as it last saw them (0 outside a group).",
+    (s) => s.group?.members.length ?? 0,
+  ],
+  [
+    "btcfeed_group_writer_present",
+    "1 while some feeder of the group holds the writer lease, as this one last read it.",
+    (s) => s.group?.writer ? 1 : 0,
   ],
   [
     "btcfeed_sync_done",

@@ -25,7 +25,7 @@ import { type LatencyTarget, RedisLatency } from "./latency.ts";
 
 export { LATENCY_BUCKETS_SECONDS } from "./latency.ts";
 
-const MODES: Mode[] = ["primary", "failover", "syncing"];
+const MODES: Mode[] = ["primary", "failover", "syncing", "standby"];
 
 /** Options of {@link StreamMetrics}. */
 export interface StreamMetricsOptions {
@@ -143,6 +143,21 @@ function defineStreamGauges(d: Definer): void {
   for (const [name, help, value] of SCALAR_GAUGES) {
     d.gauge(name, help, [], (g, s) => g.set(value(s)));
   }
+  d.gauge("btcfeed_role", "1 for this feeder's role in its group (writer, standby).", ["role"], (
+    g,
+    s,
+  ) => {
+    if (!s.group) return;
+    for (const role of ["writer", "standby"]) g.set({ role }, s.group.role === role ? 1 : 0);
+  });
+  d.gauge("btcfeed_group_market_feeders", "Live feeders of the group per market.", ["market"], (
+    g,
+    s,
+  ) => {
+    for (const market of Object.keys(s.group ? s.markets : {})) {
+      g.set({ market }, s.group!.members.filter((m) => m.live.includes(market)).length);
+    }
+  });
   d.gauge("btcfeed_redis_up", "1 while a Redis target answers probes.", ["target"], (g, s) => {
     g.set({ target: "primary" }, s.primary.healthy ? 1 : 0);
     if (s.failover.url !== null) g.set({ target: "failover" }, s.failover.healthy ? 1 : 0);

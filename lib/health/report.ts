@@ -18,7 +18,9 @@
  *   {@link RESTART_THRESHOLDS}`.warn` starts in 10 minutes; the primary a read-only replica or
  *   loading its dataset (the stream's write probe says so: health's own PING cannot); an
  *   exchange's REST rate-limiting or banning backfill.
- * - `pass` (exit 0): otherwise — on the primary with fresh data.
+ * - `pass` (exit 0): otherwise — on the primary with fresh data; in a feeder group, also a
+ *   standby that journals while another feeder writes (`group:role`, see _feed_checks.ts; no
+ *   writer in the group warns).
  * - exit 3 (UNKNOWN) is for when the check itself cannot run (unreadable data directory,
  *   unparseable status): {@link unknownReport} still yields a document (status `fail`, since
  *   health+json has no "unknown") so `--json` consumers always get JSON.
@@ -42,6 +44,7 @@ import { fmt, oneLine, round1, round2 } from "./_format.ts";
 import { type Add, addProcessChecks, droppedCheck } from "./_process_checks.ts";
 import { primaryWritesCheck, reconciliationCheck } from "./_primary_writes.ts";
 import { gapChecks, restChecks } from "./rest_checks.ts";
+import { groupCheck, marketState } from "./_feed_checks.ts";
 
 export { bytes } from "./_format.ts";
 
@@ -112,7 +115,8 @@ function streamView(input: HealthInput): StreamView {
 }
 
 function addRunningChecks(add: Add, s: StreamStatus, nowMs: number): void {
-  const onFailoverPath = s.mode !== "primary" || s.forced;
+  const onFailoverPath = (s.mode !== "primary" && s.mode !== "standby") || s.forced;
+  if (s.group) add("group:role", groupCheck(s, s.group, nowMs));
   add("stream:mode", {
     componentType: "system",
     observedValue: s.mode,
@@ -211,19 +215,6 @@ function addMarketChecks(add: Add, input: HealthInput, running: boolean): void {
   }
 }
 
-function marketState(market: string, m: MarketStatus): Omit<HealthCheck, "time"> {
-  return {
-    componentType: "component",
-    observedValue: m.state,
-    status: m.state === "blocked" || m.outlier ? "warn" : "pass",
-    output: m.state === "blocked"
-      ? `${market}: blocked by the exchange${m.lastError ? `: ${m.lastError}` : ""}`
-      : m.outlier
-      ? `${market}: price strays from the other markets, left out of the consolidated price`
-      : `${market}: ${m.state}`,
-  };
-}
-
 function summarize(
   input: HealthInput,
   checks: Record<string, HealthCheck[]>,
@@ -295,6 +286,6 @@ function passSummary(input: HealthInput, running: boolean): string {
   if (!input.status || !running) return "";
   const markets = marketsOf(input).length;
   const latency = input.probes.primary.latencyMs;
-  return `primary mode, ${markets} market${markets === 1 ? "" : "s"} fresh` +
+  return `${input.status.mode} mode, ${markets} market${markets === 1 ? "" : "s"} fresh` +
     (latency !== null ? `, primary ${round2(latency)} ms` : "");
 }

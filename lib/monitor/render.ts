@@ -10,6 +10,7 @@ import pc from "picocolors";
 import type { MarketStatus, RedisTargetStatus, StreamStatus } from "../runtime/status.ts";
 import { DEFAULT_HEALTH_OPTIONS } from "../health/types.ts";
 import { bar, count, cut, duration, fit, sparkline } from "./_text.ts";
+import { groupLines } from "./_group_lines.ts";
 
 /** What one frame shows. */
 export interface MonitorSnapshot {
@@ -93,6 +94,7 @@ function dashboard(
     target("primary", s.primary, c),
     target("failover", s.failover, c),
     outboxLine(s, c),
+    ...groupLines(s, c),
     ...tradesLines(s.counters, c),
     "",
   ];

@@ -24,9 +24,12 @@
  *   collision never half-writes a trade. The writer returns both `BTCFEED_` replies as per-chunk
  *   rejections (see writer.ts), not as a failed write.
  *
- * KEYS: trades, last, candles, btcLast, legacy price, legacy update time, legacy history.
+ * - Fenced (group mode, `_fence_lua.ts`): a call whose writer epoch is below the market's fence
+ *   fails with `BTCFEED_FENCED` and writes nothing; the writer turns it into a `FencedError`.
+ *
+ * KEYS: trades, last, candles, btcLast, legacy price, legacy update time, legacy history, fence.
  * ARGV: market, maxTrades, consolidated (0/1), legacy (0/1), trades channel, legacy channel,
- * candle retention minutes, then ONE argument per trade (see {@link encodeTradeArg}): the 7 fields
+ * candle retention minutes, writer epoch ('' outside a group), then ONE argument per trade (see {@link encodeTradeArg}): the 7 fields
  * `id tradeId price size side ts receivedAt` joined by single spaces. None of them can contain a
  * space, and one argument per trade instead of seven more than halves the client's RESP encoding
  * and the script's argument handling (measured: 3.0 -> 1.2 us per trade on the client).
@@ -42,12 +45,13 @@
 import { createHash } from "node:crypto";
 import type { Trade } from "../trade.ts";
 import { APPLY_LUA_HELPERS } from "./_apply_lua.ts";
+import { FENCE_LUA } from "./_fence_lua.ts";
 import { LEGACY_HISTORY_LENGTH } from "./keys.ts";
 
 /** Number of ARGV entries before the first trade. */
-export const APPLY_HEADER_ARGS = 7;
+export const APPLY_HEADER_ARGS = 8;
 /** Number of KEYS the script takes. */
-export const APPLY_NUM_KEYS = 7;
+export const APPLY_NUM_KEYS = 8;
 
 /** The Lua source of the apply script. */
 export const APPLY_SCRIPT = `
@@ -60,7 +64,7 @@ local FIRST = ${APPLY_HEADER_ARGS + 1}
 local find, sub, rep, fmt, byte, match =
   string.find, string.sub, string.rep, string.format, string.byte, string.match
 local POW10 = {[0] = 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
-
+${FENCE_LUA}
 ${APPLY_LUA_HELPERS}
 if not find(market, '^[a-z][a-z0-9]*:[A-Z0-9]+%-[A-Z0-9]+$') then
   return redis.error_reply('BTCFEED_INVALID market')

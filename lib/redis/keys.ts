@@ -19,6 +19,8 @@ export interface MarketKeys {
   candles: string;
   /** Stream where the feed records detected source gaps: `P:{<market>}:gaps`. */
   gaps: string;
+  /** String, the highest writer epoch that wrote the market (group mode): `P:{<market>}:fence`. */
+  fence: string;
 }
 
 /** The keys of `market` under `prefix`. */
@@ -29,6 +31,7 @@ export function marketKeys(prefix: string, market: string): MarketKeys {
     last: `${base}:last`,
     candles: `${base}:candles:1m`,
     gaps: `${base}:gaps`,
+    fence: `${base}:fence`,
   };
 }
 
@@ -43,6 +46,20 @@ export function btcLastKey(prefix: string): string {
  */
 export function probeKey(prefix: string): string {
   return `${prefix}:{btcfeed:probe}:write`;
+}
+
+/**
+ * The keys of a feeder group (`--group`), all in the hash tag `{feeders:<group>}` so the lease
+ * scripts touch one slot: `lease` (string `<feederId> <epoch>` with a TTL, the writer lease),
+ * `epoch` (counter, incremented by every acquisition), `members` (hash, feeder id -> JSON
+ * heartbeat of each feeder).
+ */
+export function groupKeys(
+  prefix: string,
+  group: string,
+): { lease: string; epoch: string; members: string } {
+  const base = `${prefix}:{feeders:${group}}`;
+  return { lease: `${base}:lease`, epoch: `${base}:epoch`, members: `${base}:members` };
 }
 
 /** Pub/sub channel with the JSON of each applied trade: `P:trades`. */

@@ -76,6 +76,8 @@ export function writePathCommands(o: WriteProbeOptions): string[][] {
     ["HSET", btcLastKey(o.prefix), "f", "v"],
     ["PUBLISH", tradesChannel(o.prefix), "m"],
     ["XADD", k.gaps, "MAXLEN", "~", "1", "1-1", "f", "v"],
+    ["GET", k.fence],
+    ["SET", k.fence, "1"],
   ];
   if (o.legacyKeys) {
     commands.push(

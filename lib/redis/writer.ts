@@ -22,6 +22,9 @@
  *   script text once per pipeline, not per chunk.
  * - A lazy client that never connected is connected first (with no offline queue it would reject
  *   every command); after that, a disconnected client makes `apply()` reject at once.
+ * - Fencing (group mode): with an epoch source, every call carries the writer's epoch and the
+ *   script refuses it below the market's fence (`BTCFEED_FENCED`, nothing written); `apply()`
+ *   then rejects with a {@link FencedError}: another feeder writes now, this one must step back.
  * - Not Redis Cluster-safe yet: the per-market keys share a hash tag, but `P:btc:last` and the
  *   legacy keys are in other slots and go through the same script call.
  */
@@ -65,6 +68,17 @@ export class TradeWriteError extends Error {
   }
 }
 
+/**
+ * A write refused because a newer writer raised the market's fence (group mode): this feeder
+ * lost the writer lease. Nothing of the refused chunk was written.
+ */
+export class FencedError extends TradeWriteError {
+  override name = "FencedError";
+}
+
+/** The writer's lease epoch at the time of a write; null outside a group (no fence check). */
+export type EpochSource = () => number | null;
+
 /** A trade that can never be written (bad field); nothing of the batch was sent. */
 export class InvalidTradeError extends Error {
   override name = "InvalidTradeError";
@@ -80,9 +94,13 @@ export class InvalidTradeError extends Error {
 export class TradeWriter {
   readonly #redis: Redis;
   readonly #options: WriterOptions;
+  readonly #epoch: EpochSource;
 
-  /** @throws RangeError when an option is out of range. */
-  constructor(redis: Redis, options: Partial<WriterOptions> = {}) {
+  /**
+   * `epoch` fences every call (group mode); absent: no fence check.
+   * @throws RangeError when an option is out of range.
+   */
+  constructor(redis: Redis, options: Partial<WriterOptions> = {}, epoch: EpochSource = () => null) {
     const o = { ...DEFAULT_WRITER_OPTIONS, ...options };
     if (!Number.isSafeInteger(o.maxTrades) || o.maxTrades < 1) {
       throw new RangeError(`maxTrades must be a positive integer, got ${o.maxTrades}`);
@@ -97,6 +115,7 @@ export class TradeWriter {
     }
     this.#redis = redis;
     this.#options = o;
+    this.#epoch = epoch;
   }
 
   /** The effective options. */
@@ -148,6 +167,9 @@ export class TradeWriter {
       throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
     }
     for (const [i, [err]] of replies.entries()) {
+      if (err && /^BTCFEED_FENCED /.test(err.message)) {
+        throw new FencedError(`write fenced: ${errorText(err)}`, { cause: err });
+      }
       if (err && !(i > 0 && rejectionReason(err))) {
         throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
       }
@@ -171,6 +193,7 @@ export class TradeWriter {
     const chunks: Trade[][] = [];
     const btcLast = btcLastKey(o.prefix);
     const channel = tradesChannel(o.prefix);
+    const epoch = this.#epoch();
     for (const [market, list] of byMarket) {
       const keys = marketKeys(o.prefix, market);
       const consolidated = isConsolidated(market) ? "1" : "0";
@@ -184,6 +207,7 @@ export class TradeWriter {
           LEGACY_KEYS.price,
           LEGACY_KEYS.updateTime,
           LEGACY_KEYS.history,
+          keys.fence,
           market,
           o.maxTrades,
           consolidated,
@@ -191,6 +215,7 @@ export class TradeWriter {
           channel,
           LEGACY_KEYS.channel,
           o.candleRetentionMinutes,
+          epoch === null ? "" : String(epoch),
         ];
         for (const t of chunk) args.push(encodeTradeArg(t));
         pipeline.evalsha(APPLY_SCRIPT_SHA, APPLY_NUM_KEYS, ...args);

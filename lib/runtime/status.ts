@@ -76,6 +76,41 @@ export interface RedisTargetStatus {
   reason?: RedisFailureReason | null;
 }
 
+/** A feeder of the group as this one last saw it (its heartbeat record). */
+export interface GroupMemberStatus {
+  id: string;
+  role: "writer" | "standby";
+  epoch: number | null;
+  /** Its clock when it published, ms since the epoch. */
+  at: number;
+  /** Age of that heartbeat on this feeder's clock when the status was written. */
+  ageMs: number;
+  /** Markets whose exchange connection is live there. */
+  live: string[];
+  /** Rows pending in its journal. */
+  pending: number;
+}
+
+/** This feeder's place in its group (`--group`); absent outside a group. */
+export interface GroupStatus {
+  name: string;
+  feederId: string;
+  role: "writer" | "standby";
+  /** The epoch this feeder writes with while it is the writer, else null. */
+  epoch: number | null;
+  /** Who holds the writer lease, as last read from the primary; null: nobody (or unknown). */
+  writer: { id: string; epoch: number } | null;
+  leaseMs: number;
+  /** Times this run took the lease. */
+  acquisitions: number;
+  /** Live feeders of the group (this one included), by id. */
+  members: GroupMemberStatus[];
+  /** When the group view was last read (ms since the epoch); null: never. */
+  viewAt: number | null;
+  /** The last lease or group-view failure; null after the next success. */
+  lastError: string | null;
+}
+
 export interface StreamStatus {
   version: 1;
   pid: number;
@@ -107,6 +142,8 @@ export interface StreamStatus {
     primaryResets: number;
     /** Journaled trades made pending again to repair such a primary. */
     reconciledTrades: number;
+    /** Writes refused by a newer writer's fence (group mode): this feeder stepped back. */
+    fenced: number;
   };
   /** True from a detected primary reset until the journal's re-applied trades are written. */
   repairing?: boolean;
@@ -138,6 +175,8 @@ export interface StreamStatus {
   starts?: number[];
   /** Store files moved aside as corrupt and not yet salvaged by `btcfeed sync --recover`. */
   storeSetAside?: string[];
+  /** The feeder group (`--group`); absent or null outside a group. */
+  group?: GroupStatus | null;
 }
 
 /** The part of the status the failover core owns. */
@@ -152,6 +191,7 @@ export type CoreStatus = Pick<
   | "primary"
   | "failover"
   | "repairing"
+  | "group"
 >;
 
 /** The failover core's counters. */
@@ -174,6 +214,7 @@ export function zeroCounters(): CoreCounters {
     replicaShortfalls: 0,
     primaryResets: 0,
     reconciledTrades: 0,
+    fenced: 0,
   };
 }
 

@@ -5,10 +5,8 @@
  * Invariant: a retried letter is pending exactly once, in its own place.
  */
 
-import type { StatementSync } from "node:sqlite";
-import type { Row, SQL } from "./_journal_sql.ts";
-
-type Statements = Record<keyof typeof SQL, StatementSync>;
+import type { Row } from "./_journal_sql.ts";
+import type { Statements } from "./_journal_conn.ts";
 
 /** A `deadRows` row: the dead letter, its market's id and watermark, whether its row exists. */
 type DeadRow = Row & { market_id: number; acked_seq: number; present: number };

@@ -115,6 +115,7 @@ export const SQL = {
   oldest: `SELECT ${POINT} FROM journal o WHERE o.market_id = ? ORDER BY o.seq LIMIT 1`,
   ackedDesc: `SELECT ${POINT} FROM journal o WHERE o.market_id = ? AND o.seq <= ? ` +
     "ORDER BY o.seq DESC",
+  ackedAsc: `SELECT ${POINT} FROM journal o WHERE o.market_id = ? AND o.seq > ? ORDER BY o.seq`,
   liveBetween: `SELECT count(*) AS n FROM journal o WHERE o.market_id = ? AND o.seq > ? ` +
     `AND o.seq <= ? AND ${LIVE}`,
   setAcked: "UPDATE markets SET acked_seq = ? WHERE id = ?",

@@ -5,18 +5,10 @@
  * touch a pending row or a market's newest acknowledged row.
  */
 
-import type { StatementSync } from "node:sqlite";
 import { compareEntryIds, type Trade } from "../trade.ts";
 import type { JournalOptions } from "../defaults.ts";
-import {
-  INSERT_ROWS,
-  type MarketRow,
-  type PointRow,
-  type SQL,
-  tradeParams,
-} from "./_journal_sql.ts";
-
-type Statements = Record<keyof typeof SQL, StatementSync>;
+import { INSERT_ROWS, type MarketRow, type PointRow, tradeParams } from "./_journal_sql.ts";
+import type { Statements } from "./_journal_conn.ts";
 
 /**
  * Inserts `trades` in order, keeps each market's newest-ever record and row count, adds them to
@@ -46,6 +38,23 @@ export function insertRows(
   for (const [id, [t, n]] of last) s.setLast.run(t.tradeId, t.ts, t.id, n, id);
   if (trades.length > 0) s.addDepth.run(trades.length);
   return { seqs, added };
+}
+
+/**
+ * Moves `m`'s watermark forward past its rows with an entry ID at or below `entryId` (the
+ * primary already has them, written by another feeder); returns how many left the pending set.
+ */
+export function advanceMarket(s: Statements, m: MarketRow, entryId: string): number {
+  let to = m.acked_seq;
+  for (const r of s.ackedAsc.iterate(m.id, m.acked_seq) as Iterable<PointRow>) {
+    if (compareEntryIds(r.id, entryId) > 0) break;
+    to = Number(r.seq);
+  }
+  if (to === m.acked_seq) return 0;
+  const n = Number((s.liveBetween.get(m.id, m.acked_seq, to) as { n: number }).n);
+  s.setAcked.run(to, m.id);
+  if (n) s.addDepth.run(-n);
+  return n;
 }
 
 /** Moves `m`'s watermark below its retained rows with an entry ID above `entryId`; returns how many became pending. */

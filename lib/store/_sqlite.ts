@@ -75,6 +75,17 @@ export function prepareAll<K extends string>(
   ) as Record<K, StatementSync>;
 }
 
+/** Bytes on disk of the store file at `path` plus its WAL (0 for a missing part). */
+export function storeBytes(path: string): number {
+  let total = 0;
+  for (const suffix of ["", "-wal"]) {
+    try {
+      total += Deno.statSync(path + suffix).size;
+    } catch { /* no WAL right now */ }
+  }
+  return total;
+}
+
 /** SQLite's primary result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB. */
 const CORRUPT_CODES = new Set([11, 26]);
 /** `db.exec` errors carry no `errcode`, only SQLite's message. */

@@ -42,38 +42,32 @@
  *   (O(1), exact).
  */
 
-import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Trade } from "../trade.ts";
 import { reviveDead } from "./_journal_dead.ts";
 import { Lease, type LeaseInfo } from "./lease.ts";
-import { immediate, openStore, prepareAll } from "./_sqlite.ts";
-import {
-  type AppendOutcome,
-  appendOutcome,
-  type CommitResult,
-  type DeadLetterRow,
-  type JournalPoint,
-  type JournalRow,
-  type LastAppended,
-  type MarketSummary,
+import { openStore, storeBytes } from "./_sqlite.ts";
+import type {
+  AppendOutcome,
+  CommitResult,
+  DeadLetterRow,
+  JournalPoint,
+  JournalRow,
+  LastAppended,
+  MarketSummary,
 } from "./journal_types.ts";
 import {
   classifySqliteError,
-  type GroupRow,
   initSchema,
-  isStorable,
   JournalError,
   type LastRow,
-  type MarketRow,
   type PointRow,
-  type Row,
-  SQL,
   toLastAppended,
   toPoint,
-  toTrade,
 } from "./_journal_sql.ts";
-import { errorText } from "../redact.ts";
-import { evictTail, insertRows, pruneTail, rewindMarket } from "./_journal_tail.ts";
+import { advanceMarket, pruneTail, rewindMarket } from "./_journal_tail.ts";
+import { JournalConn } from "./_journal_conn.ts";
+import { commitTrades } from "./_journal_append.ts";
+import { listDeadLetters, peekPending, pendingSummary } from "./_journal_reads.ts";
 import { DEFAULT_JOURNAL_OPTIONS, type JournalOptions } from "../defaults.ts";
 
 export { classifySqliteError, JournalError };
@@ -87,18 +81,16 @@ export class Journal {
   /** `<dataDir>/outbox.sqlite`. */
   readonly path: string;
   readonly options: Readonly<JournalOptions>;
-  #db: DatabaseSync;
+  #c: JournalConn;
   #lease: Lease;
   #marketIds = new Map<string, number>();
-  #s: Record<keyof typeof SQL, StatementSync>;
   #closed = false;
 
-  private constructor(path: string, db: DatabaseSync, options: JournalOptions) {
+  private constructor(path: string, c: JournalConn, options: JournalOptions) {
     this.path = path;
-    this.#db = db;
+    this.#c = c;
     this.options = options;
-    this.#lease = new Lease(db);
-    this.#s = prepareAll(db, SQL);
+    this.#lease = new Lease(c.db);
   }
 
   /**
@@ -109,16 +101,12 @@ export class Journal {
   static open(dataDir: string, options: Partial<JournalOptions> = {}): Journal {
     const opts = { ...DEFAULT_JOURNAL_OPTIONS, ...options };
     const { db, path } = openStore(dataDir, opts, initSchema);
-    return new Journal(path, db, opts);
+    return new Journal(path, new JournalConn(db), opts);
   }
 
   /** The fsync policy in force on this connection, as SQLite reports it (`PRAGMA synchronous`). */
   synchronous(): "FULL" | "NORMAL" | "OTHER" {
-    const v = Number(
-      (this.#guard(() => this.#db.prepare("PRAGMA synchronous").get()) as { synchronous: number })
-        .synchronous,
-    );
-    return v === 2 ? "FULL" : v === 1 ? "NORMAL" : "OTHER";
+    return this.#c.guard(() => this.#c.synchronous());
   }
 
   /** The limit of pending trades. */
@@ -133,63 +121,17 @@ export class Journal {
 
   /** Like {@link append}, and also says which trades were stored under which seqs. */
   commit(trades: readonly Trade[]): CommitResult {
-    const valid = trades.filter(isStorable);
-    const invalid = trades.length - valid.length;
-    if (valid.length === 0) return { outcome: appendOutcome(0, invalid, 0), stored: [], seqs: [] };
-    let seqs: number[];
-    try {
-      seqs = this.#insertOrEvict(valid);
-    } catch (e) {
-      const reason = classifySqliteError(e);
-      const cause = e instanceof JournalError ? e.cause : e;
-      const message = `outbox append of ${valid.length} trades failed (${reason}): ${
-        errorText(cause)
-      }`;
-      return {
-        outcome: { ok: false, reason, appended: 0, dropped: trades.length, message },
-        stored: [],
-        seqs: [],
-      };
-    }
-    const fit = seqs.length;
-    return {
-      outcome: appendOutcome(fit, invalid, valid.length - fit),
-      stored: fit === valid.length ? valid : valid.slice(0, fit),
-      seqs,
-    };
-  }
-
-  #insertOrEvict(valid: Trade[]): number[] {
-    try {
-      return this.#insert(valid);
-    } catch (e) {
-      if (classifySqliteError(e) !== "disk_full") throw e;
-      if (this.#write(() => evictTail(this.#s, Math.max(valid.length, 1_000))) === 0) throw e;
-      return this.#insert(valid);
-    }
-  }
-
-  #insert(valid: Trade[]): number[] {
-    const { seqs, added } = this.#write(() => {
-      const fit = Math.max(0, Math.min(valid.length, this.options.maxTrades - this.depth()));
-      return insertRows(this.#s, this.#marketIds, valid.slice(0, fit));
-    });
-    // Market ids learnt in a transaction are cached only once it committed.
-    for (const [name, id] of added) this.#marketIds.set(name, id);
-    return seqs;
+    return commitTrades(this.#c, this.#marketIds, this.options.maxTrades, trades);
   }
 
   /** Up to `limit` pending rows with `seq > afterSeq`, oldest first. */
   peek(limit: number, afterSeq = 0): JournalRow[] {
-    const rows = this.#guard(() =>
-      this.#s.peek.all(Math.max(afterSeq, this.#minAcked()), Math.max(0, limit))
-    ) as Row[];
-    return rows.map((r) => ({ seq: r.seq, trade: toTrade(r) }));
+    return peekPending(this.#c, limit, afterSeq);
   }
 
   /** The newest seq stored (pending or retained), 0 when empty. */
   maxSeq(): number {
-    return Number((this.#guard(() => this.#s.maxSeq.get()) as { seq: number }).seq);
+    return this.#c.guard(() => this.#c.number("maxSeq", "seq"));
   }
 
   /**
@@ -197,33 +139,36 @@ export class Journal {
    * they join the retained tail. Returns how many left the pending set.
    */
   ack(upToSeq: number): number {
-    return this.#write(() => {
-      const min = this.#minAcked();
+    const c = this.#c;
+    return c.write(() => {
+      const min = c.minAcked();
       // Never past the newest row: rows appended later must not be born acknowledged.
-      upToSeq = Math.min(upToSeq, Number((this.#s.maxSeq.get() as { seq: number }).seq));
+      upToSeq = Math.min(upToSeq, c.number("maxSeq", "seq"));
       if (upToSeq <= min) return 0;
-      const n = Number((this.#s.pendingUpTo.get(min, upToSeq) as { n: number }).n);
-      this.#s.ack.run(upToSeq);
-      if (n) this.#s.addDepth.run(-n);
+      const n = c.number("pendingUpTo", "n", min, upToSeq);
+      c.s.ack.run(upToSeq);
+      if (n) c.s.addDepth.run(-n);
       return n;
     });
   }
 
   /** Moves pending rows to the dead letters atomically; returns how many (a row moves once). */
   deadLetter(rows: readonly JournalRow[], reason: string, now = Date.now()): number {
-    return this.#write(() => {
+    const s = this.#c.s;
+    return this.#c.write(() => {
       let n = 0;
-      for (const { seq } of rows) n += Number(this.#s.dead.run(reason, now, seq).changes);
-      if (n) this.#s.addDepth.run(-n);
+      for (const { seq } of rows) n += Number(s.dead.run(reason, now, seq).changes);
+      if (n) s.addDepth.run(-n);
       return n;
     });
   }
 
   /** Whether retention ever removed a row of `market` (its older trades are gone from disk). */
   hasPruned(market: string): boolean {
-    const m = this.#marketRow(market);
-    if (!m) return false;
-    return Number((this.#guard(() => this.#s.pruned.get(m.id)) as { n: number }).n) > 0;
+    return this.#c.guard(() => {
+      const m = this.#c.marketRow(market);
+      return m ? this.#c.number("pruned", "n", m.id) > 0 : false;
+    });
   }
 
   /**
@@ -231,28 +176,23 @@ export class Journal {
    * now pending, or null (nothing moved) unless `holder` holds the replay lease.
    */
   retryDeadLetters(holder: string, now = Date.now()): number[] | null {
-    return this.#write(() => {
-      if (Number((this.#s.leaseHeld.get(holder, now) as { n: number }).n) === 0) return null;
-      return reviveDead(this.#s);
-    });
+    const c = this.#c;
+    return c.write(() => c.number("leaseHeld", "n", holder, now) === 0 ? null : reviveDead(c.s));
   }
 
   /** Rows in the dead-letter table. */
   deadLetterCount(): number {
-    return Number((this.#guard(() => this.#s.deadCount.get()) as { n: number }).n);
+    return this.#c.guard(() => this.#c.number("deadCount", "n"));
   }
 
   /** Up to `limit` dead-lettered rows, oldest first. */
   deadLetters(limit: number): DeadLetterRow[] {
-    const rows = this.#guard(() =>
-      this.#s.deadList.all(limit)
-    ) as (Row & { reason: string; at: number })[];
-    return rows.map((r) => ({ seq: r.seq, trade: toTrade(r), reason: r.reason, at: r.at }));
+    return listDeadLetters(this.#c, limit);
   }
 
   /** Pending trades: the outbox's depth (a counter kept with the rows: O(1)). */
   depth(): number {
-    return Number((this.#guard(() => this.#s.depth.get()) as { value: number }).value);
+    return this.#c.guard(() => this.#c.number("depth", "value"));
   }
 
   /** True when `maxTrades` or more trades are pending. */
@@ -262,29 +202,12 @@ export class Journal {
 
   /** Bytes on disk: the database file plus its WAL. */
   bytes(): number {
-    let total = 0;
-    for (const suffix of ["", "-wal"]) {
-      try {
-        total += Deno.statSync(this.path + suffix).size;
-      } catch { /* no WAL right now */ }
-    }
-    return total;
+    return storeBytes(this.path);
   }
 
   /** Per market: pending count and the oldest/newest pending trade. O(depth). */
   summary(): MarketSummary[] {
-    return this.#guard(() => {
-      const groups = this.#s.groups.all(this.#minAcked()) as unknown as GroupRow[];
-      const idAt = (seq: number) => String((this.#s.entryIdAt.get(seq) as { id: string }).id);
-      return groups.map((g) => ({
-        market: g.market,
-        count: g.count,
-        firstSeq: g.first_seq,
-        lastSeq: g.last_seq,
-        firstId: idAt(g.first_seq),
-        lastId: idAt(g.last_seq),
-      }));
-    });
+    return pendingSummary(this.#c);
   }
 
   /**
@@ -292,22 +215,22 @@ export class Journal {
    * or pruned; null when none was. Seeds the feed's gap and duplicate checks at start-up.
    */
   lastTrade(market: string): LastAppended | null {
-    return toLastAppended(this.#guard(() => this.#s.lastOf.get(market)) as LastRow | undefined);
+    return toLastAppended(this.#c.guard(() => this.#c.s.lastOf.get(market)) as LastRow | undefined);
   }
 
   /** The newest acknowledged (not dead-lettered) row of `market`, null when none is retained. */
   lastAcked(market: string): JournalPoint | null {
-    return this.#guard(() => {
-      const m = this.#marketRow(market);
-      return m ? toPoint(this.#s.lastAcked.get(m.id, m.acked_seq) as PointRow | undefined) : null;
+    return this.#c.guard(() => {
+      const m = this.#c.marketRow(market);
+      return m ? toPoint(this.#c.s.lastAcked.get(m.id, m.acked_seq) as PointRow | undefined) : null;
     });
   }
 
   /** The oldest row of `market` still in the journal (pending or retained), null when none. */
   oldestRetained(market: string): JournalPoint | null {
-    return this.#guard(() => {
-      const m = this.#marketRow(market);
-      return m ? toPoint(this.#s.oldest.get(m.id) as PointRow | undefined) : null;
+    return this.#c.guard(() => {
+      const m = this.#c.marketRow(market);
+      return m ? toPoint(this.#c.s.oldest.get(m.id) as PointRow | undefined) : null;
     });
   }
 
@@ -318,9 +241,17 @@ export class Journal {
    * mode first), since {@link ack} declares every pending row up to a seq written.
    */
   rewindAfter(market: string, entryId: string): number {
-    return this.#write(() => {
-      const m = this.#marketRow(market);
-      return m ? rewindMarket(this.#s, m, entryId) : 0;
+    return this.#c.write(() => {
+      const m = this.#c.marketRow(market);
+      return m ? rewindMarket(this.#c.s, m, entryId) : 0;
+    });
+  }
+
+  /** Acknowledges `market`'s rows at or below `entryId` (the primary has them); how many. */
+  ackThrough(market: string, entryId: string): number {
+    return this.#c.write(() => {
+      const m = this.#c.marketRow(market);
+      return m ? advanceMarket(this.#c.s, m, entryId) : 0;
     });
   }
 
@@ -330,22 +261,22 @@ export class Journal {
    * Returns how many went; call again while it returns more than 0.
    */
   prune(now = Date.now()): number {
-    return this.#write(() => pruneTail(this.#s, this.options, now));
+    return this.#c.write(() => pruneTail(this.#c.s, this.options, now));
   }
 
   /** Takes the replay lease; see lease.ts for when a held lease may be taken over. */
   acquireLease(holder: string, ttlMs: number, now = Date.now()): boolean {
-    return this.#guard(() => this.#lease.acquire(holder, ttlMs, now));
+    return this.#c.guard(() => this.#lease.acquire(holder, ttlMs, now));
   }
 
   /** Extends the lease; false means it was lost and the replayer must stop (fencing). */
   renewLease(holder: string, ttlMs: number, now = Date.now()): boolean {
-    return this.#guard(() => this.#lease.renew(holder, ttlMs, now));
+    return this.#c.guard(() => this.#lease.renew(holder, ttlMs, now));
   }
 
   /** Releases the lease if `holder` holds it. */
   releaseLease(holder: string): void {
-    this.#guard(() => this.#lease.release(holder));
+    this.#c.guard(() => this.#lease.release(holder));
   }
 
   /** The holder of an unexpired lease, or null. */
@@ -356,35 +287,13 @@ export class Journal {
 
   /** The lease row (holder and expiry), expired or not. */
   leaseInfo(): LeaseInfo | null {
-    return this.#guard(() => this.#lease.info());
+    return this.#c.guard(() => this.#lease.info());
   }
 
   /** Closes the database (checkpointing the WAL when this is the last connection). Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#db.close();
-  }
-
-  #minAcked(): number {
-    return Number((this.#s.minAcked.get() as { seq: number }).seq);
-  }
-
-  #marketRow(market: string): MarketRow | undefined {
-    return this.#s.marketRow.get(market) as MarketRow | undefined;
-  }
-
-  #write<T>(fn: () => T): T {
-    return this.#guard(() => immediate(this.#db, fn));
-  }
-
-  #guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof JournalError) throw e;
-      const reason = classifySqliteError(e);
-      throw new JournalError(reason, `outbox ${reason}: ${errorText(e)}`, e);
-    }
+    this.#c.db.close();
   }
 }

@@ -7,6 +7,28 @@ const CASES: { name: string; args: string[]; env?: Record<string, string>; error
   { name: "unknown flag", args: ["stream", "--nope"], error: /unknown option '--nope'/ },
   { name: "unknown subcommand", args: ["streem"], error: /unknown command 'streem'/ },
   {
+    name: "lease too short",
+    args: ["stream", "--group", "g", "--lease-ms", "10"],
+    error: /--lease-ms: "10" must be a whole number ≥ 1000/,
+  },
+  {
+    name: "lease from the environment",
+    args: ["stream"],
+    env: { BTCFEED_LEASE_MS: "5s" },
+    error: /BTCFEED_LEASE_MS: "5s" must be a whole number/,
+  },
+  {
+    name: "group name",
+    args: ["stream", "--group", "my group"],
+    error: /--group: a group name must be 1-64 characters/,
+  },
+  {
+    name: "feeder id from the environment",
+    args: ["stream", "--group", "g"],
+    env: { BTCFEED_FEEDER_ID: "a b" },
+    error: /BTCFEED_FEEDER_ID: a feeder id must be 1-64 characters/,
+  },
+  {
     name: "primary URL scheme",
     args: ["stream", "--primary", "http://127.0.0.1:6379"],
     error: /--primary.*redis:\/\/ or rediss:\/\//,

@@ -126,7 +126,7 @@ Deno.test("the probes' shell commands map health exit codes as documented", asyn
   }
 });
 
-Deno.test("the alert rules cover mode, outbox depth, gaps and dead letters with metrics btcfeed exports", async () => {
+Deno.test("the alert rules cover mode, outbox depth, gaps, dead letters and the group's writer lease with metrics btcfeed exports", async () => {
   const [doc] = yamlDocs("prometheus-alerts.yaml");
   const rules = doc.groups.flatMap((g: { rules: unknown[] }) => g.rules);
   const exported = new Set<string>();
@@ -148,6 +148,9 @@ Deno.test("the alert rules cover mode, outbox depth, gaps and dead letters with 
       "btcfeed_outbox_depth",
       "btcfeed_market_gaps_total",
       "btcfeed_outbox_dead_letters",
+      "btcfeed_group_writer_present",
+      "btcfeed_role",
+      "btcfeed_lease_acquisitions_total",
     ]
   ) {
     ok(used.has(needed), needed);

@@ -15,6 +15,7 @@ import { type CliProcess, spawnCli, waitFor } from "../support/cli.ts";
 import { describeVerdict, verifyMarket } from "../support/verify.ts";
 import { readStatus, type StreamStatus } from "../../lib/runtime/status.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
+import type { RawTrade } from "../../lib/trade.ts";
 
 /** What a test gets: the services, the stream (once started) and a reader of the primary. */
 export interface Env {
@@ -40,6 +41,20 @@ export function sourceArgs(fakes: FakeExchange[]): string[] {
   return args;
 }
 
+/** `btcfeed stream` on `fakes` into `primaryUrl` with `dataDir`, HTTP off. */
+export function streamArgs(fakes: FakeExchange[], primaryUrl: string, dataDir: string): string[] {
+  return [
+    "stream",
+    ...sourceArgs(fakes),
+    "--primary",
+    primaryUrl,
+    "--data-dir",
+    dataDir,
+    "--http",
+    "off",
+  ];
+}
+
 /** Runs `fn` with a fresh redis-server, data directory and the given fakes; cleans up after. */
 export async function withEnv(
   fakeOptions: FakeExchangeOptions[],
@@ -57,17 +72,7 @@ export async function withEnv(
     fakes,
     stream: null,
     startStream(extra = [], primaryUrl = redis.url) {
-      env.stream = spawnCli([
-        "stream",
-        ...sourceArgs(fakes),
-        "--primary",
-        primaryUrl,
-        "--data-dir",
-        dataDir,
-        "--http",
-        "off",
-        ...extra,
-      ]);
+      env.stream = spawnCli([...streamArgs(fakes, primaryUrl, dataDir), ...extra]);
       return env.stream;
     },
     status() {
@@ -96,8 +101,13 @@ export async function withEnv(
 }
 
 /** Asserts the primary holds exactly `fake`'s tape: once each, in order, exact fields, candles. */
-export async function assertFullTape(client: Redis, fake: FakeExchange): Promise<void> {
-  const verdict = await verifyMarket(client, "btcfeed", fake.tape);
+export function assertFullTape(client: Redis, fake: FakeExchange): Promise<void> {
+  return assertTape(client, fake.tape);
+}
+
+/** Asserts the primary holds exactly `tape` (one market's): once each, in order, exact fields. */
+export async function assertTape(client: Redis, tape: RawTrade[]): Promise<void> {
+  const verdict = await verifyMarket(client, "btcfeed", tape);
   assertEquals(
     describeVerdict(verdict),
     describeVerdict({

@@ -175,3 +175,28 @@ Deno.test("binance fake: an unknown symbol gets silence, as on the real exchange
     await fake.stop();
   }
 });
+
+Deno.test("binance: REST uses /api/v3 only (the /api/v1 paths are retired) and the adapter paces at 5 messages/s", () => {
+  const path = binance.rest!.pagePath(M, { tradeId: "5123456789", ts: 1785312345677 });
+  assert.match(path, /^\/api\/v3\/historicalTrades\?symbol=BTCUSDT&fromId=5123456790&limit=1000$/);
+  assert.equal(binance.rest!.pagePath(M, { tradeId: "", ts: 0 }).startsWith("/api/v3/"), true);
+  assert.deepEqual(
+    { messages: binance.outboundLimit?.messages, windowMs: binance.outboundLimit?.windowMs },
+    { messages: 5, windowMs: 1_000 },
+  );
+  // No Binance path of lib/ names a retired /api/v1 endpoint (comments included, except the note).
+  const dir = new URL("../../lib/", import.meta.url);
+  const offenders: string[] = [];
+  const walk = (u: URL) => {
+    for (const e of Deno.readDirSync(u)) {
+      const child = new URL(e.name + (e.isDirectory ? "/" : ""), u);
+      if (e.isDirectory) walk(child);
+      else if (e.name.endsWith(".ts")) {
+        const text = Deno.readTextFileSync(child).replace("(`/api/v1` is retired)", "");
+        if (text.includes("/api/v1/") || text.includes("`/api/v1`")) offenders.push(e.name);
+      }
+    }
+  };
+  walk(dir);
+  assert.deepEqual(offenders, []);
+});

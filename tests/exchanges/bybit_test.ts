@@ -89,3 +89,22 @@ Deno.test("bybit fake: ping gets pong and a bad symbol a failed subscription", a
     await fake.stop();
   }
 });
+
+Deno.test("bybit: block-trade (BT) and RPI marks are kept on the trade as flags, not dropped", () => {
+  const one = (fields: string) =>
+    bybit.parse(
+      `{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1785312345679,"data":[{"T":1785312345677,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"117250.50","i":"2290000000123456789"${fields}}]}`,
+      M,
+      1,
+    );
+  assert.deepEqual(one(`,"BT":true,"RPI":true`).trades[0].flags, ["block", "rpi"]);
+  assert.deepEqual(one(`,"BT":true,"RPI":false`).trades[0].flags, ["block"]);
+  assert.deepEqual(one(`,"BT":false,"RPI":true`).trades[0].flags, ["rpi"]);
+  assert.equal(one(`,"BT":false,"RPI":false`).trades[0].flags, undefined);
+  assert.equal(one(``).trades[0].flags, undefined, "older messages without the fields");
+  for (const bad of [`,"BT":"true"`, `,"RPI":1`]) {
+    const r = one(bad);
+    assert.deepEqual(r.trades, [], bad);
+    assert.deepEqual(r.rejects.map((x) => x.reason), ["wrong_type"], bad);
+  }
+});

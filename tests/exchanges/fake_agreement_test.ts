@@ -46,7 +46,9 @@ for (const name of EXCHANGE_NAMES) {
         const page = adapter.rest!.parsePage(await res.text(), fake.market, 0);
         assert.deepEqual(page.rejects, []);
         const next = page.trades.filter((t) => compareTradeIds(t.tradeId, after.tradeId) > 0);
-        assert.deepEqual(next, fake.tape.slice(100));
+        // One page: everything left (200 trades) or, where pages are smaller (OKX: 100), a full page.
+        assert.ok(next.length >= 100, `a full page (${next.length})`);
+        assert.deepEqual(next, fake.tape.slice(100, 100 + next.length));
       } finally {
         await fake.stop();
       }

@@ -10,16 +10,16 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 Deno.test("fake: with pauseWhileDisconnected off the tape runs on the clock and a late client misses trades", async () => {
   const fake = await startFakeExchange({
     exchange: "okx",
-    trades: 400,
+    trades: 4_000,
     ratePerSec: 4000,
     pauseWhileDisconnected: false,
   });
   try {
     await delay(50);
     assert.ok(fake.sent() > 0, "published with nobody connected");
-    const c = await collect(ADAPTERS.okx, fake, () => false, 400);
+    const c = await collect(ADAPTERS.okx, fake, () => false, 1_500);
     await fake.done;
-    assert.equal(fake.sent(), 400);
+    assert.equal(fake.sent(), 4_000);
     const first = fake.tape.findIndex((t) => c.byId.has(t.tradeId));
     assert.ok(first > 0, "the first trades were missed");
     assert.deepEqual(

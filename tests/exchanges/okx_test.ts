@@ -100,3 +100,47 @@ Deno.test("okx fake: text ping gets text pong, a bad instrument gets error 60018
     await fake.stop();
   }
 });
+
+Deno.test("okx: an aggregate of `count` fills carries them (its ids end at tradeId); a bad count is rejected", () => {
+  const agg = TRADE.replace(`"count":"1"`, `"count":"3"`);
+  assert.equal(okx.parse(agg, M, 1).trades[0].fills, 3);
+  assert.equal(okx.parse(TRADE, M, 1).trades[0].fills, undefined, "one fill: no field");
+  for (const bad of [`"0"`, `"x"`, `3`, `"-1"`]) {
+    const r = okx.parse(TRADE.replace(`"count":"1"`, `"count":${bad}`), M, 1);
+    assert.deepEqual(r.trades, [], bad);
+    assert.deepEqual(r.rejects.map((x) => x.reason), ["bad_trade_id"], bad);
+  }
+  assert.equal(okx.continuity, "contiguous");
+});
+
+Deno.test("okx: history-trades pages ask for the 100 ids after the cursor and parse newest-first rows into trade order", () => {
+  assert.equal(
+    okx.rest!.pagePath(M, { tradeId: "216970876", ts: 0 }),
+    "/api/v5/market/history-trades?instId=BTC-USDT&type=1&before=216970876&after=216970977&limit=100",
+  );
+  const body = `{"code":"0","msg":"","data":[` +
+    `{"instId":"BTC-USDT","side":"buy","sz":"0.5","source":"0","px":"31684.6","tradeId":"216970878","ts":"1626531038290"},` +
+    `{"instId":"BTC-USDT","side":"sell","sz":"0.00001","source":"0","px":"31684.5","tradeId":"216970877","ts":"1626531038288"}]}`;
+  const page = okx.rest!.parsePage(body, M, 9);
+  assert.deepEqual(page.rejects, []);
+  assert.deepEqual(page.trades.map((t) => [t.tradeId, t.side, t.size]), [
+    ["216970877", "sell", "0.00001"],
+    ["216970878", "buy", "0.5"],
+  ]);
+});
+
+Deno.test("okx: REST errors in the body are classified: 50011 waits, 50013/50026 retry, 51001 stops", () => {
+  const err = (code: string, msg: string) =>
+    okx.rest!.parsePage(`{"code":"${code}","msg":"${msg}","data":[]}`, M, 0).events;
+  const [e] = err("50011", "Rate limit reached.");
+  assert.equal(e.kind, "error");
+  const kind = (code: string) =>
+    okx.rest!.errorKind!(
+      (err(code, "x")[0] as { message: string }).message,
+    );
+  assert.equal(kind("50011"), "rate_limited");
+  assert.equal(kind("50013"), "transient");
+  assert.equal(kind("50026"), "transient");
+  assert.equal(kind("51001"), "permanent");
+  assert.equal(kind("500110"), "permanent", "codes match whole");
+});

@@ -2,7 +2,8 @@
  * Every backfill source and its live feed follow one taker-side rule: the same trade, as the
  * exchange documents it on the WebSocket and in REST history, parses to the same `side`.
  * (Coinbase Exchange REST and `matches` report the maker's side; Binance's `m`/`isBuyerMaker` is
- * "the buyer is the maker"; Kraken gives the taker's side in both.)
+ * "the buyer is the maker"; Kraken gives the taker's side in both; OKX documents `side` as "Trade
+ * side of taker" on the `trades` channel and in `history-trades` alike.)
  */
 
 import assert from "node:assert/strict";
@@ -45,6 +46,15 @@ const CASES: Case[] = [
     ],
     rest:
       `{"error":[],"result":{"XXBTZUSD":[["117250.10000","0.01250000",1785240000.123456,"s","m","",89123456]],"last":"1785240000123456000"}}`,
+  },
+  {
+    exchange: "okx",
+    market: { exchange: "okx", base: "BTC", quote: "USDT" },
+    live: [
+      `{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"242720720","px":"29963.2","sz":"0.00001","side":"sell","ts":"1654161646974","count":"1","source":"0","seqId":1234}]}`,
+    ],
+    rest:
+      `{"code":"0","msg":"","data":[{"instId":"BTC-USDT","side":"sell","sz":"0.00001","source":"0","px":"29963.2","tradeId":"242720720","ts":"1654161646974"}]}`,
   },
 ];
 

@@ -12,7 +12,8 @@ import { waitFor } from "../support/cli.ts";
 import { resolveConfig } from "../../lib/config.ts";
 import { FailoverCore } from "../../lib/failover/core.ts";
 import { Journal } from "../../lib/store/journal.ts";
-import { closeTarget, openTarget } from "../../lib/failover/targets.ts";
+import { closeTarget, confirmReplayed, openTarget } from "../../lib/failover/targets.ts";
+import { confirmReplicas, ReplicaShortfall } from "../../lib/failover/replicas.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
 import { log } from "../../lib/log.ts";
 import { report } from "../../lib/health/report.ts";
@@ -145,6 +146,36 @@ Deno.test("rows made pending again behind a direct write (a dead-letter retry, a
     );
   } finally {
     reader.disconnect();
+    await primary.stop();
+  }
+});
+
+Deno.test("--primary-replicas: a replayed batch counts only once a replica holds the replay connection's writes", async () => {
+  const primary = await startRedis();
+  const replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(primary.port)] });
+  const reader = new Redis(primary.url);
+  const config = resolveConfig({ primary: primary.url }, {});
+  const target = openTarget(config.primaryUrl, "primary", config);
+  try {
+    await waitFor(
+      async () => /slave0:.*state=online/.test(await reader.info("replication")),
+      10_000,
+      "replica attached",
+    );
+    // The live connection writes and its write is confirmed; then the replica stops taking any.
+    await target.writer.apply([testTrade(0)], () => false);
+    await confirmReplicas(target.redis, 1, 2_000);
+    replica.pause();
+    await target.replayWriter.apply([testTrade(1)], () => false);
+    // WAIT on the live connection would still say 1: its own writes are all replicated.
+    await confirmReplicas(target.redis, 1, 200);
+    await assert.rejects(confirmReplayed(target, 1, 200), ReplicaShortfall);
+    replica.resume();
+    await confirmReplayed(target, 1, 5_000);
+  } finally {
+    closeTarget(target);
+    reader.disconnect();
+    await replica.stop();
     await primary.stop();
   }
 });

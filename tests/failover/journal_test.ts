@@ -41,6 +41,25 @@ Deno.test("acknowledged rows leave the pending set but stay retained: lastAcked 
   });
 });
 
+Deno.test("ackThrough acknowledges one market's pending rows up to an entry ID the primary has, never backwards, dead letters not counted", async () => {
+  await withTempDir((dir) => {
+    const j = Journal.open(dir);
+    j.append([...trades(0, 3), ...trades(200, 2, "okx:BTC-USDT"), ...trades(3, 3)]);
+    const dead = j.peek(10).find((r) => indexOf(r.trade) === 1)!;
+    assert.equal(j.deadLetter([dead], "test"), 1);
+    assert.equal(j.ackThrough("binance:BTC-USDT", testTrade(3).id), 3, "rows 0, 2 and 3");
+    assert.deepEqual(j.peek(10).map((r) => indexOf(r.trade)), [200, 201, 4, 5]);
+    assert.equal(j.depth(), 4);
+    assert.equal(j.ackThrough("binance:BTC-USDT", testTrade(0).id), 0, "never backwards");
+    assert.equal(j.ackThrough("binance:BTC-USDT", "99999999999999-0"), 2);
+    assert.equal(j.ackThrough("nobody:X-Y", "0-1"), 0);
+    assert.deepEqual(j.peek(10).map((r) => indexOf(r.trade)), [200, 201]);
+    j.append(trades(6, 1));
+    assert.deepEqual(j.peek(10).map((r) => indexOf(r.trade)), [200, 201, 6], "later rows pend");
+    j.close();
+  });
+});
+
 Deno.test("rewindAfter makes the retained rows after an entry ID pending again, in order, for that market only", async () => {
   await withTempDir((dir) => {
     const j = Journal.open(dir);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { ExchangeAdapter } from "../../lib/exchanges/adapter.ts";
 import { adapterFor } from "../../lib/exchanges/registry.ts";
 import { Feed, type FeedOptions, type GapRecord } from "../../lib/feed/feed.ts";
+import type { BackfillSink } from "../../lib/feed/backfill.ts";
 import { log } from "../../lib/log.ts";
 import { compareEntryIds, type RawTrade, type Trade } from "../../lib/trade.ts";
 import type { FakeExchange } from "../support/fake_exchange.ts";
@@ -92,4 +93,18 @@ export function assertExactlyTape(trades: Trade[], tape: RawTrade[]) {
     const { id: _id, ...t } = trades[i];
     assert.deepEqual(strip(t), strip(tape[i]), `trade ${i}`);
   }
+}
+
+/** A sink that keeps every page, and the largest page seen. */
+export function collecting(): BackfillSink & { got: RawTrade[]; largestPage: number } {
+  const s = {
+    got: [] as RawTrade[],
+    largestPage: 0,
+    trades(page: RawTrade[]) {
+      s.got.push(...page);
+      s.largestPage = Math.max(s.largestPage, page.length);
+    },
+    rejects() {},
+  };
+  return s;
 }

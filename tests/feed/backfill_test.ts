@@ -1,26 +1,11 @@
 import assert from "node:assert/strict";
-import { backfill, type BackfillSink, gapRange } from "../../lib/feed/backfill.ts";
+import { backfill, gapRange } from "../../lib/feed/backfill.ts";
 import { RestBudget } from "../../lib/feed/rest_budget.ts";
-import type { RawTrade } from "../../lib/trade.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
-import { adapter } from "./_harness.ts";
+import { adapter, collecting } from "./_harness.ts";
 
 const binance = adapter("binance");
 const budget = () => new RestBudget("binance", binance.rest!.limits);
-
-/** A sink that keeps every page, and the largest page seen. */
-function collecting(): BackfillSink & { got: RawTrade[]; largestPage: number } {
-  const s = {
-    got: [] as RawTrade[],
-    largestPage: 0,
-    trades(page: RawTrade[]) {
-      s.got.push(...page);
-      s.largestPage = Math.max(s.largestPage, page.length);
-    },
-    rejects() {},
-  };
-  return s;
-}
 
 Deno.test("backfill pages through REST history until the gap closes, returning exactly the missing trades in order", async () => {
   // No subscriber: the tape runs on the clock and REST serves what was published.

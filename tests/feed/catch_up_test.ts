@@ -10,7 +10,7 @@ import { assertExactlyTape, feedFor, logged, waitFor } from "./_harness.ts";
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const exchange of ["binance", "coinbase", "kraken"]) {
+for (const exchange of ["binance", "coinbase", "kraken", "okx"]) {
   Deno.test(`${exchange}: trades published during a disconnect on a tape that then goes quiet are caught up at the reconnect, without a live trade`, async () => {
     const fake = await startFakeExchange({
       exchange,

@@ -96,7 +96,7 @@ Deno.test("a scheduled reconnect before the age limit overlaps old and new conne
   }
 });
 
-Deno.test("Binance serverShutdown makes the feed replace its connection promptly without losing a trade", async () => {
+Deno.test("Binance serverShutdown makes the feed replace its connection at once, overlapping old and new, without losing a trade", async () => {
   const fake = await startFakeExchange({
     exchange: "binance",
     trades: 2_000,
@@ -112,6 +112,9 @@ Deno.test("Binance serverShutdown makes the feed replace its connection promptly
     assert.equal(s.handovers, 1);
     assert.equal(fake.connections, 2);
     assert.equal(logged("feed.replace")[0].reason, "binance serverShutdown");
+    // Overlapping: the old connection delivered until the new one proved it carries the same tape.
+    assert.equal(logged("feed.handover")[0].how, "overlap");
+    assert.equal(s.reconnects, 0, "no connection was lost");
   } finally {
     await feed.close();
     await fake.stop();

@@ -71,6 +71,7 @@ export function status(over: Partial<StreamStatus> = {}, now = NOW): StreamStatu
       replicaShortfalls: 0,
       primaryResets: 0,
       reconciledTrades: 0,
+      fenced: 0,
     },
     gapRecords: { written: 0, failed: 0, unstored: 0 },
     outbox: {

@@ -276,7 +276,24 @@ Deno.test("an invalid trade rejects the whole batch before anything is written",
 Deno.test("the script itself rejects invalid input without writing anything", async () => {
   await withRedis(async (redis) => {
     const t = makeTrade(M, 1);
-    const head = [K.trades, K.last, K.candles, "b", "p", "u", "h", M, 100, 1, 1, "c", "l", 60];
+    const head = [
+      K.trades,
+      K.last,
+      K.candles,
+      "b",
+      "p",
+      "u",
+      "h",
+      "f",
+      M,
+      100,
+      1,
+      1,
+      "c",
+      "l",
+      60,
+      "",
+    ];
     const good = encodeTradeArg(t);
     const row = (over: Partial<Record<keyof Trade, string>>) =>
       encodeTradeArg({ ...t, ...over } as unknown as Trade);
@@ -299,25 +316,25 @@ Deno.test("the script itself rejects invalid input without writing anything", as
     ];
     for (const bad of badRows) {
       await assert.rejects(
-        redis.evalsha(APPLY_SCRIPT_SHA, 7, ...head, good, bad).catch(async (e) => {
+        redis.evalsha(APPLY_SCRIPT_SHA, 8, ...head, good, bad).catch(async (e) => {
           if (!/NOSCRIPT/.test(e.message)) throw e;
-          return await redis.eval(APPLY_SCRIPT, 7, ...head, good, bad);
+          return await redis.eval(APPLY_SCRIPT, 8, ...head, good, bad);
         }),
         /BTCFEED_INVALID trade at index 1/,
         bad,
       );
     }
     await assert.rejects(
-      redis.eval(APPLY_SCRIPT, 7, ...head.slice(0, 8), 0, ...head.slice(9), good),
+      redis.eval(APPLY_SCRIPT, 8, ...head.slice(0, 9), 0, ...head.slice(10), good),
       /BTCFEED_INVALID maxTrades/,
     );
     await assert.rejects(
-      redis.eval(APPLY_SCRIPT, 7, ...head.slice(0, 7), "Binance", ...head.slice(8), good),
+      redis.eval(APPLY_SCRIPT, 8, ...head.slice(0, 8), "Binance", ...head.slice(9), good),
       /BTCFEED_INVALID market/,
     );
     assert.equal(await redis.dbsize(), 0);
     // The same call with only the good row is accepted (the rejections above are about the rows).
-    assert.deepEqual(await redis.eval(APPLY_SCRIPT, 7, ...head, good), [1, 0, 0]);
+    assert.deepEqual(await redis.eval(APPLY_SCRIPT, 8, ...head, good), [1, 0, 0]);
   });
 });
 

@@ -19,6 +19,9 @@
  *   the tape keeps running on the clock, subscribers or not: an exchange-side disconnect whose
  *   trades only REST can give back. `advance(n)` publishes the next `n` trades at once (to REST
  *   history, and to subscribers if any): the tape moving on while btcfeed is down.
+ * - WebSocket rules of the protocol (Binance: 5 incoming messages/s including pings and pongs,
+ *   server pings every 20 s with a one-minute pong deadline) are enforced per connection like the
+ *   real exchange does (see fake_ws_guard.ts); `wsRules` overrides them, `ws` counts what it saw.
  * - `stop()` closes every socket and timer it opened.
  *
  * Node's http server with `ws` is used instead of `Deno.serve` because `Deno.upgradeWebSocket`
@@ -40,6 +43,12 @@ import {
   RestGate,
   type RestGateStats,
 } from "./fake_rest_gate.ts";
+import {
+  guardConnection,
+  newWsGuardStats,
+  type WsGuardRules,
+  type WsGuardStats,
+} from "./fake_ws_guard.ts";
 
 /** Options of {@link startFakeExchange}. */
 export interface FakeExchangeOptions {
@@ -81,6 +90,8 @@ export interface FakeExchangeOptions {
   restFaults?: FakeRestFaults;
   /** REST serves only trades with an id at or above this (older ones are gone). */
   restRetainFromId?: number | bigint | string;
+  /** Per-connection WebSocket rules, merged over the protocol's own. @default the protocol's */
+  wsRules?: WsGuardRules;
 }
 
 /** Defaults of {@link FakeExchangeOptions}. */
@@ -121,6 +132,8 @@ export interface FakeExchange {
   sendMaintenance(): void;
   /** What the REST gate saw: requests, rate-limit replies, violations, bans. */
   rest: RestGateStats;
+  /** What the WebSocket guards saw: incoming messages, pings, pongs, drops for limits. */
+  ws: WsGuardStats;
   /** Resolves once every trade on the tape is published. */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -295,7 +308,9 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     const r = protocol.rest(new URL(req.url ?? "/", "http://fake"), history(), market);
     reply(r ?? { status: 404, body: `{"error":"not found"}` });
   });
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, autoPong: true });
+  const wsRules: WsGuardRules = { ...protocol.wsRules, ...o.wsRules };
+  const wsStats = newWsGuardStats();
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (o.blockStatus) return refuse(socket, o.blockStatus, BLOCK_BODY);
     if (performance.now() < outageUntil) return refuse(socket, 503, `{"msg":"maintenance"}`);
@@ -312,8 +327,8 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
         flushed: Promise.resolve(),
       };
       clients.add(c);
-      ws.on("message", (data: Buffer) => {
-        if (!c.silenced) deliver(c, protocol.message(String(data), market, session));
+      guardConnection(ws, wsRules, wsStats, (text) => {
+        if (!c.silenced) deliver(c, protocol.message(text, market, session));
       });
       ws.on("close", () => clients.delete(c));
       ws.on("error", () => clients.delete(c));
@@ -334,6 +349,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     },
     subscribers,
     rest: gate.stats,
+    ws: wsStats,
     dropAll,
     outage(ms: number) {
       outageUntil = performance.now() + ms;

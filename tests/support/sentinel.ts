@@ -6,13 +6,22 @@
  * - Every process runs on a free 127.0.0.1 port; sentinel configs live in a temporary directory.
  * - {@link startSentinelGroup} resolves only when every replica is online at the master and every
  *   sentinel knows all replicas and all other sentinels, so a failover is possible at once.
- * - `stop()` SIGKILLs every process by its pid (data nodes through `RedisServer.stop`), waits for
- *   the exits and removes the directory; it is idempotent. Use it in `finally`.
+ * - With `proxied`, every data node sits behind its own {@link FaultProxy} and is known to everyone
+ *   (sentinels, replicas, btcfeed) only by the proxy's port: replicas replicate through it and
+ *   announce it (`replica-announce-port`), sentinels monitor it. `proxy(port).mode("hang")` is then
+ *   a real partition of that node: cut from every peer at once, still running, and back, with its
+ *   stalled bytes delivered, when the mode returns to `"pass"`.
+ * - Replicas authenticate to their master as the ACL user `replicator` (on every node, so any can
+ *   be promoted); {@link SentinelGroup.cutReplication} turns it off on one node and drops its
+ *   replicas, so that node keeps taking writes that no replica receives.
+ * - `stop()` SIGKILLs every process by its pid (data nodes through `RedisServer.stop`), stops the
+ *   proxies, waits for the exits and removes the directory; it is idempotent. Use it in `finally`.
  */
 
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, type RedisServer, startRedis } from "./redis_server.ts";
+import { type FaultProxy, startProxy } from "./tcp_proxy.ts";
 
 /** How the group is built. */
 export interface SentinelGroupOptions {
@@ -26,6 +35,8 @@ export interface SentinelGroupOptions {
   downAfterMs?: number;
   /** `sentinel failover-timeout` (a second failover of the same master waits 2x this). @default 1500 */
   failoverTimeoutMs?: number;
+  /** Put each data node behind its own fault proxy (see the module comment). @default false */
+  proxied?: boolean;
 }
 
 /** A running Sentinel group. */
@@ -34,14 +45,25 @@ export interface SentinelGroup {
   /** Data nodes; `nodes[0]` is the first master. */
   readonly nodes: RedisServer[];
   readonly sentinelPorts: number[];
+  /** The port everyone reaches `node` on: its proxy's when proxied, else its own. */
+  announced(node: RedisServer): number;
   /** `redis+sentinel://127.0.0.1:p1,.../<masterName>` */
   readonly url: string;
   /** The master's port as the sentinels report it (asks each until one answers). */
   masterPort(): Promise<number>;
   /** Polls until the sentinels report a master other than `oldPort`; resolves with its port. */
   waitForNewMaster(oldPort: number, timeoutMs?: number): Promise<number>;
-  /** The data node on `port`. */
+  /** The data node on `port` (announced or its own). */
   node(port: number): RedisServer;
+  /** The proxy in front of the node announced on `port`; throws unless `proxied`. */
+  proxy(port: number): FaultProxy;
+  /**
+   * Stops replication from the node announced on `port`: its `replicator` user is turned off and
+   * its replicas dropped; resolves once it reports no connected replica. It keeps taking writes.
+   */
+  cutReplication(port: number): Promise<void>;
+  /** `ROLE` of the node announced on `port`, asked on its own port (past any proxy); null if silent. */
+  role(port: number): Promise<{ role: string; masterPort: number | null } | null>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +78,12 @@ globalThis.addEventListener("unload", () => {
   }
 });
 const READY_TIMEOUT_MS = 20_000;
+/** Test-only credentials of the replication user; the same on every node. */
+const REPLICATOR = ["replicator", "replicator-test-password"] as const;
+const REPLICATOR_ARGS = [
+  ["--user", REPLICATOR[0], "on", `>${REPLICATOR[1]}`, "~*", "&*", "+@all"],
+  ["--masteruser", REPLICATOR[0], "--masterauth", REPLICATOR[1]],
+].flat();
 
 /** Starts a master, its replicas and the sentinels that watch them. */
 export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promise<SentinelGroup> {
@@ -65,13 +93,23 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
     quorum: 2,
     downAfterMs: 500,
     failoverTimeoutMs: 1500,
+    proxied: false,
     ...opts,
   };
   const dir = await Deno.makeTempDir({ prefix: "btcfeed-sentinel-" });
   const nodes: RedisServer[] = [];
+  /** Per node (same index), its proxy when proxied. */
+  const proxies: FaultProxy[] = [];
   const sentinels: Deno.ChildProcess[] = [];
   const sentinelPorts: number[] = [];
+  const announced = (node: RedisServer) => proxies[nodes.indexOf(node)]?.port ?? node.port;
+  const node = (port: number) => {
+    const found = nodes.find((n) => n.port === port || announced(n) === port);
+    if (!found) throw new Error(`no data node on port ${port}`);
+    return found;
+  };
   const stop = async () => {
+    for (const proxy of proxies) await proxy.stop();
     for (const child of sentinels.splice(0)) {
       try {
         child.kill("SIGKILL");
@@ -83,10 +121,18 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    const master = await startRedis();
-    nodes.push(master);
-    for (let i = 0; i < o.replicas; i++) {
-      nodes.push(await startRedis({ args: ["--replicaof", "127.0.0.1", String(master.port)] }));
+    for (let i = 0; i <= o.replicas; i++) {
+      const server = await startRedis({ args: REPLICATOR_ARGS });
+      nodes.push(server);
+      if (!o.proxied) continue;
+      const proxy = await startProxy({ hostname: "127.0.0.1", port: server.port });
+      proxies.push(proxy);
+      await command(server.port, ["config", "set", "replica-announce-port", String(proxy.port)]);
+    }
+    const master = nodes[0];
+    const masterAt = String(announced(master));
+    for (const replica of nodes.slice(1)) {
+      await command(replica.port, ["replicaof", "127.0.0.1", masterAt]);
     }
     for (let i = 0; i < o.sentinels; i++) {
       const port = await freePort();
@@ -98,7 +144,7 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
           "bind 127.0.0.1",
           `dir ${dir}`,
           `logfile ${join(dir, `sentinel-${port}.log`)}`,
-          `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${master.port} ${o.quorum}`,
+          `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterAt} ${o.quorum}`,
           `sentinel down-after-milliseconds ${MASTER_NAME} ${o.downAfterMs}`,
           `sentinel failover-timeout ${MASTER_NAME} ${o.failoverTimeoutMs}`,
           `sentinel parallel-syncs ${MASTER_NAME} 1`,
@@ -114,7 +160,10 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
       liveSentinels.add(child);
       sentinelPorts.push(port);
     }
-    await waitUntil(() => groupReady(master.port, o.replicas, sentinelPorts), "a ready group");
+    await waitUntil(
+      () => groupReady(announced(master), o.replicas, sentinelPorts),
+      "a ready group",
+    );
   } catch (e) {
     await stop();
     throw e;
@@ -131,6 +180,7 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
     masterName: MASTER_NAME,
     nodes,
     sentinelPorts,
+    announced,
     url: `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(",")}/${MASTER_NAME}`,
     masterPort,
     async waitForNewMaster(oldPort, timeoutMs = READY_TIMEOUT_MS) {
@@ -142,10 +192,25 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
       );
       return port;
     },
-    node(port) {
-      const node = nodes.find((n) => n.port === port);
-      if (!node) throw new Error(`no data node on port ${port}`);
-      return node;
+    node,
+    proxy(port) {
+      const proxy = proxies[nodes.indexOf(node(port))];
+      if (!proxy) throw new Error("the group is not proxied");
+      return proxy;
+    },
+    async cutReplication(port) {
+      const own = node(port).port;
+      await command(own, ["acl", "setuser", REPLICATOR[0], "off"]);
+      await command(own, ["client", "kill", "type", "replica"]);
+      await waitUntil(
+        async () => /connected_slaves:0\b/.test(String(await query(own, ["info", "replication"]))),
+        "replication cut",
+      );
+    },
+    async role(port) {
+      const reply = await query(node(port).port, ["role"]);
+      if (!Array.isArray(reply)) return null;
+      return { role: String(reply[0]), masterPort: reply[0] === "slave" ? Number(reply[2]) : null };
     },
     stop,
   };
@@ -166,6 +231,11 @@ async function groupReady(masterPort: number, replicas: number, sentinelPorts: n
 
 function askSentinel(port: number, args: string[]): Promise<unknown> {
   return query(port, ["sentinel", ...args]);
+}
+
+/** Like {@link query}, but a command that must succeed: throws when it does not. */
+async function command(port: number, args: string[]): Promise<void> {
+  if (await query(port, args) === null) throw new Error(`${args.join(" ")} failed on :${port}`);
 }
 
 /** One command on a short-lived connection; null when the server does not answer. */

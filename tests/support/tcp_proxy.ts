@@ -9,6 +9,9 @@
  *   connections are accepted (the kernel does that anyway) but never forwarded. Data that arrives
  *   meanwhile is held (reading stops, so TCP flow control pushes back on the sender) and is
  *   delivered in order when the mode returns to `"pass"`, as when a partition heals.
+ * - `mode("hold")`: like `"hang"` for the client's data only: what the client sends is held (and
+ *   delivered in order on `"pass"`), while the server's replies still flow. A request sent now
+ *   reaches the server late, as on a link whose one direction stalls.
  * - `mode("reset")`: every open connection is aborted with a real TCP RST on both sides, and new
  *   connections are reset as soon as they are accepted.
  * - `latency(ms, jitterMs)`: each chunk is delivered `ms` (+ up to `jitterMs`) after it arrived,
@@ -33,7 +36,7 @@ import net from "node:net";
 import { Buffer } from "node:buffer";
 
 /** The proxy's fault mode; `"pass"` forwards normally. */
-export type ProxyMode = "pass" | "refuse" | "hang" | "reset";
+export type ProxyMode = "pass" | "refuse" | "hang" | "hold" | "reset";
 
 /** Counters a test can assert on. */
 export interface ProxyStats {
@@ -221,7 +224,7 @@ class Link {
     this.#toClient = new Pump(this, upstream, client, false);
     const closed = (s: net.Socket) => new Promise<void>((r) => s.once("close", () => r()));
     this.#closed = Promise.all([closed(client), closed(upstream)]).then(() => proxy.forget(this));
-    if (proxy.currentMode === "hang") client.pause();
+    if (proxy.currentMode === "hang" || proxy.currentMode === "hold") client.pause();
     upstream.once("connect", () => this.#toServer.kick());
     upstream.on("error", () => {}); // handled by the pump; this keeps a late error from throwing
   }
@@ -230,8 +233,10 @@ class Link {
     return this.#proxy;
   }
 
-  get hung(): boolean {
-    return this.#proxy.currentMode === "hang";
+  /** Whether the direction toward the server (`toServer`) or the client is held now. */
+  hung(toServer: boolean): boolean {
+    const mode = this.#proxy.currentMode;
+    return mode === "hang" || (mode === "hold" && toServer);
   }
 
   /** Re-evaluates both directions after a mode change (hang pauses, pass resumes). */
@@ -324,7 +329,7 @@ class Pump {
   /** Forwards what is due; schedules itself for what is not due yet. */
   kick(): void {
     if (this.#cancelled || this.#timer || this.#waitingDrain) return;
-    if (this.#link.hung) {
+    if (this.#link.hung(this.#toServer)) {
       this.#src.pause();
       return;
     }

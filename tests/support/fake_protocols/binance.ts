@@ -1,7 +1,9 @@
 /**
  * Fake Binance spot: `/ws/<symbol>@trade` raw streams, `/stream?streams=` combined streams,
  * `SUBSCRIBE` on `/ws`, one trade per message, silence for unknown symbols (as Binance does),
- * `serverShutdown`, and `GET /api/v3/historicalTrades` (fromId inclusive, ascending).
+ * `serverShutdown`, and `GET /api/v3/historicalTrades` (fromId inclusive, ascending). Each
+ * connection may send at most 5 messages a second (pings, pongs and subscribes count; over it the
+ * connection is dropped), and gets a ping every 20 s whose pong is due within a minute.
  */
 
 import type { FakeProtocol, Reply, Session } from "./protocol.ts";
@@ -31,6 +33,11 @@ export const binanceProtocol: FakeProtocol = {
   defaultPerMessage: 1,
   maxPerMessage: 1,
   snapshotSize: 0,
+  wsRules: {
+    inboundLimit: { messages: 5, windowMs: 1_000 },
+    pingMs: 20_000,
+    pongTimeoutMs: 60_000,
+  },
   open(url: URL, market: Market, session: Session): Reply | null {
     if (url.pathname === "/ws") return { send: [] };
     if (url.pathname.startsWith("/ws/")) {

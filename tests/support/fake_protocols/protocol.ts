@@ -8,6 +8,7 @@
 import type { Market } from "../../../lib/trade.ts";
 import type { NumberStyle, TapeEntry } from "./tape.ts";
 import type { RateLimitReplies } from "../fake_rest_gate.ts";
+import type { WsGuardRules } from "../fake_ws_guard.ts";
 
 /** Per-connection state a protocol may keep. */
 export interface Session {
@@ -60,6 +61,8 @@ export interface FakeProtocol {
   heartbeat?(market: Market, session: Session): string;
   /** The exchange's "reconnect soon" notice, where it has one. */
   maintenance?(market: Market): string;
+  /** What the exchange enforces on each connection (message limit, server pings). */
+  wsRules?: WsGuardRules;
   /** How the exchange refuses requests over its limit; default 429 / 418 with `Retry-After`. */
   rateLimitReplies?: RateLimitReplies;
   /** A REST request against the tape published so far; null for unknown paths (404). */
