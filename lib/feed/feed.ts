@@ -6,6 +6,9 @@
  *   IDs and no duplicates; gaps are backfilled or reported, never invented (see
  *   {@link MarketPipeline}). Markets are independent: one blocked, stale or failing market never
  *   stops another.
+ * - Every (re)connection of a market with contiguous ids and REST history catches up from its
+ *   last trade at once; with a `recovery` store, held trades and pending gaps are on disk and
+ *   `start()` resumes what the last run left pending before connecting.
  * - Messages the adapter rejects are counted per market and reason and sampled to the log at most
  *   once per market and reason per `rejectLogIntervalMs`; they never become trades.
  * - The sink and `onGap` can never throw into the feed: their errors (sync or async) are logged.
