@@ -7,7 +7,7 @@
  * `BTCFEED_BENCH_BACKFILL_TRADES` (default 100,000) sets the gap's size.
  */
 
-import { backfill } from "../lib/feed/backfill.ts";
+import { backfill, gapRange } from "../lib/feed/backfill.ts";
 import { RestBudget } from "../lib/feed/rest_budget.ts";
 import { binance } from "../lib/exchanges/binance.ts";
 import { startFakeExchange } from "../tests/support/fake_exchange.ts";
@@ -31,12 +31,12 @@ export async function run(): Promise<void> {
     const started = performance.now();
     const r = await backfill(
       { adapter: binance, market: fake.market, restUrl: fake.restUrl, budget },
-      {
+      gapRange({
         afterTradeId: t[0].tradeId,
         afterTs: t[0].ts,
         beforeTradeId: t.at(-1)!.tradeId,
         beforeTs: 0,
-      },
+      }),
       { trades: (page) => void (got += page.length), rejects: () => {} },
     );
     const seconds = (performance.now() - started) / 1000;

@@ -62,6 +62,24 @@ export interface GapRecord {
   missing: number | null;
 }
 
+/**
+ * The gap a market is recovering now (kept pending in the data directory until finished), as
+ * status.json, `/metrics`, health and the monitor show it.
+ */
+export interface RecoveringGap {
+  reason: "id_gap" | "disconnect";
+  /** When the gap was first detected (ms since the epoch; kept across restarts). */
+  startedAt: number;
+  /** The last trade before the gap. */
+  afterTradeId: string;
+  /** Trades recovered so far. */
+  recovered: number;
+  /** Trades still to fetch, when a held live trade bounds the gap; null for an open catch-up. */
+  remaining: number | null;
+  /** Live trades held behind it (memory and disk). */
+  held: number;
+}
+
 /** One exchange's REST use for backfill, as status.json, `/metrics` and health show it. */
 export interface RestStatus {
   /** `banned` while a ban (HTTP 418) lasts; `rate_limited` while a 429's Retry-After lasts. */

@@ -6,6 +6,7 @@
 import type { Config } from "../config.ts";
 import { Journal, type JournalOptions } from "../store/journal.ts";
 import { GapStore } from "../store/gap_store.ts";
+import { RecoveryStore } from "../store/recovery_store.ts";
 import { FeederGroup } from "../failover/feeder_group.ts";
 import { isCorruptError, setAsideCorruptStore } from "../store/salvage.ts";
 import { log } from "../log.ts";
@@ -19,11 +20,13 @@ import {
   type RedisTarget,
 } from "../failover/targets.ts";
 
-/** The stores of a data directory; `close()` closes both. */
+/** The stores of a data directory; `close()` closes them all. */
 export interface Stores {
   /** The journal; its pending part is the outbox. */
   journal: Journal;
   gaps: GapStore;
+  /** Held live trades and pending gaps of running backfills. */
+  recovery: RecoveryStore;
   close(): void;
 }
 
@@ -38,22 +41,30 @@ export function openJournal(config: Config, options: Partial<JournalOptions> = {
   });
 }
 
-/** Opens (creating) the data directory, its journal and its gap store. */
+/** Opens (creating) the data directory, its journal, gap store and recovery store. */
 export function openStores(config: Config): Stores {
   Deno.mkdirSync(config.dataDir, { recursive: true });
   const journal = openJournal(config);
-  let gaps: GapStore;
+  let gaps: GapStore | null = null;
+  let recovery: RecoveryStore;
   try {
     gaps = GapStore.open(config.dataDir);
+    recovery = RecoveryStore.open(config.dataDir, {
+      synchronous: config.journalSync === "normal" ? "NORMAL" : "FULL",
+    });
   } catch (e) {
+    gaps?.close();
     journal.close();
     throw e;
   }
+  const gapStore = gaps;
   return {
     journal,
-    gaps,
+    gaps: gapStore,
+    recovery,
     close() {
-      gaps.close();
+      recovery.close();
+      gapStore.close();
       journal.close();
     },
   };
@@ -89,6 +100,8 @@ function probed(stores: Stores): Stores {
     stores.journal.peek(1);
     stores.journal.maxSeq();
     stores.gaps.depth();
+    stores.recovery.heldTotal();
+    stores.recovery.allPending();
     return stores;
   } catch (e) {
     stores.close();

@@ -64,6 +64,8 @@ export interface StreamRunOptions {
 
 /** Trades a replay may have in memory ahead of the writer before it pauses reading. */
 const REPLAY_MAX_BACKLOG = 50_000;
+/** Trades the core may have in memory before backfill pages wait (memory stays flat). */
+const BACKFILL_MAX_BACKLOG = 5_000;
 /** How often the consolidated market, the control file and the status are refreshed. */
 const TICK_MS = 500;
 /** Most time a tick spends pruning the journal's retained tail. */
@@ -192,6 +194,8 @@ async function buildStream(
     onTrades: (trades) => deliver(trades, c.consolidator, tracker, c.core),
     onGap: (gap) => c.gaps.record(gap),
     busy: () => c.core.backlog() > REPLAY_MAX_BACKLOG,
+    recovery: stores.recovery,
+    backfillBusy: () => c.core.backlog() > BACKFILL_MAX_BACKLOG,
   });
   const reporting = buildReporting(config, stores, c, tracker, source, carried);
   return { config, stores, targets, c, source, reporting };

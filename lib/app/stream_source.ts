@@ -16,7 +16,7 @@ import { type Config, ConfigError, type MarketConfig } from "../config.ts";
 import { adapterFor } from "../exchanges/registry.ts";
 import type { ExchangeAdapter } from "../exchanges/adapter.ts";
 import type { GapRecord, RestStatus } from "../domain.ts";
-import { Feed, type LastTrade, type MarketSnapshot } from "../feed/feed.ts";
+import { Feed, type LastTrade, type MarketSnapshot, type RecoveryStore } from "../feed/feed.ts";
 import { MessageRecorder, recordingAdapter } from "../feed/recorder.ts";
 import { ReplaySource, type ReplaySummary, scanReplayMarkets } from "../feed/replay_source.ts";
 import { log } from "../log.ts";
@@ -47,6 +47,10 @@ export interface SourceSinks {
   onGap: (gap: GapRecord) => void;
   /** True while the writer is behind (a replay then pauses reading). */
   busy: () => boolean;
+  /** True while the core is too far behind for backfilled pages (a live source waits). */
+  backfillBusy?: () => boolean;
+  /** Where live sources keep held trades and pending gaps (a replay keeps none). */
+  recovery?: RecoveryStore;
 }
 
 /** The markets a source will run, settled before anything is built. */
@@ -114,6 +118,8 @@ async function openLive(config: Config, sinks: SourceSinks): Promise<StreamSourc
     initialLast: sinks.initialLast,
     onTrades: sinks.onTrades,
     onGap: sinks.onGap,
+    recovery: sinks.recovery,
+    busy: sinks.backfillBusy,
   });
   return {
     markets,

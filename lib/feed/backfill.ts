@@ -2,20 +2,25 @@
  * Gap backfill from an exchange's REST trade history, page by page, under the exchange's budget.
  *
  * Guarantees:
- * - Hands the sink only trades strictly inside the gap (after `afterTradeId`, before
- *   `beforeTradeId`), each once, in trade order, one page at a time: memory holds one page,
+ * - Hands the sink only trades strictly inside the range (after `afterTradeId`, before the
+ *   range's bound), each once, in trade order, one page at a time: memory holds one page,
  *   whatever the size of the gap. Trades are only ever what the exchange's history served.
+ * - The bound is asked before every page (`before()`): a bounded gap knows it from the start; a
+ *   catch-up after a (re)connect has none until the first live trade is held, and then stops
+ *   there. Open-ended, a page with nothing newer means the tape is simply quiet: caught up.
  * - Does not stop at a failed request: 429s, bans, 5xx, timeouts and rate-limit bodies are waited
- *   out and retried (see {@link fetchPage}). It stops when the gap is closed (a page reached
- *   `beforeTradeId`), when the history has nothing more (a page without progress: the exchange no
- *   longer has those trades), on a permanent failure (a blocked location, an unknown symbol), when
- *   no page was served for `giveUpAfterMs`, or when the signal aborts. Trades the exchange no
- *   longer has are simply not handed over: the caller counts them exactly from the gap bounds.
- * - Never throws: the outcome says whether the gap closed and, if not, why and where a later
- *   attempt would resume (`resumeAfter`, for keeping the gap pending).
+ *   out and retried (see {@link fetchPage}). It stops when the range is closed (a page reached
+ *   the bound, or open-ended nothing newer), when the history has nothing more towards a bound (a
+ *   page without progress: the exchange no longer has those trades), on a permanent failure (a
+ *   blocked location, an unknown symbol), when no page was served for `giveUpAfterMs` (an attempt
+ *   ends; `retryable` says the caller may start another from `resumeAfter`), or when the signal
+ *   aborts. Trades the exchange no longer has are simply not handed over: the caller counts them
+ *   exactly from the bounds.
+ * - Never throws: the outcome says whether the range closed and, if not, why and where a later
+ *   attempt resumes (`resumeAfter`: the caller keeps the gap pending in the data directory).
  */
 
-import type { ExchangeAdapter, Reject } from "../exchanges/adapter.ts";
+import type { ExchangeAdapter, ParseResult, Reject } from "../exchanges/adapter.ts";
 import type { GapRecord } from "../domain.ts";
 import type { Market, RawTrade } from "../trade.ts";
 import { isTradeIdText } from "../trade.ts";
@@ -29,8 +34,8 @@ export interface BackfillOptions {
   /** Timeout of one REST request. @default 10_000 */
   requestTimeoutMs: number;
   /**
-   * Stop retrying when no page was served for this long. Until pending gaps are kept in the
-   * journal, live trades are held in memory while a backfill runs, so this bounds them.
+   * One attempt stops retrying when no page was served for this long; the gap stays pending and
+   * the caller starts another attempt (held live trades wait on disk meanwhile).
    * @default 600_000
    */
   giveUpAfterMs: number;
@@ -51,14 +56,20 @@ export interface BackfillSink {
   trades(page: RawTrade[]): void;
   /** Entries the REST parser rejected. */
   rejects(rejects: Reject[]): void;
+  /** Resolves when the sink can take another page (backpressure); absent: always. */
+  ready?(): Promise<void>;
 }
 
 /** Outcome of {@link backfill}. */
 export interface BackfillResult {
   /** Trades handed to the sink. */
   recovered: number;
-  /** True when the history reached `beforeTradeId`. */
+  /** True when the history reached the bound (open-ended: had nothing newer). */
   closed: boolean;
+  /** The bound in force when it stopped (the first trade not fetched); null: open-ended. */
+  bound: string | null;
+  /** When not closed: a later attempt may succeed (rate limits, outages, an abort). */
+  retryable: boolean;
   /** Pages served. */
   pages: number;
   /** Failed requests retried (rate limits, bans, 5xx, timeouts). */
@@ -67,6 +78,21 @@ export interface BackfillResult {
   error: string | null;
   /** When not closed: the last trade handed over (or the gap's start); a retry resumes after it. */
   resumeAfter: { tradeId: string; ts: number } | null;
+}
+
+/**
+ * What to fetch: the trades after `afterTradeId`, up to (not including) the bound `before()`
+ * returns, asked again before every page; null means open-ended (a catch-up).
+ */
+export interface BackfillRange {
+  afterTradeId: string;
+  afterTs: number;
+  before(): string | null;
+}
+
+/** The range of a gap whose both ends are known. */
+export function gapRange(gap: SequenceGap): BackfillRange {
+  return { afterTradeId: gap.afterTradeId, afterTs: gap.afterTs, before: () => gap.beforeTradeId };
 }
 
 /** What {@link backfill} needs to know about where to fetch. */
@@ -79,10 +105,10 @@ export interface BackfillTarget {
   restUrl?: string;
 }
 
-/** Fetches the trades of `gap` page by page and hands them to `sink`. */
+/** Fetches the trades of `range` page by page and hands them to `sink`. */
 export async function backfill(
   target: BackfillTarget,
-  gap: SequenceGap,
+  range: BackfillRange,
   sink: BackfillSink,
   options: Partial<BackfillOptions> = {},
   signal?: AbortSignal,
@@ -90,58 +116,73 @@ export async function backfill(
   random: () => number = Math.random,
 ): Promise<BackfillResult> {
   const o = { ...DEFAULT_BACKFILL_OPTIONS, ...options };
-  const out: BackfillResult = {
-    recovered: 0,
-    closed: false,
-    pages: 0,
-    retries: 0,
-    error: null,
-    resumeAfter: null,
-  };
-  const cursor: Cursor = { tradeId: gap.afterTradeId, ts: gap.afterTs, seq: 0n };
-  const stop = (error: string) => ({
+  const out: BackfillResult = { ...notBackfilled(""), error: null };
+  const cursor: Cursor = { tradeId: range.afterTradeId, ts: range.afterTs, seq: 0n };
+  const stop = (error: string, retryable = false) => ({
     ...out,
     error,
+    retryable,
     resumeAfter: { tradeId: cursor.tradeId, ts: cursor.ts },
   });
   const rest = target.adapter.rest;
   if (!rest) return stop("the exchange has no REST trade history");
-  if (!isTradeIdText(gap.afterTradeId) || !isTradeIdText(gap.beforeTradeId)) {
+  const bound = (): bigint | null => {
+    const b = range.before();
+    out.bound = b;
+    return b !== null && isTradeIdText(b) ? BigInt(b) : null;
+  };
+  const firstBound = range.before();
+  if (!isTradeIdText(range.afterTradeId) || (firstBound !== null && !isTradeIdText(firstBound))) {
     return stop("gap bounds are not trade ids");
   }
-  const before = BigInt(gap.beforeTradeId);
   const base = (target.restUrl ?? rest.baseUrl).replace(/\/+$/, "");
-  const fetcher: PageFetch = {
-    ...o,
-    rest,
-    market: target.market,
-    budget: target.budget,
-    now,
-    random,
-    signal,
-  };
-  cursor.seq = BigInt(gap.afterTradeId);
+  const { market, budget } = target;
+  const fetcher: PageFetch = { ...o, rest, market, budget, now, random, signal };
+  cursor.seq = BigInt(range.afterTradeId);
   let lastServedAt = now();
 
   for (;;) {
+    await sink.ready?.();
+    if (signal?.aborted) return stop("aborted", true);
+    const before = bound();
+    if (before !== null && cursor.seq + 1n >= before) return { ...out, closed: true };
     const path = rest.pagePath(target.market, cursor);
     const url = base + (path.startsWith("/") ? path : "/" + path);
     const r = await fetchPage(fetcher, url, lastServedAt + o.giveUpAfterMs);
     out.retries += r.retries;
-    if ("error" in r) return stop(r.error);
+    if ("error" in r) return stop(r.error, r.retryable);
     lastServedAt = now();
     out.pages++;
-    if (r.page.rejects.length) sink.rejects(r.page.rejects);
-    const { fresh, reachedEnd } = takeFresh(r.page.trades, cursor, before);
-    if (fresh.length) {
-      out.recovered += fresh.length;
-      sink.trades(fresh);
-    }
-    if (reachedEnd || cursor.seq + 1n >= before) return { ...out, closed: true };
-    if (!fresh.length) {
-      return stop(r.page.rejects.length ? "page rejected" : "history made no progress");
-    }
+    const next = takePage(r.page, cursor, bound, sink, out);
+    if (next === "closed") return { ...out, closed: true };
+    if (next !== "more") return stop(next);
   }
+}
+
+/**
+ * Hands a served page's new trades to the sink; says what the loop does next: `closed`, `more`
+ * (fetch the next page), or why it stops.
+ */
+function takePage(
+  page: ParseResult,
+  cursor: Cursor,
+  bound: () => bigint | null,
+  sink: BackfillSink,
+  out: BackfillResult,
+): "closed" | "more" | string {
+  if (page.rejects.length) sink.rejects(page.rejects);
+  // A live trade held while the page was on its way is a bound too.
+  const end = bound();
+  const { fresh, reachedEnd } = takeFresh(page.trades, cursor, end);
+  if (fresh.length) {
+    out.recovered += fresh.length;
+    sink.trades(fresh);
+  }
+  if (reachedEnd || (end !== null && cursor.seq + 1n >= end)) return "closed";
+  if (fresh.length) return "more";
+  // Open-ended: nothing newer, the tape is quiet. Unless a live trade was held meanwhile.
+  if (end === null) return bound() === null ? "closed" : "more";
+  return page.rejects.length ? "page rejected" : "history made no progress";
 }
 
 /** The last trade handed over (or the gap's start), with its id as a number. */
@@ -158,13 +199,13 @@ interface Cursor {
 function takeFresh(
   trades: RawTrade[],
   cursor: Cursor,
-  before: bigint,
+  before: bigint | null,
 ): { fresh: RawTrade[]; reachedEnd: boolean } {
   const fresh: RawTrade[] = [];
   for (const t of trades) {
     if (!isTradeIdText(t.tradeId)) continue;
     const seq = BigInt(t.tradeId);
-    if (seq >= before) return { fresh, reachedEnd: true };
+    if (before !== null && seq >= before) return { fresh, reachedEnd: true };
     if (seq <= cursor.seq) continue;
     fresh.push(t);
     Object.assign(cursor, { tradeId: t.tradeId, ts: t.ts, seq });
@@ -174,7 +215,16 @@ function takeFresh(
 
 /** The result of a backfill that could not start (`error` says why). */
 export function notBackfilled(error: string): BackfillResult {
-  return { recovered: 0, closed: false, pages: 0, retries: 0, error, resumeAfter: null };
+  return {
+    recovered: 0,
+    closed: false,
+    bound: null,
+    retryable: false,
+    pages: 0,
+    retries: 0,
+    error,
+    resumeAfter: null,
+  };
 }
 
 /** The gap record of `gap` once `recovered` of its trades were delivered: `missing` is exact. */

@@ -6,6 +6,9 @@
  *   IDs and no duplicates; gaps are backfilled or reported, never invented (see
  *   {@link MarketPipeline}). Markets are independent: one blocked, stale or failing market never
  *   stops another.
+ * - Every (re)connection of a market with contiguous ids and REST history catches up from its
+ *   last trade at once; with a `recovery` store, held trades and pending gaps are on disk and
+ *   `start()` resumes what the last run left pending before connecting.
  * - Messages the adapter rejects are counted per market and reason and sampled to the log at most
  *   once per market and reason per `rejectLogIntervalMs`; they never become trades.
  * - The sink and `onGap` can never throw into the feed: their errors (sync or async) are logged.
@@ -21,10 +24,12 @@ import { type Clock, SYSTEM_CLOCK } from "../time.ts";
 import { type ConnectionOptions, FeedConnection } from "./connection.ts";
 import { type GapRecord, MarketPipeline, type MarketSnapshot } from "./market_pipeline.ts";
 import type { LastTrade, SequencerOptions } from "./sequencer.ts";
+import type { RecoveryStore } from "./recovery_store.ts";
 import { errorText } from "../redact.ts";
 
 export type { GapRecord, MarketSnapshot } from "./market_pipeline.ts";
 export type { LastTrade } from "./sequencer.ts";
+export type { PendingGap, RecoveryStore } from "./recovery_store.ts";
 
 /** One market to run. */
 export interface FeedMarket {
@@ -53,6 +58,12 @@ export interface FeedOptions {
   restBudget?: Partial<RestBudgetOptions>;
   /** @default DEFAULT_SEQUENCER_OPTIONS */
   sequencer?: Partial<SequencerOptions>;
+  /** Held trades and pending gaps on disk (see {@link MarketPipeline}); absent: in memory. */
+  recovery?: RecoveryStore;
+  /** True while the sink is behind: backfills and held-trade releases wait. @default never */
+  busy?: () => boolean;
+  /** Pause between backfill attempts of a pending gap. @default 5_000 */
+  retryAttemptMs?: number;
   /** At most one log line per market and reject reason per this interval. @default 10_000 */
   rejectLogIntervalMs?: number;
   /** @default SYSTEM_CLOCK */
@@ -95,6 +106,9 @@ export class Feed {
         restBudget: cfg.adapter.rest &&
           this.#budgets.for(cfg.adapter.name, cfg.adapter.rest.limits),
         sequencer: options.sequencer,
+        recovery: options.recovery,
+        busy: options.busy,
+        retryAttemptMs: options.retryAttemptMs,
         rejectLogIntervalMs: options.rejectLogIntervalMs,
         now: () => clock.now(),
         signal: this.#abort.signal,
@@ -124,7 +138,10 @@ export class Feed {
   start(): void {
     if (this.#started || this.#abort.signal.aborted) return;
     this.#started = true;
-    for (const run of this.#runs) run.conn.start();
+    for (const run of this.#runs) {
+      run.pipeline.start();
+      run.conn.start();
+    }
   }
 
   /** Per-market state, keyed by market name. */

@@ -4,103 +4,45 @@
  * Guarantees:
  * - `emit` receives this market's trades in exchange trade order, entry IDs strictly increasing,
  *   each trade once (see {@link MarketSequencer}).
- * - Gaps are recovered, never invented. On an id gap (or, for contiguous exchanges, a first trade
- *   after a reconnect or restart beyond last + 1) live trades are held, the missing range is
+ * - Gaps are recovered, never invented. On an id gap live trades are held, the missing range is
  *   fetched over REST, and `emit` gets the backfilled trades, then the held ones. Every gap is
- *   reported once through `onGap` with how many trades were recovered and how many are still
- *   missing. For exchanges without id continuity the disconnect window is reported with
- *   `missing: null`: nothing is fetched or made up.
+ *   reported once through `onGap` with how many trades were recovered and how many are missing
+ *   (exact: what the exchange's history no longer had). For exchanges without id continuity the
+ *   disconnect window is reported with `missing: null`: nothing is fetched or made up.
+ * - Catch-up on every (re)connect and start, without waiting for a live trade: where ids are
+ *   contiguous and REST history exists, a connection that opens with a last known trade starts
+ *   a backfill from it at once, live trades held behind it. It stops at the first held live
+ *   trade, or when REST has nothing newer (the tape is quiet): then no gap is recorded when
+ *   nothing was missed, and a `disconnect` gap with the exact recovered count when trades were.
  * - Backfilled pages are sequenced and emitted as they arrive (one page in memory, whatever the
- *   gap's size), before any held live trade. REST errors are retried under the exchange's shared
- *   budget (see {@link backfill}); the gap's missing count is exact: what the history no longer
- *   had, or what was left when the backfill stopped.
- * - Held trades have no count limit: they are what arrives live while the backfill runs, so what
- *   bounds them is the backfill's duration (`giveUpAfterMs` without a served page ends it). They
- *   are never dropped while the pipeline runs. (Journaling them, and keeping the rest of a gap
- *   pending across restarts from `BackfillResult.resumeAfter`, is the journal's part.)
+ *   gap's size), before any held live trade; there is no trade cap. REST errors are retried under
+ *   the exchange's shared budget (see {@link backfill}); an attempt that got no page for
+ *   `giveUpAfterMs` is followed by another after `retryAttemptMs`: a gap ends only when closed,
+ *   when the history no longer has the trades, on a permanent refusal, or at shutdown.
+ * - Held live trades are kept on disk with a `recovery` store: at most a small window in memory
+ *   (see {@link HeldQueue}), read back page by page in order when the backfill ends. The gap
+ *   itself is kept pending there (bounds, progress, recovered so far) and resumed at the next
+ *   start from the journal's last trade, its held trades still behind it. Without a store
+ *   (replay, tests) both stay in memory and a stop forgets them.
  * - Everything refused (adapter rejects, invalid ids, id regressions) is counted by reason.
  */
 
-import type { ExchangeAdapter, ParseResult } from "../exchanges/adapter.ts";
-import type { GapRecord, MarketState } from "../domain.ts";
+import type { ParseResult } from "../exchanges/adapter.ts";
+import type { GapRecord } from "../domain.ts";
 import { log } from "../log.ts";
-import { type Market, marketName, type RawTrade, type Trade } from "../trade.ts";
-import {
-  backfill,
-  type BackfillOptions,
-  type BackfillResult,
-  gapRecordOf,
-  notBackfilled,
-} from "./backfill.ts";
-import type { RestBudget } from "./rest_budget.ts";
-import { Quarantine, type QuarantineReason } from "./quarantine.ts";
-import {
-  type LastTrade,
-  MarketSequencer,
-  type SequenceGap,
-  type SequencerOptions,
-} from "./sequencer.ts";
+import { marketName, type RawTrade, type Trade } from "../trade.ts";
+import { type AcceptResult, MarketSequencer } from "./sequencer.ts";
+import { Quarantine } from "./quarantine.ts";
+import { HeldQueue } from "./_held_queue.ts";
+import { type ActiveGap, GapRun, newGap, resumedGap, whileBusy } from "./_gap_run.ts";
+import type { MarketPipelineInit, MarketSnapshot } from "./pipeline_types.ts";
 import { errorText } from "../redact.ts";
 
 export type { GapRecord } from "../domain.ts";
+export type { MarketPipelineInit, MarketSnapshot, RecoveringGap } from "./pipeline_types.ts";
 
-/** A market's state, as `Feed.snapshot()` and `ReplaySource.snapshot()` report it. */
-export interface MarketSnapshot {
-  /** `blocked`: the exchange refuses this location (HTTP 451/403); retried slowly. */
-  state: MarketState;
-  /** Connection attempts after the first (planned hand-overs not included). */
-  reconnects: number;
-  /** Planned, overlapping replacements (age limit, exchange notice). */
-  handovers: number;
-  /** Gaps detected (id gaps and disconnect windows). */
-  gaps: number;
-  /** Gaps whose trades were all recovered. */
-  gapsBackfilled: number;
-  /** True while live trades are held for a backfill. */
-  backfilling: boolean;
-  /** Refused messages and trades by reason (adapter rejects, `id_regression`). */
-  quarantined: Partial<Record<QuarantineReason, number>>;
-  /** Latest connection failure or exchange error, one line. */
-  lastError: string | null;
-  /** Trades dropped because they were already delivered (overlaps, snapshots). */
-  duplicates: number;
-  /** Trades delivered. */
-  trades: number;
-  /** Entry IDs moved past their trade time to stay increasing. */
-  clockAdjusted: number;
-  lastTradeId: string | null;
-  lastTradeTs: number | null;
-}
-
-/** Everything a {@link MarketPipeline} needs. */
-export interface MarketPipelineInit {
-  market: Market;
-  adapter: ExchangeAdapter;
-  /** REST base URL for backfill; defaults to the adapter's. */
-  restUrl?: string;
-  /** What storage holds, so a restart neither duplicates nor misses. */
-  initialLast: LastTrade | null;
-  /** Receives trades in order; must not throw. */
-  emit: (trades: Trade[]) => void;
-  /** Receives each gap once; must not throw. */
-  onGap: (gap: GapRecord) => void;
-  /** Receives exchange error messages (for `lastError`). */
-  onError: (message: string) => void;
-  backfill?: Partial<BackfillOptions>;
-  /** The exchange's REST budget, shared by its markets; required when the adapter has REST. */
-  restBudget?: RestBudget;
-  sequencer?: Partial<SequencerOptions>;
-  /** @default 10_000 */
-  rejectLogIntervalMs?: number;
-  now: () => number;
-  /** Aborting stops backfills; nothing is emitted afterwards. */
-  signal: AbortSignal;
-}
-
-interface Held {
-  trades: RawTrade[];
-  fresh: boolean;
-}
+/** Held trades released per step once a backfill ended. */
+const RELEASE_PAGE = 1_000;
 
 /** Sequences, gap-fills and counts one market's trades. */
 export class MarketPipeline {
@@ -113,8 +55,11 @@ export class MarketPipeline {
   trades = 0;
   #init: MarketPipelineInit;
   #fresh = false;
-  #backfilling = false;
-  #held: Held[] = [];
+  /** Backfilling or releasing held trades: live trades go behind, into `#held`. */
+  #busy = false;
+  #catchUpWanted = false;
+  #held: HeldQueue;
+  #run: GapRun | null = null;
   #pending = new Set<Promise<void>>();
 
   constructor(init: MarketPipelineInit) {
@@ -123,16 +68,46 @@ export class MarketPipeline {
     this.sequencer = new MarketSequencer(init.adapter.continuity, init.sequencer);
     this.sequencer.seed(init.initialLast);
     this.quarantine = new Quarantine(this.name, init.now, init.rejectLogIntervalMs);
+    this.#held = new HeldQueue(this.name, init.recovery ?? null, init.held);
+    init.signal.addEventListener("abort", () => this.#held.close(), { once: true });
   }
 
   /** True while live trades are held for a backfill. */
   get backfilling(): boolean {
-    return this.#backfilling;
+    return this.#busy;
   }
 
-  /** A fresh connection opened: its first trades may reveal a disconnect gap. */
+  /** Resumes what the last run left: a pending gap (held trades behind it), or held trades. */
+  start(): void {
+    if (this.#busy || this.#init.signal.aborted) return;
+    let pending = null;
+    try {
+      pending = this.#init.recovery?.pending(this.name) ?? null;
+    } catch (e) {
+      log.error("feed.pending_gap_unreadable", { market: this.name, error: errorText(e) });
+    }
+    if (pending) {
+      const gap = resumedGap(pending, this.sequencer.last);
+      log.info("feed.backfill_resumed", {
+        market: this.name,
+        afterTradeId: gap.after.tradeId,
+        resumeAfter: gap.cursor.tradeId,
+        recovered: gap.recovered,
+        held: this.#held.size,
+      });
+      this.#begin(gap);
+    } else if (this.#held.size) {
+      this.#busy = true;
+      this.#track(this.#release());
+    }
+  }
+
+  /** A fresh connection opened: catch up at once where possible; its first trades may reveal a gap. */
   connectionOpened(): void {
     this.#fresh = true;
+    if (!this.#canCatchUp()) return;
+    if (this.#busy) this.#catchUpWanted = true;
+    else this.#catchUp();
   }
 
   /** One parsed message from the connection. */
@@ -148,10 +123,20 @@ export class MarketPipeline {
         log.info("feed.exchange_status", { market: this.name, status: e.status });
       }
     }
-    if (!r.trades.length) return;
+    if (!r.trades.length || this.#init.signal.aborted) return;
     const fresh = this.#fresh;
     this.#fresh = false;
-    this.#ingest(r.trades, fresh);
+    // These trades show what the connection missed, if anything: no catch-up needed for it.
+    this.#catchUpWanted = false;
+    if (this.#busy) {
+      this.#held.push(r.trades, fresh);
+      return;
+    }
+    const a = this.#accept(r.trades, fresh);
+    if (a.gap) {
+      this.#held.push(a.rest, false);
+      this.#begin(this.#gapOf(a, fresh));
+    }
   }
 
   /** Resolves when no backfill is running. */
@@ -159,15 +144,27 @@ export class MarketPipeline {
     while (this.#pending.size) await Promise.all([...this.#pending]);
   }
 
-  #ingest(raw: RawTrade[], fresh: boolean): void {
-    if (!raw.length || this.#init.signal.aborted) return;
-    if (this.#backfilling) {
-      this.#held.push({ trades: raw, fresh });
-      return;
-    }
+  #canCatchUp(): boolean {
+    const { adapter, restBudget } = this.#init;
+    return adapter.continuity === "contiguous" && !!adapter.rest && !!restBudget &&
+      this.sequencer.last !== null && !this.#init.signal.aborted;
+  }
+
+  #catchUp(): void {
+    const last = this.sequencer.last!;
+    this.#begin(newGap("disconnect", last, this.#init.now()));
+  }
+
+  #gapOf(a: AcceptResult, fresh: boolean): ActiveGap {
+    const reason = fresh && a.trades.length === 0 ? "disconnect" : "id_gap";
+    return newGap(reason, { tradeId: a.gap!.afterTradeId, ts: a.gap!.afterTs }, this.#init.now());
+  }
+
+  /** Sequences `raw`, counts what was refused, emits what is new; stops at a gap. */
+  #accept(raw: RawTrade[], fresh: boolean, bridge = false): AcceptResult {
     const seq = this.sequencer;
     const before = seq.last;
-    const r = seq.accept(raw);
+    const r = seq.accept(raw, { bridge });
     this.duplicates += r.duplicates - r.idRegressions;
     this.quarantine.add("bad_trade_id", "", r.invalid);
     if (r.idRegressions) {
@@ -189,80 +186,77 @@ export class MarketPipeline {
       });
     }
     this.#emit(r.trades);
-    if (r.gap) {
-      const reason = fresh && r.trades.length === 0 ? "disconnect" : "id_gap";
-      this.#startBackfill(r.gap, reason, r.rest);
-    }
+    return r;
   }
 
-  #startBackfill(gap: SequenceGap, reason: GapRecord["reason"], rest: RawTrade[]): void {
-    this.#backfilling = true;
-    this.#held = [{ trades: rest, fresh: false }];
-    const { adapter, market, restUrl, restBudget: budget } = this.#init;
-    if (!adapter.rest || !budget) {
-      this.#finishBackfill(gap, reason, notBackfilled("no REST history"), 0);
-      return;
-    }
-    log.info("feed.backfill_started", {
-      market: this.name,
-      reason,
-      afterTradeId: gap.afterTradeId,
-      beforeTradeId: gap.beforeTradeId,
-    });
-    let recovered = 0;
-    const sink = {
-      trades: (page: RawTrade[]) => {
-        if (this.#init.signal.aborted) return;
-        const filled = this.sequencer.accept(page, { bridge: true });
-        recovered += filled.trades.length;
-        this.#emit(filled.trades);
-      },
-      rejects: (rejects: ParseResult["rejects"]) => {
+  #begin(gap: ActiveGap): void {
+    this.#busy = true;
+    const run = new GapRun(gap, this.#held, this.#init, {
+      sequencer: this.sequencer,
+      emit: (trades) => this.#emit(trades),
+      rejects: (rejects) => {
         for (const rej of rejects) this.quarantine.add(rej.reason, rej.sample);
       },
-    };
-    const p = backfill(
-      { adapter, market, restUrl, budget },
-      gap,
-      sink,
-      this.#init.backfill,
-      this.#init.signal,
-      this.#init.now,
-    )
-      .then((result) => this.#finishBackfill(gap, reason, result, recovered))
-      .catch((e) => log.error("feed.backfill_crashed", { market: this.name, error: errorText(e) }))
-      .finally(() => this.#pending.delete(p));
-    this.#pending.add(p);
+    });
+    this.#run = run;
+    this.#track(
+      run.recover().then((end) => {
+        this.#run = null;
+        if (!end) return; // aborted: the gap stays pending on disk
+        if (end.record) this.#report(end.record);
+        run.clearPending();
+        if (end.bridge) {
+          // The held trade that bounded the gap goes next, even if the gap could not be filled.
+          const [first] = this.#held.peek(1);
+          if (first) {
+            this.duplicates += this.#accept([first.trade], false, true).duplicates;
+            this.#held.drop(1);
+          }
+        }
+        return this.#release();
+      }),
+    );
   }
 
-  #finishBackfill(
-    gap: SequenceGap,
-    reason: GapRecord["reason"],
-    result: BackfillResult,
-    recovered: number,
-  ): void {
-    if (this.#init.signal.aborted) return;
-    const record = gapRecordOf(this.name, gap, reason, recovered);
-    if (record.missing) {
-      log.warn("feed.backfill_incomplete", {
-        market: this.name,
-        missing: record.missing,
-        pages: result.pages,
-        retries: result.retries,
-        error: result.error ?? "the exchange's history no longer has them",
-      });
+  /** Releases the held trades page by page, in order; a gap among them starts its backfill. */
+  async #release(): Promise<void> {
+    const signal = this.#init.signal;
+    while (this.#held.size && !signal.aborted) {
+      const page = this.#held.peek(RELEASE_PAGE);
+      if (!page.length) {
+        await new Promise((r) => setTimeout(r, 1_000)); // the store is failing: try again
+        continue;
+      }
+      let taken = 0;
+      for (let i = 0; i < page.length;) {
+        let j = i + 1;
+        while (j < page.length && !page[j].fresh) j++;
+        const a = this.#accept(page.slice(i, j).map((h) => h.trade), page[i].fresh);
+        if (a.gap) {
+          this.#held.drop(taken + (j - i) - a.rest.length);
+          this.#begin(this.#gapOf(a, page[i].fresh));
+          return;
+        }
+        taken += j - i;
+        i = j;
+      }
+      this.#held.drop(taken);
+      await new Promise((r) => setTimeout(r, 0)); // let the core and the sockets run
+      await whileBusy(this.#init);
     }
-    this.#report(record);
-    const held = this.#held;
-    this.#held = [];
-    this.#backfilling = false;
-    // The trade that revealed the gap goes next, even if the gap could not be (fully) filled.
-    const [first, ...later] = held;
-    const bridged = this.sequencer.accept(first.trades.slice(0, 1), { bridge: true });
-    this.duplicates += bridged.duplicates;
-    this.#emit(bridged.trades);
-    this.#ingest(first.trades.slice(1), false);
-    for (const h of later) this.#ingest(h.trades, h.fresh);
+    if (signal.aborted) return;
+    this.#busy = false;
+    if (this.#catchUpWanted && this.#canCatchUp()) {
+      this.#catchUpWanted = false;
+      this.#catchUp();
+    }
+  }
+
+  #track(p: Promise<void>): void {
+    const tracked = p
+      .catch((e) => log.error("feed.backfill_crashed", { market: this.name, error: errorText(e) }))
+      .finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
   }
 
   #report(gap: GapRecord): void {
@@ -288,6 +282,7 @@ export class MarketPipeline {
       gaps: this.gaps,
       gapsBackfilled: this.gapsBackfilled,
       backfilling: this.backfilling,
+      recovering: this.#run?.progress() ?? null,
       quarantined: { ...this.quarantine.counts },
       duplicates: this.duplicates,
       trades: this.trades,

@@ -204,7 +204,7 @@ export class MarketSequencer {
 }
 
 /** The id of the first exchange fill `t` stands for (its own id unless it aggregates fills). */
-function firstFillId(t: RawTrade, seq: bigint): bigint {
+export function firstFillId(t: RawTrade, seq: bigint): bigint {
   const n = t.fills;
   if (n === undefined || !Number.isSafeInteger(n) || n <= 1) return seq;
   const first = seq - BigInt(n - 1);

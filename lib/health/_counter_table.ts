@@ -103,6 +103,30 @@ export const MARKET_COUNTERS: [string, string, (m: MarketStatus) => number | und
   ],
 ];
 
+/** Gauges per market of the gap it is recovering; absent (undefined) while none is pending. */
+export const MARKET_GAP_GAUGES: [string, string, (m: MarketStatus) => number | undefined][] = [
+  [
+    "btcfeed_market_gap_pending",
+    "1 while a market has a gap pending (being backfilled, kept across restarts), else 0.",
+    (m) => m.recovering ? 1 : 0,
+  ],
+  [
+    "btcfeed_market_gap_recovered",
+    "Trades recovered so far of the market's pending gap.",
+    (m) => m.recovering?.recovered,
+  ],
+  [
+    "btcfeed_market_gap_remaining",
+    "Trades still to recover of the market's pending gap (absent while unknown: a catch-up).",
+    (m) => m.recovering?.remaining ?? undefined,
+  ],
+  [
+    "btcfeed_market_held_trades",
+    "Live trades held behind the market's pending gap (on disk beyond a small window).",
+    (m) => m.recovering?.held,
+  ],
+];
+
 /** Counters per exchange's REST backfill budget: name, help, value (see `RestStatus`). */
 export const REST_COUNTERS: [string, string, (r: RestStatus) => number][] = [
   ["btcfeed_rest_requests_total", "REST backfill requests sent, per exchange.", (r) => r.requests],
@@ -123,6 +147,11 @@ export const REST_COUNTERS: [string, string, (r: RestStatus) => number][] = [
 export const SCALAR_GAUGES: [string, string, (s: StreamStatus) => number][] = [
   ["btcfeed_forced", "1 while failover is forced by `btcfeed failover`.", (s) => s.forced ? 1 : 0],
   ["btcfeed_outbox_depth", "Trades waiting in the outbox.", (s) => s.outbox.depth],
+  [
+    "btcfeed_pending_gaps",
+    "Gaps pending (being backfilled), one per market at most.",
+    (s) => Object.values(s.markets).filter((m) => m.recovering).length,
+  ],
   ["btcfeed_outbox_bytes", "Size of the outbox on disk.", (s) => s.outbox.bytes],
   ["btcfeed_outbox_max_trades", "The outbox's limit in trades.", (s) => s.outbox.maxTrades],
   [

@@ -16,6 +16,7 @@ import type { Mode } from "../domain.ts";
 import { MARKET_STATES, REDIS_FAILURE_REASONS } from "../domain.ts";
 import {
   MARKET_COUNTERS,
+  MARKET_GAP_GAUGES,
   REST_COUNTERS,
   SCALAR_COUNTERS,
   SCALAR_GAUGES,
@@ -219,6 +220,14 @@ function defineMarketGauges(d: Definer, now: () => number): void {
   ], (g, s) => {
     for (const [market, m] of Object.entries(s.markets)) g.set({ market }, m.outlier ? 1 : 0);
   });
+  for (const [name, help, value] of MARKET_GAP_GAUGES) {
+    d.gauge(name, help, ["market"], (g, s) => {
+      for (const [market, m] of Object.entries(s.markets)) {
+        const v = value(m);
+        if (v !== undefined) g.set({ market }, v);
+      }
+    });
+  }
   d.gauge("btcfeed_consolidated_market", "1 for the market feeding the consolidated price.", [
     "market",
   ], (g, s) => {

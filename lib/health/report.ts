@@ -43,7 +43,7 @@ import { marketsOf, outboxOf, outboxOutput } from "./_outbox_view.ts";
 import { fmt, oneLine, round1, round2 } from "./_format.ts";
 import { type Add, addProcessChecks, droppedCheck } from "./_process_checks.ts";
 import { primaryWritesCheck, reconciliationCheck } from "./_primary_writes.ts";
-import { restChecks } from "./rest_checks.ts";
+import { gapChecks, restChecks } from "./rest_checks.ts";
 import { groupCheck, marketState } from "./_feed_checks.ts";
 
 export { bytes } from "./_format.ts";
@@ -144,7 +144,7 @@ function addRunningChecks(add: Add, s: StreamStatus, nowMs: number): void {
   }
   add("redis-primary:writes", primaryWritesCheck(s.primary));
   add("stream:dropped", droppedCheck(s, nowMs));
-  for (const [key, check] of restChecks(s)) add(key, check);
+  for (const [key, check] of [...restChecks(s), ...gapChecks(s, nowMs)]) add(key, check);
 }
 
 function addRedisChecks(add: Add, input: HealthInput): void {

@@ -7,6 +7,8 @@
 import type { StreamStatus } from "../runtime/status.ts";
 import type { HealthCheck } from "./types.ts";
 
+export { gapChecks } from "./gap_checks.ts";
+
 /** One check per exchange with a REST budget, keyed `rest-<exchange>:limit`. */
 export function restChecks(status: StreamStatus): [string, Omit<HealthCheck, "time">][] {
   return Object.entries(status.rest ?? {}).map(([exchange, r]) => {

@@ -220,6 +220,13 @@ function alerts(markets: [string, MarketStatus][], now: number, maxAge: number, 
       out.push(c.yellow(`! ${name} down${m.lastError ? `: ${m.lastError}` : ""}`));
     }
     if (m.outlier) out.push(c.yellow(`! ${name} price strays from the others: left out`));
+    const g = m.recovering;
+    if (g) {
+      const left = g.remaining === null ? "catching up" : `${g.remaining} to go`;
+      out.push(
+        c.yellow(`! ${name} gap pending: ${g.recovered} recovered, ${left}, ${g.held} held`),
+      );
+    }
     if (m.last && now - m.last.ts > maxAge * 1000) {
       out.push(c.yellow(`! ${name} no trade for ${duration(now - m.last.ts)}`));
     }

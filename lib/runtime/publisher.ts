@@ -20,6 +20,7 @@ export type FeedMarketView = Pick<
   | "clockAdjusted"
   | "gaps"
   | "gapsBackfilled"
+  | "recovering"
   | "quarantined"
   | "lastError"
 >;
@@ -100,6 +101,7 @@ export class StatusPublisher {
         clockAdjusted: f?.clockAdjusted ?? 0,
         gaps: f?.gaps ?? 0,
         gapsBackfilled: f?.gapsBackfilled ?? 0,
+        recovering: f?.recovering ?? null,
         quarantined: f?.quarantined ?? {},
         outlier: this.#sources.isOutlier(name),
         history: [...m.history],

@@ -7,7 +7,13 @@
  */
 
 import { join } from "node:path";
-import type { MarketState, Mode, RedisFailureReason, RestStatus } from "../domain.ts";
+import type {
+  MarketState,
+  Mode,
+  RecoveringGap,
+  RedisFailureReason,
+  RestStatus,
+} from "../domain.ts";
 
 export const STATUS_FILE = "status.json";
 export const CONTROL_FILE = "control.json";
@@ -44,6 +50,8 @@ export interface MarketStatus {
   clockAdjusted: number;
   gaps: number;
   gapsBackfilled: number;
+  /** The gap being recovered (pending in the data directory), or null; absent from older streams. */
+  recovering?: RecoveringGap | null;
   /** Quarantined messages by reason. */
   quarantined: Record<string, number>;
   /** Left out of the consolidated price because it strays from the others' median. */

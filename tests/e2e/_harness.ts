@@ -11,7 +11,7 @@ import {
   type FakeExchangeOptions,
   startFakeExchange,
 } from "../support/fake_exchange.ts";
-import { type CliProcess, spawnCli } from "../support/cli.ts";
+import { type CliProcess, spawnCli, waitFor } from "../support/cli.ts";
 import { describeVerdict, verifyMarket } from "../support/verify.ts";
 import { readStatus, type StreamStatus } from "../../lib/runtime/status.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
@@ -142,4 +142,20 @@ export async function tradeCount(client: Redis, market: string): Promise<number>
   } catch {
     return -1;
   }
+}
+
+/** Waits (up to `timeoutMs`) until a market's gap stream has an entry; returns them all. */
+export function awaitGapEntries(
+  client: Redis,
+  market: string,
+  timeoutMs = 5_000,
+): Promise<(Record<string, string> & { id: string })[]> {
+  return waitFor(
+    async () => {
+      const g = await gapEntries(client, market);
+      return g.length ? g : null;
+    },
+    timeoutMs,
+    "a gap record",
+  );
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backfill } from "../../lib/feed/backfill.ts";
+import { backfill, gapRange } from "../../lib/feed/backfill.ts";
 import { RestBudget } from "../../lib/feed/rest_budget.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { adapter, collecting } from "./_harness.ts";
@@ -21,12 +21,12 @@ Deno.test("backfill pages through REST history until the gap closes, returning e
     const sink = collecting();
     const r = await backfill(
       { adapter: binance, market: fake.market, restUrl: fake.restUrl, budget: budget() },
-      {
+      gapRange({
         afterTradeId: t[10].tradeId,
         afterTs: t[10].ts,
         beforeTradeId: t[3_011].tradeId,
         beforeTs: t[3_011].ts,
-      },
+      }),
       sink,
     );
     assert.equal(r.error, null);
@@ -58,7 +58,7 @@ Deno.test("backfill retries a REST server that never answers, each request endin
         restUrl: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
         budget: budget(),
       },
-      { afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 },
+      gapRange({ afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 }),
       collecting(),
       { requestTimeoutMs: 150, giveUpAfterMs: 1_000, retry: { initialMs: 50, maxMs: 100 } },
     );
@@ -67,6 +67,7 @@ Deno.test("backfill retries a REST server that never answers, each request endin
     assert.equal(r.closed, false);
     assert.ok(r.retries >= 3, `retried (${r.retries})`);
     assert.match(String(r.error), /^gave up retrying: timeout after 150 ms/);
+    assert.equal(r.retryable, true, "a later attempt may succeed");
     assert.deepEqual(r.resumeAfter, { tradeId: "1", ts: 1 });
   } finally {
     listener.close();
@@ -81,10 +82,11 @@ Deno.test("a refused REST request is one line naming the status, without the URL
     const withSecret = fake.restUrl.replace("http://", "http://user:hunter2@");
     const r = await backfill(
       { adapter: binance, market: fake.market, restUrl: withSecret, budget: budget() },
-      { afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 },
+      gapRange({ afterTradeId: "1", afterTs: 1, beforeTradeId: "10", beforeTs: 10 }),
       collecting(),
     );
     assert.equal(r.retries, 0, "a blocked location is not retried");
+    assert.equal(r.retryable, false);
     assert.equal(r.closed, false);
     assert.match(
       String(r.error),

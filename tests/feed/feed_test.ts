@@ -115,7 +115,7 @@ Deno.test("trades published while disconnected are backfilled after the reconnec
   }
 });
 
-Deno.test("a gap that REST cannot fill is reported with its missing count and live trades go on", async () => {
+Deno.test("a gap whose REST history is down stays pending, live trades held behind it, and is filled once REST heals", async () => {
   const start = 10_000;
   const fake = await startFakeExchange({
     exchange: "binance",
@@ -123,30 +123,27 @@ Deno.test("a gap that REST cannot fill is reported with its missing count and li
     ratePerSec: 10_000,
     startTradeId: start,
     skipIds: [start + 300, start + 399],
+    restFaults: { failFromRequest: 1, failStatus: 503, failForMs: 2_500 },
   });
-  // Point REST at a port nothing listens on.
-  const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadUrl = `http://127.0.0.1:${(dead.addr as Deno.NetAddr).port}`;
-  dead.close();
-  const broken = feedFor([{ ...fake, restUrl: deadUrl }], {
-    backfill: { giveUpAfterMs: 1_500, retry: { initialMs: 100, maxMs: 300 } },
+  const { feed, got } = feedFor([fake], {
+    backfill: { giveUpAfterMs: 600, retry: { initialMs: 100, maxMs: 200 } },
+    retryAttemptMs: 100,
   });
   try {
-    broken.feed.start();
-    await waitFor(() => broken.got.trades.length >= 900, "trades after the unfilled gap");
-    const want = fake.tape.filter((t) =>
-      BigInt(t.tradeId) < start + 300 || BigInt(t.tradeId) > start + 399
-    );
-    assertExactlyTape(broken.got.trades, want);
-    assert.equal(broken.got.gaps.length, 1);
-    assert.equal(broken.got.gaps[0].recovered, 0);
-    assert.equal(broken.got.gaps[0].missing, 100);
-    const s = broken.feed.snapshot()["binance:BTC-USDT"];
-    assert.equal(s.gaps, 1);
-    assert.equal(s.gapsBackfilled, 0);
-    assert.equal(logged("feed.backfill_incomplete").length, 1);
+    feed.start();
+    await waitFor(() => logged("feed.backfill_retrying").length >= 1, "a failed attempt");
+    const s = feed.snapshot()["binance:BTC-USDT"];
+    assert.equal(s.backfilling, true);
+    assert.equal(s.recovering?.remaining, 100, "the bound is the first held live trade");
+    assert.equal(s.recovering?.recovered, 0);
+    assert.equal(got.gaps.length, 0, "not finished while REST is down");
+    await waitFor(() => got.trades.length >= 1_000, "the full tape after REST healed");
+    assertExactlyTape(got.trades, fake.tape);
+    assert.deepEqual(got.gaps.map((g) => [g.recovered, g.missing]), [[100, 0]]);
+    assert.equal(logged("feed.backfill_incomplete").length, 0);
+    assert.equal(feed.snapshot()["binance:BTC-USDT"].recovering, null);
   } finally {
-    await broken.feed.close();
+    await feed.close();
     await fake.stop();
   }
 });

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { okx } from "../../lib/exchanges/okx.ts";
-import { backfill, type BackfillSink, gapRecordOf } from "../../lib/feed/backfill.ts";
+import { backfill, type BackfillSink, gapRange, gapRecordOf } from "../../lib/feed/backfill.ts";
 import { RestBudget } from "../../lib/feed/rest_budget.ts";
 import { MarketSequencer } from "../../lib/feed/sequencer.ts";
 import type { RawTrade } from "../../lib/trade.ts";
@@ -21,7 +21,11 @@ const OKX_LIMIT = { units: 20, windowMs: 2_000 };
 /** Backfills `gap` from the fake OKX under a fresh OKX budget. */
 function fillFrom(fake: FakeExchange, gap: SequenceGap, sink: BackfillSink) {
   const budget = new RestBudget("okx", okx.rest!.limits);
-  return backfill({ adapter: okx, market: fake.market, restUrl: fake.restUrl, budget }, gap, sink);
+  return backfill(
+    { adapter: okx, market: fake.market, restUrl: fake.restUrl, budget },
+    gapRange(gap),
+    sink,
+  );
 }
 
 async function publishedFake(trades: number, restRetainFromId?: bigint) {

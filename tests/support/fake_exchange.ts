@@ -15,6 +15,10 @@
  * - With `restLimits` / `restFaults` the REST API enforces limits and injects faults like the real
  *   exchange (see fake_rest_gate.ts); `rest` records what the client did. `restRetainFromId`
  *   makes older trades unavailable over REST, as an exchange's history retention does.
+ * - `outage(ms)` drops the connections and refuses WebSocket upgrades (HTTP 503) for `ms` while
+ *   the tape keeps running on the clock, subscribers or not: an exchange-side disconnect whose
+ *   trades only REST can give back. `advance(n)` publishes the next `n` trades at once (to REST
+ *   history, and to subscribers if any): the tape moving on while btcfeed is down.
  * - WebSocket rules of the protocol (Binance: 5 incoming messages/s including pings and pongs,
  *   server pings every 20 s with a one-minute pong deadline) are enforced per connection like the
  *   real exchange does (see fake_ws_guard.ts); `wsRules` overrides them, `ws` counts what it saw.
@@ -31,6 +35,7 @@ import { type Market, marketName, type RawTrade } from "../../lib/trade.ts";
 import type { FakeProtocol, Reply, Session } from "./fake_protocols/protocol.ts";
 import { decimalText, makeTape, type TapeEntry } from "./fake_protocols/tape.ts";
 import { FAKE_PROTOCOLS } from "./fake_protocols/all.ts";
+import { firstAtLeast } from "./fake_protocols/_util.ts";
 import {
   type FakeRestFaults,
   type FakeRestLimits,
@@ -65,6 +70,8 @@ export interface FakeExchangeOptions {
   skipIds?: [number | bigint | string, number | bigint | string];
   /** Answer WebSocket upgrades and REST with this HTTP status and a JSON body. */
   blockStatus?: 451 | 403;
+  /** The clock publishes only this many trades; the rest only through `advance()`. @default all */
+  clockUntil?: number;
   /** Advance the tape only while a client is subscribed. @default true */
   pauseWhileDisconnected?: boolean;
   /** Current connections go silent after this many trades are published (once). */
@@ -112,6 +119,12 @@ export interface FakeExchange {
   subscribers(): number;
   /** Closes current connections without a close frame. */
   dropAll(): void;
+  /** Drops every connection and refuses upgrades for `ms`; the tape runs on meanwhile. */
+  outage(ms: number): void;
+  /** Publishes the next `n` trades at once. */
+  advance(n: number): void;
+  /** Lets the clock publish up to `n` trades of the tape (see `clockUntil`). */
+  clockTo(n: number): void;
   /** Sends `text` as is to every open connection. */
   sendRaw(text: string): void;
   /** Sends the exchange's maintenance / reconnect notice to every open connection.
@@ -181,6 +194,10 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
   let cursor = 0;
   let connections = 0;
   let dropped = false, silenced = false, maintained = false;
+  let outageUntil = 0;
+  let clockUntil = o.clockUntil ?? entries.length;
+  const paused = () =>
+    o.pauseWhileDisconnected && subscribers() === 0 && performance.now() >= outageUntil;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   if (entries.length === 0) resolveDone();
@@ -234,17 +251,18 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     const now = performance.now();
     const dt = now - last;
     last = now;
-    if (cursor >= entries.length) return;
-    if (o.pauseWhileDisconnected && subscribers() === 0) return;
+    const end = Math.min(entries.length, clockUntil);
+    if (cursor >= end) return;
+    if (paused()) return;
     budget = Math.min(budget + (dt * o.ratePerSec) / 1000, MAX_TRADES_PER_TICK);
-    while (cursor < entries.length) {
-      const n = Math.min(perMessage, entries.length - cursor);
+    while (cursor < end) {
+      const n = Math.min(perMessage, end - cursor);
       if (budget < n) break;
       budget -= n;
       publish(entries.slice(cursor, cursor + n));
       cursor += n;
       afterPublish();
-      if (o.pauseWhileDisconnected && subscribers() === 0) break;
+      if (paused()) break;
     }
     if (cursor >= entries.length) resolveDone();
   };
@@ -264,10 +282,10 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
   );
   const retainFrom = o.restRetainFromId !== undefined ? BigInt(o.restRetainFromId) : null;
   const history = () => {
-    const published = entries.slice(0, cursor);
-    return retainFrom === null
-      ? published
-      : published.filter((e) => BigInt(e.tradeId) >= retainFrom);
+    const from = retainFrom === null
+      ? 0
+      : Math.min(cursor, firstAtLeast(entries, retainFrom, (e) => BigInt(e.tradeId)));
+    return entries.slice(from, cursor);
   };
   const delays = new Set<ReturnType<typeof setTimeout>>();
   const server = http.createServer((req, res) => {
@@ -295,6 +313,7 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
   const wsStats = newWsGuardStats();
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (o.blockStatus) return refuse(socket, o.blockStatus, BLOCK_BODY);
+    if (performance.now() < outageUntil) return refuse(socket, 503, `{"msg":"maintenance"}`);
     const session: Session = { subscribed: false, heartbeats: false, flags: {} };
     const reply = protocol.open(new URL(req.url ?? "/", "http://fake"), market, session);
     if (!reply) return refuse(socket, 404, `{"error":"not found"}`);
@@ -332,6 +351,23 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     rest: gate.stats,
     ws: wsStats,
     dropAll,
+    outage(ms: number) {
+      outageUntil = performance.now() + ms;
+      dropAll();
+    },
+    clockTo(n: number) {
+      clockUntil = n;
+    },
+    advance(n: number) {
+      const end = Math.min(entries.length, cursor + Math.max(0, n));
+      while (cursor < end) {
+        const k = Math.min(perMessage, end - cursor);
+        if (subscribers() > 0) publish(entries.slice(cursor, cursor + k));
+        cursor += k;
+        afterPublish();
+      }
+      if (cursor >= entries.length) resolveDone();
+    },
     sendRaw(text: string) {
       for (const c of clients) send(c, text);
     },
@@ -358,6 +394,8 @@ function refuse(socket: Duplex, status: number, body: string): void {
     ? "Unavailable For Legal Reasons"
     : status === 403
     ? "Forbidden"
+    : status === 503
+    ? "Service Unavailable"
     : "Not Found";
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${

@@ -21,3 +21,14 @@ export function nextCount(flags: Record<string, string | number | boolean>, key:
 export function nowNanos(): string {
   return new Date().toISOString().replace("Z", "000000Z");
 }
+
+/** Index of the first entry of `sorted` (ascending by `key`) whose key is at least `min`. */
+export function firstAtLeast<T>(sorted: readonly T[], min: bigint, key: (e: T) => bigint): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(sorted[mid]) < min) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -8,6 +8,7 @@
 
 import type { FakeProtocol, Reply, Session } from "./protocol.ts";
 import { decimalText, type TapeEntry } from "./tape.ts";
+import { firstAtLeast } from "./_util.ts";
 import type { Market } from "../../../lib/trade.ts";
 
 const symbol = (m: Market) => `${m.base}${m.quote}`;
@@ -83,7 +84,8 @@ export const binanceProtocol: FakeProtocol = {
     if (fromId === null) rows = published.slice(-limit);
     else {
       const from = BigInt(fromId);
-      rows = published.filter((e) => BigInt(e.tradeId) >= from).slice(0, limit);
+      const i = firstAtLeast(published, from, (e) => BigInt(e.tradeId));
+      rows = published.slice(i, i + limit);
     }
     const body = rows.map((e) => {
       const p = decimalText(e.priceUnits, "fixed8");
