@@ -10,13 +10,16 @@
  *
  * Environment: `BTCFEED_BENCH_REPLAY_TRADES` (default 1,000,000) and
  * `BTCFEED_BENCH_FAILOVER_REPS` (default 5) shorten the two longest benchmarks;
- * `BTCFEED_BENCH_BACKFILL_TRADES` (default 100,000) sizes the backfill gap.
+ * `BTCFEED_BENCH_BACKFILL_TRADES` (default 100,000) sizes the backfill gap;
+ * `BTCFEED_BENCH_BACKLOG_TRADES` (default 10,000,000) the backlog, `BTCFEED_BENCH_LATENCY_SECONDS`
+ * (default 10) each latency run, `BTCFEED_BENCH_RSS_TRADES` / `BTCFEED_BENCH_RSS_RATE` (defaults
+ * 1,000,000 at 10,000/s) the RSS run.
  */
 
 import { table } from "./_table.ts";
 
 interface BenchModule {
-  run(): Promise<void>;
+  run(): Promise<unknown>;
 }
 
 interface Bench {
@@ -36,6 +39,21 @@ const BENCHES: readonly Bench[] = [
     name: "replay",
     title: "Replay: outbox -> primary through the real Replayer",
     load: () => import("./replay_bench.ts"),
+  },
+  {
+    name: "backlog",
+    title: "Backlog: a 10,000,000-trade journal replayed by `btcfeed sync` vs raw XADD",
+    load: () => import("./backlog_bench.ts"),
+  },
+  {
+    name: "latency",
+    title: "Latency: exchange emission -> Redis reader, `btcfeed stream` vs a direct client",
+    load: () => import("./latency_bench.ts"),
+  },
+  {
+    name: "rss",
+    title: "RSS: `btcfeed stream` over 1,000,000 trades vs a direct client",
+    load: () => import("./rss_bench.ts"),
   },
   {
     name: "failover",

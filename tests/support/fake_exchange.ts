@@ -74,6 +74,11 @@ export interface FakeExchangeOptions {
   restFaults?: FakeRestFaults;
   /** REST serves only trades with an id at or above this (older ones are gone). */
   restRetainFromId?: number | bigint | string;
+  /**
+   * Called right after tape entries `[from, to)` were handed to the subscribers' sockets, with
+   * `performance.now()` taken just before (benchmarks stamp emission times with it).
+   */
+  onPublish?: (from: number, to: number, atMs: number) => void;
 }
 
 /** Defaults of {@link FakeExchangeOptions}. */
@@ -228,7 +233,9 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
       const n = Math.min(perMessage, entries.length - cursor);
       if (budget < n) break;
       budget -= n;
+      const at = performance.now();
       publish(entries.slice(cursor, cursor + n));
+      o.onPublish?.(cursor, cursor + n, at);
       cursor += n;
       afterPublish();
       if (o.pauseWhileDisconnected && subscribers() === 0) break;
