@@ -6,15 +6,6 @@
  * refused it (seq 0: written from memory only); the memory copy is in commit order; a batch is
  * acknowledged only after the primary (and its replicas) confirmed it, so a failed or unknown
  * write leaves it pending for the replayer.
- *
- * Two batches in flight: while the primary applies one batch, the next is encoded and sent
- * behind it on the same connection (so the client's encoding overlaps the server's script time
- * instead of adding to it). Redis runs one connection's commands in order, and the client never
- * re-sends (no offline queue, no retries), so batches still land in commit order. Outcomes are
- * consumed in order: the second is acknowledged only after the first was; when the first fails,
- * the second's outcome is ignored whatever it is (its rows stay pending; a replay of rows it did
- * write finds duplicates), and {@link DirectWrites.drop} forgets a batch still in flight the
- * same way, so nothing is acknowledged once the core left `primary` mode.
  */
 
 import type { Trade } from "../trade.ts";
@@ -49,22 +40,12 @@ export type DirectWriteOutcome =
   | { ok: true; result: ApplyResult; ms: number; foreign: boolean }
   | { ok: false; error: unknown; written: ApplyResult | null };
 
-/** A batch sent to the primary whose outcome nobody consumed yet. */
-interface InFlight {
-  batch: Trade[];
-  seqs: number[];
-  started: number;
-  written: Promise<ApplyResult>;
-}
-
 /** The memory copy and its writer; see the module comment. */
 export class DirectWrites {
   #deps: DirectWritesDeps;
   #trades: Trade[] = [];
   #seqs: number[] = [];
   #inFlight = 0;
-  /** The batch sent behind the one being awaited (see the module comment). */
-  #next: InFlight | null = null;
   /** Set when an acknowledgement could not be stored (a harmless re-send later). */
   ackError: unknown = null;
 
@@ -72,9 +53,9 @@ export class DirectWrites {
     this.#deps = deps;
   }
 
-  /** Trades held in memory, including the batches in flight. */
+  /** Trades held in memory, including the batch in flight. */
   get size(): number {
-    return this.#trades.length + this.#inFlight + (this.#next?.batch.length ?? 0);
+    return this.#trades.length + this.#inFlight;
   }
 
   /** Adds committed trades; `seqs[i]` is the journal seq of `trades[i]` (0: not journaled). */
@@ -85,43 +66,34 @@ export class DirectWrites {
     }
   }
 
-  /** Writes the oldest batch (and sends the next behind it); never throws. */
+  /** Writes the oldest batch; never throws. */
   async writeNext(): Promise<DirectWriteOutcome> {
-    const cur = this.#next ?? this.#send();
-    this.#next = this.#trades.length ? this.#send() : null;
-    this.#inFlight = cur.batch.length;
+    const { primary, isConsolidated, deadlineMs, maxBatch } = this.#deps;
+    const batch = this.#trades.splice(0, maxBatch);
+    const seqs = this.#seqs.splice(0, batch.length);
+    this.#inFlight = batch.length;
+    const started = this.#deps.clock();
     let written: ApplyResult | null = null;
     try {
-      written = await cur.written;
-      const ms = this.#deps.clock() - cur.started;
+      written = await withDeadline(
+        primary.writer.apply(batch, isConsolidated),
+        deadlineMs,
+        "primary write",
+      );
+      const ms = this.#deps.clock() - started;
       await this.confirm();
       if (written.rejected.length) {
-        this.#deps.refused(written.rejected, rowsOf(written.rejected, cur.batch, cur.seqs));
+        this.#deps.refused(written.rejected, rowsOf(written.rejected, batch, seqs));
       }
-      const foreign = !this.#ack(cur.seqs);
+      const foreign = !this.#ack(seqs);
       return { ok: true, result: written, ms, foreign };
     } catch (error) {
-      // The batch sent behind this one is forgotten: its outcome is never acknowledged.
-      const next = this.#next ?? { batch: [], seqs: [] };
-      this.#next = null;
-      this.#trades.unshift(...cur.batch, ...next.batch);
-      this.#seqs.unshift(...cur.seqs, ...next.seqs);
+      this.#trades.unshift(...batch);
+      this.#seqs.unshift(...seqs);
       return { ok: false, error, written };
     } finally {
       this.#inFlight = 0;
     }
-  }
-
-  /** Takes the oldest batch off the memory copy and sends it (the encoding happens now). */
-  #send(): InFlight {
-    const { primary, isConsolidated, deadlineMs, maxBatch } = this.#deps;
-    const batch = this.#trades.splice(0, maxBatch);
-    const seqs = this.#seqs.splice(0, batch.length);
-    const started = this.#deps.clock();
-    const apply = primary.writer.apply(batch, isConsolidated); // async: throws as a rejection
-    const written = withDeadline(apply, deadlineMs, "primary write");
-    written.catch(() => {}); // consumed by writeNext, or forgotten by drop / a failure before it
-    return { batch, seqs, started, written };
   }
 
   /** `WAIT` for `--primary-replicas`, within the write deadline. @throws ReplicaShortfall */
@@ -134,10 +106,8 @@ export class DirectWrites {
 
   /** Empties the memory copy (the journal keeps it pending); says how many were not journaled. */
   drop(): { trades: Trade[]; unjournaled: number } {
-    const next = this.#next ?? { batch: [], seqs: [] };
-    this.#next = null; // in flight: its outcome is never acknowledged
-    const trades = [...next.batch, ...this.#trades];
-    const unjournaled = [...next.seqs, ...this.#seqs].filter((s) => s === 0).length;
+    const trades = this.#trades;
+    const unjournaled = this.#seqs.filter((s) => s === 0).length;
     this.#trades = [];
     this.#seqs = [];
     return { trades, unjournaled };
@@ -152,8 +122,7 @@ export class DirectWrites {
     for (const s of seqs) if (s > upTo) upTo = s;
     if (!upTo) return true;
     try {
-      const held = [seqs, this.#next?.seqs ?? [], this.#seqs];
-      const ours = held.reduce((n, list) => n + list.filter((s) => s > 0).length, 0);
+      const ours = seqs.filter((s) => s > 0).length + this.#seqs.filter((s) => s > 0).length;
       if (this.#deps.journal.depth() > ours) return false;
       this.#deps.journal.ack(upTo);
       this.ackError = null;
