@@ -50,6 +50,11 @@ function figures(kind: ClientKind, rate: number, sent: Float64Array, seen: Float
   };
 }
 
+/** `+1.5` / `-0.3`: a difference of milliseconds. */
+function signedMs(n: number): string {
+  return `${n >= 0 ? "+" : "-"}${ms(Math.abs(n))}`;
+}
+
 /** Measures both clients at every rate and prints them side by side; returns the figures. */
 export async function run(options: Partial<LatencyOptions> = {}): Promise<LatencyFigures[]> {
   const o: LatencyOptions = {
@@ -86,7 +91,7 @@ export async function run(options: Partial<LatencyOptions> = {}): Promise<Latenc
       `${rate}/s`,
       `${ms(d.p50)} / ${ms(d.p99)} / ${ms(d.max)}`,
       `${ms(b.p50)} / ${ms(b.p99)} / ${ms(b.max)}`,
-      `+${ms(b.p50 - d.p50)} / +${ms(b.p99 - d.p99)}`,
+      `${signedMs(b.p50 - d.p50)} / ${signedMs(b.p99 - d.p99)}`,
     ];
   });
   console.log(table(

@@ -4,12 +4,13 @@
  * every 250 ms from `/proc/<pid>/status` (bench/_e2e_rig.ts), side by side with the minimal
  * direct client (WebSocket → XADD) on the same tape, same server, same run.
  *
- * Figures per client: RSS when the first trade was visible, after warm-up (the first 10% of the trades: JIT,
- * connection pools, the journal's page cache and prepared statements reach their size), at the
- * end, the largest after warm-up, and the drift = end − after warm-up. The aim (issue 10): btcfeed
- * drifts by at most ±10 MB after warm-up. The tape runs at `BTCFEED_BENCH_RSS_RATE` trades/s
- * (default 10,000: a very busy real market, and slow enough that neither client queues trades
- * here; a client that falls behind buffers the backlog in its socket and shows it as RSS).
+ * Figures per client: RSS when the first trade was visible, after warm-up (the first 10% of
+ * the trades: JIT, connection pools, the journal's page cache and prepared statements reach
+ * their size), half-way, at the end, the largest after warm-up, and the drift = end − after
+ * warm-up. The aim (issue 10): btcfeed drifts by at most ±10 MB after warm-up. The tape runs at
+ * `BTCFEED_BENCH_RSS_RATE` trades/s (default 10,000: a very busy real market, and slow enough
+ * that neither client queues trades here; a client that falls behind buffers the backlog in
+ * its socket and shows it as RSS).
  *
  * Run: `deno task bench rss`.
  */
@@ -36,6 +37,8 @@ export interface RssFigures {
   samples: number;
   startMb: number;
   warmMb: number;
+  /** When half the trades were visible: warm → half → end shows whether growth levels off. */
+  halfMb: number;
   endMb: number;
   maxAfterWarmMb: number;
   driftMb: number;
@@ -50,6 +53,7 @@ function figures(kind: ClientKind, trades: number, seconds: number, all: RssSamp
   const warm = s[warmAt < 0 ? 0 : warmAt];
   const after = s.slice(warmAt < 0 ? 0 : warmAt);
   const end = s[s.length - 1];
+  const half = s.find((x) => x.seen >= trades / 2) ?? end;
   return {
     kind,
     trades,
@@ -57,6 +61,7 @@ function figures(kind: ClientKind, trades: number, seconds: number, all: RssSamp
     samples: s.length,
     startMb: mb(s[0].rssKb),
     warmMb: mb(warm.rssKb),
+    halfMb: mb(half.rssKb),
     endMb: mb(end.rssKb),
     maxAfterWarmMb: mb(Math.max(...after.map((x) => x.rssKb))),
     driftMb: mb(end.rssKb - warm.rssKb),
@@ -86,23 +91,26 @@ export async function run(options: Partial<RssOptions> = {}): Promise<RssFigures
       `(fake Binance -> client -> redis-server on 127.0.0.1); warm-up = first 10% of the trades`,
   );
   const f = (n: number) => n.toFixed(1);
+  const signed = (n: number) => `${n >= 0 ? "+" : ""}${f(n)}`;
   console.log(table(
-    ["client", "seconds", "start MB", "warm MB", "end MB", "max after warm", "drift MB"],
+    ["client", "seconds", "start MB", "warm MB", "half MB", "end MB", "max after warm", "drift MB"],
     out.map((r) => [
       r.kind,
       r.seconds.toFixed(1),
       f(r.startMb),
       f(r.warmMb),
+      f(r.halfMb),
       f(r.endMb),
       f(r.maxAfterWarmMb),
-      `${r.driftMb >= 0 ? "+" : ""}${f(r.driftMb)}`,
+      signed(r.driftMb),
     ]),
   ));
   const [d, b] = out;
+  const half = (r: RssFigures) => signed(r.endMb - r.halfMb);
   console.log(
-    `btcfeed drift ${b.driftMb >= 0 ? "+" : ""}${f(b.driftMb)} MB after warm-up (aim ±10), ` +
-      `direct client ${d.driftMb >= 0 ? "+" : ""}${f(d.driftMb)} MB; ` +
-      `btcfeed holds ${f(b.endMb - d.endMb)} MB more at the end`,
+    `btcfeed drift ${signed(b.driftMb)} MB after warm-up (aim ±10), ${half(b)} MB over the ` +
+      `second half; direct client ${signed(d.driftMb)} MB, ${half(d)} MB; btcfeed holds ` +
+      `${f(b.endMb - d.endMb)} MB more at the end`,
   );
   return out;
 }
