@@ -3,8 +3,8 @@
  * under a title, and ends with how long each took; `deno task bench replay failover` runs a
  * subset (names below, in any order; they run in the listed order). `--list` prints the names.
  *
- * Each benchmark module exports `run(): Promise<void>`, starts whatever it needs (redis-servers on
- * free ports, temporary directories) and removes it before returning. A benchmark that throws is
+ * Each benchmark module exports `run()` (what it resolves to is for tests), starts whatever it
+ * needs (redis-servers on free ports, temporary directories) and removes it before returning. A benchmark that throws is
  * reported and the others still run; the exit code is then 1. An unknown name exits 2.
  * Modules are imported only when selected, so a subset does not pay for loading ccxt.
  *
