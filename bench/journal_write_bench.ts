@@ -2,11 +2,18 @@
  * The write path with the journal on vs off, same server, same run, and the journal's append cost.
  *
  * - off: `TradeWriter` straight to the primary (chunks of 100, pipelines of 5000): the write path
- *   before the journal, without any disk.
+ *   before the journal, without any disk; once awaiting each pipeline before the next, once with
+ *   the next pipeline sent behind the one awaited (two in flight, as the core writes), so the
+ *   client's encoding overlaps the server's script time. "vs off" is against the faster.
  * - on: the real `FailoverCore` — `submit` → group commit to the journal (2 ms / 5000 trades) →
  *   write from memory → acknowledgement in the journal — for `--journal-sync full` and `normal`,
  *   timed from the first submit until the primary holds every trade and nothing is pending.
  * - append cost: `Journal.commit` alone, per trade, at group sizes a busy stream produces.
+ *
+ * Besides wall time, each variant's CPU per trade: this process's (`process.cpuUsage`: encoding,
+ * the journal, the core) and the redis-server's (`INFO cpu`, the apply script). On a loaded
+ * machine those stay put while the wall figures swing; they say where the time goes, and the
+ * larger of the two bounds the rate on two idle cores (their sum, when the two never overlap).
  *
  * The rule (issue 10): on ≥ 120,000 trades/s and within 15% of off.
  */
@@ -18,16 +25,24 @@ import { Journal } from "../lib/store/journal.ts";
 import { openTarget } from "../lib/failover/targets.ts";
 import { log } from "../lib/log.ts";
 import type { Trade } from "../lib/trade.ts";
+import process from "node:process";
 import { int, table } from "./_table.ts";
 
 const N = Number(Deno.env.get("BTCFEED_BENCH_JOURNAL_TRADES") ?? 300_000);
 
-async function off(redis: Redis, trades: Trade[]): Promise<number> {
+async function off(redis: Redis, trades: Trade[], inFlight: 1 | 2): Promise<number> {
   const w = new TradeWriter(redis, { chunkSize: 100 });
   const start = performance.now();
+  let behind: Promise<unknown> | null = null;
   for (let i = 0; i < trades.length; i += 5000) {
-    await w.apply(trades.slice(i, i + 5000), () => false);
+    const sent = w.apply(trades.slice(i, i + 5000), () => false);
+    if (inFlight === 1) await sent;
+    else {
+      await behind;
+      behind = sent;
+    }
   }
+  await behind;
   return (performance.now() - start) / 1000;
 }
 
@@ -89,6 +104,32 @@ async function appendCost(trades: Trade[], sync: "FULL" | "NORMAL", group: numbe
   return us;
 }
 
+/** Seconds of CPU the redis-server behind `redis` used so far (user + system). */
+async function serverCpu(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+  return field("used_cpu_user") + field("used_cpu_sys");
+}
+
+interface Measured {
+  name: string;
+  seconds: number;
+  /** µs of CPU per trade: this process, the redis-server. */
+  clientUs: number;
+  serverUs: number;
+}
+
+/** Runs `fn` (which returns its wall seconds) and measures both processes' CPU around it. */
+async function measured(redis: Redis, name: string, fn: () => Promise<number>): Promise<Measured> {
+  await redis.flushall();
+  const server0 = await serverCpu(redis);
+  const client0 = process.cpuUsage();
+  const seconds = await fn();
+  const client = process.cpuUsage(client0);
+  const serverUs = ((await serverCpu(redis)) - server0) * 1e6 / N;
+  return { name, seconds, clientUs: (client.user + client.system) / N, serverUs };
+}
+
 /** Prints both tables; `makeTrades` gives trades in arrival order over several markets. */
 export async function runJournal(
   redis: Redis,
@@ -97,24 +138,30 @@ export async function runJournal(
 ): Promise<void> {
   log.configure({ level: "error" });
   const trades = makeTrades(N);
-  const rows: [string, number][] = [];
+  const rows: Measured[] = [];
   try {
-    await redis.flushall();
-    rows.push(["journal off: TradeWriter x5000", await off(redis, trades)]);
+    const offName = (n: number) => `journal off: TradeWriter x5000, ${n} in flight`;
+    rows.push(await measured(redis, offName(1), () => off(redis, trades, 1)));
+    rows.push(await measured(redis, offName(2), () => off(redis, trades, 2)));
     for (const sync of ["FULL", "NORMAL"] as const) {
-      await redis.flushall();
-      rows.push([`journal on (${sync.toLowerCase()}): FailoverCore`, await on(url, trades, sync)]);
+      const name = `journal on (${sync.toLowerCase()}): FailoverCore`;
+      rows.push(await measured(redis, name, () => on(url, trades, sync)));
     }
   } finally {
     log.configure({ level: "info" });
   }
-  const base = N / rows[0][1];
+  const base = N / Math.min(rows[0].seconds, rows[1].seconds);
   console.log(`\nwrite path, journal on vs off (${int(N)} trades, loopback)`);
   console.log(table(
-    ["path", "seconds", "trades/s", "vs off"],
-    rows.map((
-      [name, s],
-    ) => [name, s.toFixed(2), int(N / s), `${((N / s / base) * 100).toFixed(0)}%`]),
+    ["path", "seconds", "trades/s", "vs off", "client CPU µs/trade", "redis CPU µs/trade"],
+    rows.map((r) => [
+      r.name,
+      r.seconds.toFixed(2),
+      int(N / r.seconds),
+      `${((N / r.seconds / base) * 100).toFixed(0)}%`,
+      r.clientUs.toFixed(2),
+      r.serverUs.toFixed(2),
+    ]),
   ));
   const cost: string[][] = [];
   for (const group of [250, 1000, 5000]) {

@@ -3,20 +3,23 @@
  * under a title, and ends with how long each took; `deno task bench replay failover` runs a
  * subset (names below, in any order; they run in the listed order). `--list` prints the names.
  *
- * Each benchmark module exports `run(): Promise<void>`, starts whatever it needs (redis-servers on
- * free ports, temporary directories) and removes it before returning. A benchmark that throws is
+ * Each benchmark module exports `run()` (what it resolves to is for tests), starts whatever it
+ * needs (redis-servers on free ports, temporary directories) and removes it before returning. A benchmark that throws is
  * reported and the others still run; the exit code is then 1. An unknown name exits 2.
  * Modules are imported only when selected, so a subset does not pay for loading ccxt.
  *
  * Environment: `BTCFEED_BENCH_REPLAY_TRADES` (default 1,000,000) and
  * `BTCFEED_BENCH_FAILOVER_REPS` (default 5) shorten the two longest benchmarks;
- * `BTCFEED_BENCH_BACKFILL_TRADES` (default 100,000) sizes the backfill gap.
+ * `BTCFEED_BENCH_BACKFILL_TRADES` (default 100,000) sizes the backfill gap;
+ * `BTCFEED_BENCH_BACKLOG_TRADES` (default 10,000,000) the backlog, `BTCFEED_BENCH_LATENCY_SECONDS`
+ * (default 10) each latency run, `BTCFEED_BENCH_RSS_TRADES` / `BTCFEED_BENCH_RSS_RATE` (defaults
+ * 1,000,000 at 10,000/s) the RSS run.
  */
 
 import { table } from "./_table.ts";
 
 interface BenchModule {
-  run(): Promise<void>;
+  run(): Promise<unknown>;
 }
 
 interface Bench {
@@ -36,6 +39,21 @@ const BENCHES: readonly Bench[] = [
     name: "replay",
     title: "Replay: outbox -> primary through the real Replayer",
     load: () => import("./replay_bench.ts"),
+  },
+  {
+    name: "backlog",
+    title: "Backlog: a 10,000,000-trade journal replayed by `btcfeed sync` vs raw XADD",
+    load: () => import("./backlog_bench.ts"),
+  },
+  {
+    name: "latency",
+    title: "Latency: exchange emission -> Redis reader, `btcfeed stream` vs a direct client",
+    load: () => import("./latency_bench.ts"),
+  },
+  {
+    name: "rss",
+    title: "RSS: `btcfeed stream` over 1,000,000 trades vs a direct client",
+    load: () => import("./rss_bench.ts"),
   },
   {
     name: "failover",

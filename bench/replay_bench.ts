@@ -30,14 +30,14 @@ import { entryIdFor, type Trade } from "../lib/trade.ts";
 import { startRedis } from "../tests/support/redis_server.ts";
 import { envInt, int, ms, ratio, table } from "./_table.ts";
 
-const MARKETS = ["binance:BTC-USDT", "coinbase:BTC-USD", "kraken:BTC-USD"];
+export const MARKETS = ["binance:BTC-USDT", "coinbase:BTC-USD", "kraken:BTC-USD"];
 const APPEND_BATCH = 5_000;
 const NAIVE_TRADES = 2_000;
 const SMALL_BATCH_TRADES = 100_000;
 const HOLDER = `bench:${Deno.pid}:replay`;
 
 /** Trade `i` of the synthetic tape: market `i % 3`, ids contiguous per market, ms increasing. */
-function tradeAt(i: number): Trade {
+export function tradeAt(i: number): Trade {
   const start = Date.UTC(2025, 0, 1);
   const ts = start + Math.floor(i / 2);
   const tradeId = String(7_000_000_000 + Math.floor(i / MARKETS.length));

@@ -56,7 +56,8 @@ export interface Market {
 }
 
 const MARKET_RE = /^([a-z][a-z0-9]*):([A-Z0-9]+)-([A-Z0-9]+)$/;
-const DECIMAL_RE = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+/** Plain decimal text above zero: a non-zero integer part, or `0.` with a non-zero digit after. */
+const POSITIVE_DECIMAL_RE = /^(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$/;
 const U64_RE = /^(0|[1-9][0-9]{0,19})$/;
 const MAX_U64_TEXT = "18446744073709551615";
 
@@ -98,7 +99,7 @@ export function parseMarket(name: string): Market | null {
 
 /** True for a price or size: plain decimal text above zero, at most 64 characters. */
 export function isPositiveDecimal(s: string): boolean {
-  return s.length <= MAX_DECIMAL_CHARS && DECIMAL_RE.test(s) && /[1-9]/.test(s);
+  return s.length <= MAX_DECIMAL_CHARS && POSITIVE_DECIMAL_RE.test(s);
 }
 
 /** True when `s` is an unsigned 64-bit integer in decimal text, usable as a stream ID sequence. */
@@ -114,10 +115,11 @@ export function isTradeMs(n: unknown): n is number {
 /** Why `t` breaks the trade rules (`bad <field>`), or null when it is a valid trade. */
 export function tradeProblem(t: Trade): string | null {
   if (t === null || typeof t !== "object") return "not a trade";
-  if (typeof t.market !== "string" || !MARKET_RE.test(t.market)) return "bad market";
-  const [ms, seq, more] = typeof t.id === "string" ? t.id.split("-") : [];
+  if (typeof t.market !== "string" || !isMarketName(t.market)) return "bad market";
+  const dash = typeof t.id === "string" ? t.id.indexOf("-") : -1;
   if (
-    more !== undefined || !isTradeIdText(ms ?? "") || !isTradeIdText(seq ?? "") || t.id === "0-0"
+    dash < 0 || !isTradeIdText(t.id.slice(0, dash)) || !isTradeIdText(t.id.slice(dash + 1)) ||
+    t.id === "0-0"
   ) {
     return "bad id";
   }
@@ -128,6 +130,16 @@ export function tradeProblem(t: Trade): string | null {
   if (!isTradeMs(t.ts)) return "bad ts";
   if (!isTradeMs(t.receivedAt)) return "bad receivedAt";
   return null;
+}
+
+/** Market names already found valid: a stream has a handful, and each trade names one. */
+const VALID_MARKETS = new Set<string>();
+
+function isMarketName(name: string): boolean {
+  if (VALID_MARKETS.has(name)) return true;
+  if (!MARKET_RE.test(name)) return false;
+  if (VALID_MARKETS.size < 1_000) VALID_MARKETS.add(name);
+  return true;
 }
 
 /** The deterministic stream entry ID of a trade at `ms` with `tradeId`. */

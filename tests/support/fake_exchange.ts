@@ -92,6 +92,11 @@ export interface FakeExchangeOptions {
   restRetainFromId?: number | bigint | string;
   /** Per-connection WebSocket rules, merged over the protocol's own. @default the protocol's */
   wsRules?: WsGuardRules;
+  /**
+   * Called right after tape entries `[from, to)` were handed to the subscribers' sockets, with
+   * `performance.now()` taken just before (benchmarks stamp emission times with it).
+   */
+  onPublish?: (from: number, to: number, atMs: number) => void;
 }
 
 /** Defaults of {@link FakeExchangeOptions}. */
@@ -259,7 +264,9 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
       const n = Math.min(perMessage, end - cursor);
       if (budget < n) break;
       budget -= n;
+      const at = performance.now();
       publish(entries.slice(cursor, cursor + n));
+      o.onPublish?.(cursor, cursor + n, at);
       cursor += n;
       afterPublish();
       if (paused()) break;
