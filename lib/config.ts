@@ -10,8 +10,7 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { adapterFor, EXCHANGE_NAMES } from "./exchanges/registry.ts";
 import { marketName } from "./trade.ts";
-import { parseRedisUrl, redactUrl } from "./redis/url.ts";
-import { SENTINEL_PASSWORD_ENV } from "./redis/sentinel_probe.ts";
+import { parseRedisUrl, redactUrl, SENTINEL_PASSWORD_ENV } from "./redis/url.ts";
 import {
   DEFAULT_FAILOVER_CORE_OPTIONS,
   DEFAULT_JOURNAL_OPTIONS,

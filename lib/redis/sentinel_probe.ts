@@ -20,10 +20,12 @@
 import { Redis } from "ioredis";
 import { commandWithin } from "./client.ts";
 import { classifyRedisError, describeRedisError } from "./errors.ts";
-import { type RedisClientOptions, redisOptions, type RedisUrl } from "./url.ts";
-
-/** The variable the sentinels' own password comes from (the only place it can be given). */
-export const SENTINEL_PASSWORD_ENV = "BTCFEED_SENTINEL_PASSWORD";
+import {
+  type RedisClientOptions,
+  redisOptions,
+  type RedisUrl,
+  SENTINEL_PASSWORD_ENV,
+} from "./url.ts";
 
 /** What the sentinels said: fine (or silent), or a refusal of the password or certificate. */
 export type SentinelProbe =
