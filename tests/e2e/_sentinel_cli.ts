@@ -1,12 +1,43 @@
 /**
- * What the protected-Sentinel end-to-end tests share: a bounded run of the real CLI (a stream
+ * What the protected-Sentinel end-to-end tests share: a `kill -9` of the master under a running
+ * stream, checked trade by trade on the promoted one; a bounded run of the real CLI (a stream
  * that failed to refuse would otherwise run forever), its one `btcfeed:` error line, and a check
  * that no secret shows in anything btcfeed printed or wrote.
  */
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { spawnCli } from "../support/cli.ts";
+import { spawnCli, waitFor } from "../support/cli.ts";
+import type { SentinelGroup } from "../support/sentinel.ts";
+import { marketKeys } from "../../lib/redis/keys.ts";
+import { assertFullTape, type Env } from "./_harness.ts";
+import { awaitRecovery, describeRecovery, reader } from "./_sentinel.ts";
+
+/**
+ * With a stream running on `env`'s only fake into `group`: kills the master once 1,000 trades
+ * landed, waits for the whole tape on the promoted master and the stream back on the primary,
+ * and asserts every trade once, in order. Resolves with the recovery, as one line.
+ */
+export async function killMasterAndVerify(env: Env, group: SentinelGroup): Promise<string> {
+  const fake = env.fakes[0];
+  const key = marketKeys("btcfeed", fake.tape[0].market).trades;
+  const oldPort = await group.masterPort();
+  const master = reader(oldPort, group.dataClientOptions);
+  await waitFor(async () => (await master.xlen(key)) >= 1_000, 20_000, "1,000 trades");
+  master.disconnect();
+  group.node(oldPort).kill("SIGKILL");
+  const recovery = await awaitRecovery(group, oldPort, Date.now(), key);
+  const last = reader(recovery.newPort, group.dataClientOptions);
+  try {
+    const all = fake.tape.length;
+    await waitFor(async () => (await last.xlen(key)) >= all, 30_000, "the whole tape");
+    await waitFor(() => env.status()?.mode === "primary", 20_000, "back on the primary");
+    await assertFullTape(last, fake);
+  } finally {
+    last.disconnect();
+  }
+  return describeRecovery("killed", recovery);
+}
 
 /** How a bounded CLI run ended: its exit code and every stderr line. */
 export interface BoundedRun {

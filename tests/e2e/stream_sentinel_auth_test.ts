@@ -8,12 +8,10 @@
  */
 
 import { deepStrictEqual as assertEquals, match } from "node:assert/strict";
-import { runCli, waitFor } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
 import { startSentinelGroup } from "../support/sentinel.ts";
-import { marketKeys } from "../../lib/redis/keys.ts";
-import { assertFullTape, streamArgs, withEnv } from "./_harness.ts";
-import { awaitRecovery, describeRecovery, reader } from "./_sentinel.ts";
-import { assertNoSecret, errorLine, runBounded } from "./_sentinel_cli.ts";
+import { streamArgs, withEnv } from "./_harness.ts";
+import { assertNoSecret, errorLine, killMasterAndVerify, runBounded } from "./_sentinel_cli.ts";
 
 const SENTINEL_PASSWORD = "sentinel-Secret-7f3a";
 const DATA_USER = { user: "feeder", password: "data-Secret-91c2" };
@@ -29,25 +27,9 @@ Deno.test("password-protected sentinels and data nodes: every trade once, in ord
   try {
     const tape = { trades: TRADES, ratePerSec: 1_000, startMicros: Date.now() * 1000 };
     await withEnv([{ exchange: "binance", ...tape }], async (env) => {
-      const fake = env.fakes[0];
-      const key = marketKeys("btcfeed", fake.tape[0].market).trades;
       const vars = { BTCFEED_SENTINEL_PASSWORD: SENTINEL_PASSWORD };
       const stream = env.startStream(["--failover", env.redis.url], group.url, vars);
-      const oldPort = await group.masterPort();
-      const master = reader(oldPort, group.dataClientOptions);
-      await waitFor(async () => (await master.xlen(key)) >= 1_000, 20_000, "1,000 trades");
-      master.disconnect();
-      group.node(oldPort).kill("SIGKILL");
-      const recovery = await awaitRecovery(group, oldPort, Date.now(), key);
-      console.log(`protected sentinel: ${describeRecovery("killed", recovery)}`);
-      const last = reader(recovery.newPort, group.dataClientOptions);
-      try {
-        await waitFor(async () => (await last.xlen(key)) >= TRADES, 30_000, "the whole tape");
-        await waitFor(() => env.status()?.mode === "primary", 20_000, "back on the primary");
-        await assertFullTape(last, fake);
-      } finally {
-        last.disconnect();
-      }
+      console.log(`protected sentinel: ${await killMasterAndVerify(env, group)}`);
       const health = ["health", "--primary", group.url, "--failover", env.redis.url];
       const common = ["--data-dir", env.dataDir];
       const text = await runCli([...health, ...common], vars);

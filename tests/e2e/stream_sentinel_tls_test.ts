@@ -7,13 +7,10 @@
  */
 
 import { deepStrictEqual as assertEquals, match } from "node:assert/strict";
-import { waitFor } from "../support/cli.ts";
 import { makeOtherCa } from "../support/redis_server.ts";
 import { startSentinelGroup } from "../support/sentinel.ts";
-import { marketKeys } from "../../lib/redis/keys.ts";
-import { assertFullTape, streamArgs, withEnv } from "./_harness.ts";
-import { awaitRecovery, describeRecovery, reader } from "./_sentinel.ts";
-import { errorLine, runBounded } from "./_sentinel_cli.ts";
+import { streamArgs, withEnv } from "./_harness.ts";
+import { errorLine, killMasterAndVerify, runBounded } from "./_sentinel_cli.ts";
 
 const TRADES = 3_000;
 
@@ -21,25 +18,9 @@ Deno.test("rediss+sentinel:// with TLS on sentinels and data nodes: every trade 
   const group = await startSentinelGroup({ replicas: 1, tls: true });
   try {
     await withEnv([{ exchange: "binance", trades: TRADES, ratePerSec: 1_000 }], async (env) => {
-      const fake = env.fakes[0];
-      const key = marketKeys("btcfeed", fake.tape[0].market).trades;
       match(group.url, /^rediss\+sentinel:\/\//);
       env.startStream(["--failover", env.redis.url, "--tls-ca", group.tlsCaFile!], group.url);
-      const oldPort = await group.masterPort();
-      const master = reader(oldPort, group.dataClientOptions);
-      await waitFor(async () => (await master.xlen(key)) >= 1_000, 20_000, "1,000 trades");
-      master.disconnect();
-      group.node(oldPort).kill("SIGKILL");
-      const recovery = await awaitRecovery(group, oldPort, Date.now(), key);
-      console.log(`TLS sentinel: ${describeRecovery("killed", recovery)}`);
-      const last = reader(recovery.newPort, group.dataClientOptions);
-      try {
-        await waitFor(async () => (await last.xlen(key)) >= TRADES, 30_000, "the whole tape");
-        await waitFor(() => env.status()?.mode === "primary", 20_000, "back on the primary");
-        await assertFullTape(last, fake);
-      } finally {
-        last.disconnect();
-      }
+      console.log(`TLS sentinel: ${await killMasterAndVerify(env, group)}`);
     });
   } finally {
     await group.stop();
