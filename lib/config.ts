@@ -10,7 +10,7 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { adapterFor, EXCHANGE_NAMES } from "./exchanges/registry.ts";
 import { marketName } from "./trade.ts";
-import { parseRedisUrl, redactUrl } from "./redis/url.ts";
+import { parseRedisUrl, redactUrl, SENTINEL_PASSWORD_ENV } from "./redis/url.ts";
 import {
   DEFAULT_FAILOVER_CORE_OPTIONS,
   DEFAULT_JOURNAL_OPTIONS,
@@ -131,7 +131,7 @@ export const ENV = {
   logLevel: "BTCFEED_LOG_LEVEL",
   tlsCa: "BTCFEED_TLS_CA",
   tlsInsecure: "BTCFEED_TLS_INSECURE",
-  sentinelPassword: "BTCFEED_SENTINEL_PASSWORD",
+  sentinelPassword: SENTINEL_PASSWORD_ENV,
   maxTrades: "BTCFEED_MAX_TRADES",
   outboxMax: "BTCFEED_OUTBOX_MAX",
   primaryReplicas: "BTCFEED_PRIMARY_REPLICAS",

@@ -12,7 +12,12 @@
 
 import { createRedis } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
-import { parseRedisUrl, redactUrl } from "../redis/url.ts";
+import { parseRedisUrl, redactUrl, type RedisClientOptions } from "../redis/url.ts";
+import {
+  describeSentinelRefusal,
+  probeSentinels,
+  type SentinelProbe,
+} from "../redis/sentinel_probe.ts";
 import { type EpochSource, TradeWriter } from "../redis/writer.ts";
 import { WriteProbe } from "../redis/write_probe.ts";
 import { confirmReplicas } from "./replicas.ts";
@@ -59,6 +64,8 @@ export interface RedisTarget {
   replayWriter: TradeWriter;
   /** Redacted URL. */
   url: string;
+  /** Asks a Sentinel URL's sentinels themselves (`{ ok: true }` for any other URL). */
+  probeSentinels(ms: number): Promise<SentinelProbe>;
 }
 
 /**
@@ -73,14 +80,20 @@ export function openClient(
   connectionName: string,
 ): Redis {
   return createRedis(parseRedisUrl(url, roleFlag(role)), {
+    ...clientOptions(config),
+    commandTimeoutMs,
+    connectionName,
+  });
+}
+
+function clientOptions(config: TargetOptions): Partial<RedisClientOptions> {
+  return {
     tlsCaFile: config.tlsCaFile ?? undefined,
     tlsCaPem: config.tlsCaPem ?? undefined,
     insecureTls: config.tlsInsecure,
     sentinelPassword: config.sentinelPassword ?? undefined,
     connectTimeoutMs: Math.max(config.deadlineMs, 1_000),
-    commandTimeoutMs,
-    connectionName,
-  });
+  };
 }
 
 /**
@@ -109,6 +122,8 @@ export function openTarget(
     replayRedis,
     replayWriter: new TradeWriter(replayRedis, writerOptions, epoch),
     url: redactUrl(url),
+    probeSentinels: (ms) =>
+      probeSentinels(parseRedisUrl(url, roleFlag(role)), clientOptions(config), ms),
   };
 }
 
@@ -126,22 +141,31 @@ export function confirmReplayed(
 }
 
 /**
- * Probes a target once with the write probe. Unreachable or refusing writes is fine (the core
- * fails over); a wrong password, an untrusted certificate or an ACL that lacks a command the
- * write path needs (NOPERM) is `{ ok: false }`, a configuration error for the caller to report.
+ * Probes a target once: a Sentinel URL's sentinels first, then the write probe. Unreachable or
+ * refusing writes is fine (the core fails over); a wrong password, an untrusted certificate or
+ * an ACL that lacks a command the write path needs (NOPERM), at a sentinel (the sentinels' own
+ * password) or at the data node, is `{ ok: false }`, a configuration error for the caller.
  */
 export async function checkCredentials(
   target: RedisTarget,
   role: Role,
   timeoutMs: number,
 ): Promise<CredentialCheck> {
+  const flag = roleFlag(role);
+  const sentinels = await target.probeSentinels(timeoutMs);
+  if (!sentinels.ok) {
+    return {
+      ok: false,
+      flag,
+      message: `${flag}: ${describeSentinelRefusal(sentinels, target.url)}`,
+    };
+  }
   try {
     await target.probe.within(timeoutMs);
     return { ok: true, reachable: true };
   } catch (e) {
     const kind = classifyRedisError(e);
     if (kind !== "auth" && kind !== "tls") return { ok: true, reachable: false };
-    const flag = roleFlag(role);
     return { ok: false, flag, message: `${flag}: ${describeRedisError(e, target.url)}` };
   }
 }

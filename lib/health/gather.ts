@@ -24,6 +24,7 @@ import { corruptStoreFiles } from "../store/salvage.ts";
 import { streamLockState } from "../runtime/stream_lock.ts";
 import { readStarts, recentStarts } from "../runtime/start_history.ts";
 import { pingWithin } from "../redis/client.ts";
+import { describeSentinelRefusal, probeSentinels } from "../redis/sentinel_probe.ts";
 import { withDeadline } from "../time.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { marketKeys } from "../redis/keys.ts";
@@ -126,16 +127,18 @@ async function probe(
   timeoutMs: number,
 ): Promise<Probed> {
   const redacted = redactUrl(url);
+  const parsed = parseRedisUrl(url, `--${role}`);
+  const options = {
+    tlsCaFile: config.tlsCaFile ?? undefined,
+    tlsCaPem: config.tlsCaPem ?? undefined,
+    insecureTls: config.tlsInsecure,
+    sentinelPassword: config.sentinelPassword ?? undefined,
+    connectTimeoutMs: timeoutMs,
+    commandTimeoutMs: timeoutMs,
+    connectionName: "btcfeed-health",
+  };
   const redis = new Redis({
-    ...redisOptions(parseRedisUrl(url, `--${role}`), {
-      tlsCaFile: config.tlsCaFile ?? undefined,
-      tlsCaPem: config.tlsCaPem ?? undefined,
-      insecureTls: config.tlsInsecure,
-      sentinelPassword: config.sentinelPassword ?? undefined,
-      connectTimeoutMs: timeoutMs,
-      commandTimeoutMs: timeoutMs,
-      connectionName: "btcfeed-health",
-    }),
+    ...redisOptions(parsed, options),
     // One shot: never reconnect, and do not wait ioredis's default 2 s for a socket that is
     // already closed (or hung) to close again before the process may exit.
     retryStrategy: () => null,
@@ -146,7 +149,11 @@ async function probe(
     const latencyMs = await pingWithin(redis, timeoutMs);
     return { role, redis, probe: { ok: true, latencyMs, error: null, url: redacted } };
   } catch (e) {
-    const error = describeRedisError(e, redacted);
+    // ioredis reports sentinels that refuse the password or certificate only as unreachable.
+    const sentinels = await probeSentinels(parsed, options, timeoutMs);
+    const error = sentinels.ok
+      ? describeRedisError(e, redacted)
+      : describeSentinelRefusal(sentinels, redacted);
     return { role, redis, probe: { ok: false, latencyMs: null, error, url: redacted } };
   }
 }

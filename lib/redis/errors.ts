@@ -70,7 +70,7 @@ const AUTH_RE = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid username-password|Client 
 const TLS_RE =
   /certificate|self[- ]signed|UnknownIssuer|NotValidForName|unable to verify|invalid peer|tls handshake|wrong version number|InvalidCertificate/i;
 const TRANSIENT_RE =
-  /Connection is closed|Stream isn't writeable|timed out|socket hang up|connection (refused|reset|closed)|broken pipe|^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS|NOSCRIPT)\b/i;
+  /Connection is closed|Stream isn't writeable|All sentinels are unreachable|timed out|socket hang up|connection (refused|reset|closed)|broken pipe|^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS|NOSCRIPT)\b/i;
 
 function facts(e: unknown): Facts[] {
   const out: Facts[] = [];
@@ -102,7 +102,7 @@ function facts(e: unknown): Facts[] {
  * - `auth`: WRONGPASS, NOAUTH, NOPERM — fix the user, password or ACL;
  * - `tls`: certificate verification failures — fix the CA or the server certificate;
  * - `transient`: refused, reset, unreachable, timeouts, closed connection (`Connection is
- *   closed`, `Stream isn't writeable`), `MaxRetriesPerRequestError`, LOADING, BUSY, READONLY,
+ *   closed`, `Stream isn't writeable`), no sentinel answering (`All sentinels are unreachable`), `MaxRetriesPerRequestError`, LOADING, BUSY, READONLY,
  *   OOM... — fail over and retry later;
  * - `fatal`: anything else (retrying would fail the same way).
  * The most specific class found anywhere in the chain wins: auth, then tls, then transient.

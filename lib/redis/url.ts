@@ -51,6 +51,9 @@ export interface SentinelTarget {
   masterName: string;
 }
 
+/** The variable the sentinels' own password comes from (the only place it can be given). */
+export const SENTINEL_PASSWORD_ENV = "BTCFEED_SENTINEL_PASSWORD";
+
 /** Default port of a sentinel (and of a plain Redis) when the URL names none. */
 const SENTINEL_PORT = 26379;
 const REDIS_PORT = 6379;

@@ -25,8 +25,8 @@ export interface Env {
   dataDir: string;
   fakes: FakeExchange[];
   stream: CliProcess | null;
-  /** Starts `btcfeed stream` on every fake, in their order, plus `extra` flags. */
-  startStream(extra?: string[], primaryUrl?: string): CliProcess;
+  /** Starts `btcfeed stream` on every fake, in their order, plus `extra` flags and `vars`. */
+  startStream(extra?: string[], primaryUrl?: string, vars?: Record<string, string>): CliProcess;
   /** The stream's status file, or null. */
   status(): StreamStatus | null;
 }
@@ -71,8 +71,8 @@ export async function withEnv(
     dataDir,
     fakes,
     stream: null,
-    startStream(extra = [], primaryUrl = redis.url) {
-      env.stream = spawnCli([...streamArgs(fakes, primaryUrl, dataDir), ...extra]);
+    startStream(extra = [], primaryUrl = redis.url, vars = {}) {
+      env.stream = spawnCli([...streamArgs(fakes, primaryUrl, dataDir), ...extra], vars);
       return env.stream;
     },
     status() {

@@ -3,13 +3,22 @@
  * stream lacks, and the measured wait from a fault to trades landing on the promoted master.
  */
 
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { waitFor } from "../support/cli.ts";
 import type { SentinelGroup } from "../support/sentinel.ts";
 
-/** A client of the data node on `port` (its own port: past any proxy). */
-export function reader(port: number): Redis {
-  const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 1 });
+/**
+ * A client of the data node on `port` (its own port: past any proxy); `options` carry a
+ * protected group's credentials and TLS (`group.dataClientOptions`).
+ */
+export function reader(port: number, options: RedisOptions = {}): Redis {
+  const client = new Redis({
+    host: "127.0.0.1",
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    ...options,
+  });
   client.on("error", () => {});
   return client;
 }
@@ -49,7 +58,7 @@ export async function awaitRecovery(
 ): Promise<Recovery> {
   const newPort = await group.waitForNewMaster(oldPort);
   const electedMs = Date.now() - faultAt;
-  const promoted = reader(group.node(newPort).port);
+  const promoted = reader(group.node(newPort).port, group.dataClientOptions);
   try {
     const atPromotion = await promoted.xlen(key);
     await waitFor(async () => (await promoted.xlen(key)) > atPromotion, 30_000, "new trades");

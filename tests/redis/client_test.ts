@@ -171,6 +171,11 @@ Deno.test("error classification follows the documented table", () => {
     [err("LOADING Redis is loading the dataset in memory"), "transient"],
     [err("BUSY Redis is busy running a script."), "transient"],
     [err("READONLY You can't write against a read only replica."), "transient"],
+    [err("All sentinels are unreachable. Retrying from scratch after 118ms."), "transient"],
+    [
+      err("All sentinels are unreachable. Retrying from scratch after 9ms. Last error: NOAUTH x"),
+      "auth",
+    ],
     [err("WRONGTYPE Operation against a key holding the wrong kind of value"), "fatal"],
     [err("BTCFEED_INVALID trade at index 0"), "fatal"],
     ["something odd", "fatal"],

@@ -14,13 +14,19 @@
  * - Replicas authenticate to their master as the ACL user `replicator` (on every node, so any can
  *   be promoted); {@link SentinelGroup.cutReplication} turns it off on one node and drops its
  *   replicas, so that node keeps taking writes that no replica receives.
+ * - Protection is opt-in and the default group has none: `sentinelPassword` sets `requirepass`
+ *   and `sentinel sentinel-pass` on every sentinel; `dataUser` is an ACL user on every data node
+ *   (the `default` user off) that the sentinels and `url` authenticate as; `tls` makes every node
+ *   and sentinel listen with TLS only (the test CA of `testTls()`), replicas and sentinels
+ *   included (`tls-replication yes`), and `url` a `rediss+sentinel://` URL.
  * - `stop()` SIGKILLs every process by its pid (data nodes through `RedisServer.stop`), stops the
  *   proxies, waits for the exits and removes the directory; it is idempotent. Use it in `finally`.
  */
 
 import { join } from "node:path";
-import { Redis } from "ioredis";
-import { freePort, type RedisServer, startRedis } from "./redis_server.ts";
+import type { RedisOptions } from "ioredis";
+import { freePort, type RedisServer, startRedis, testTls } from "./redis_server.ts";
+import { authLines, type Dial, dialOptions, dials, listenLines, query } from "./_sentinel_parts.ts";
 import { type FaultProxy, startProxy } from "./tcp_proxy.ts";
 
 /** How the group is built. */
@@ -37,6 +43,12 @@ export interface SentinelGroupOptions {
   failoverTimeoutMs?: number;
   /** Put each data node behind its own fault proxy (see the module comment). @default false */
   proxied?: boolean;
+  /** `requirepass` of every sentinel, also its `sentinel sentinel-pass`. @default none */
+  sentinelPassword?: string;
+  /** An ACL user on every data node, the `default` user off; in `url`. @default none */
+  dataUser?: { user: string; password: string };
+  /** TLS only on every data node and sentinel, with the test CA (`testTls()`). @default false */
+  tls?: boolean;
 }
 
 /** A running Sentinel group. */
@@ -47,8 +59,12 @@ export interface SentinelGroup {
   readonly sentinelPorts: number[];
   /** The port everyone reaches `node` on: its proxy's when proxied, else its own. */
   announced(node: RedisServer): number;
-  /** `redis+sentinel://127.0.0.1:p1,.../<masterName>` */
+  /** `redis[s]+sentinel://[user:password@]127.0.0.1:p1,.../<masterName>` */
   readonly url: string;
+  /** The test CA's PEM path when `tls`. */
+  readonly tlsCaFile?: string;
+  /** ioredis options (user, password, TLS) a client of one data node needs; `{}` unprotected. */
+  readonly dataClientOptions: RedisOptions;
   /** The master's port as the sentinels report it (asks each until one answers). */
   masterPort(): Promise<number>;
   /** Polls until the sentinels report a master other than `oldPort`; resolves with its port. */
@@ -94,8 +110,13 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
     downAfterMs: 500,
     failoverTimeoutMs: 1500,
     proxied: false,
+    tls: false,
     ...opts,
   };
+  const tls = o.tls ? await testTls() : undefined;
+  const protection = { sentinelPassword: o.sentinelPassword, dataUser: o.dataUser, tls };
+  const dial = await dials(protection);
+  const command = (port: number, args: string[]) => mustQuery(port, args, dial.data);
   const dir = await Deno.makeTempDir({ prefix: "btcfeed-sentinel-" });
   const nodes: RedisServer[] = [];
   /** Per node (same index), its proxy when proxied. */
@@ -122,7 +143,11 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
   };
   try {
     for (let i = 0; i <= o.replicas; i++) {
-      const server = await startRedis({ args: REPLICATOR_ARGS });
+      const server = await startRedis({
+        args: [...REPLICATOR_ARGS, ...(tls ? ["--tls-replication", "yes"] : [])],
+        tls: o.tls,
+        aclUser: o.dataUser,
+      });
       nodes.push(server);
       if (!o.proxied) continue;
       const proxy = await startProxy({ hostname: "127.0.0.1", port: server.port });
@@ -140,7 +165,7 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
       await Deno.writeTextFile(
         conf,
         [
-          `port ${port}`,
+          ...listenLines(port, tls),
           "bind 127.0.0.1",
           `dir ${dir}`,
           `logfile ${join(dir, `sentinel-${port}.log`)}`,
@@ -148,6 +173,7 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
           `sentinel down-after-milliseconds ${MASTER_NAME} ${o.downAfterMs}`,
           `sentinel failover-timeout ${MASTER_NAME} ${o.failoverTimeoutMs}`,
           `sentinel parallel-syncs ${MASTER_NAME} 1`,
+          ...authLines(MASTER_NAME, protection),
         ].join("\n") + "\n",
       );
       const child = new Deno.Command("redis-server", {
@@ -161,7 +187,7 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
       sentinelPorts.push(port);
     }
     await waitUntil(
-      () => groupReady(announced(master), o.replicas, sentinelPorts),
+      () => groupReady(announced(master), o.replicas, sentinelPorts, dial),
       "a ready group",
     );
   } catch (e) {
@@ -171,7 +197,7 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
 
   const masterPort = async () => {
     for (const port of sentinelPorts) {
-      const addr = await askSentinel(port, ["get-master-addr-by-name", MASTER_NAME]);
+      const addr = await askSentinel(port, ["get-master-addr-by-name", MASTER_NAME], dial.sentinel);
       if (Array.isArray(addr)) return Number(addr[1]);
     }
     throw new Error("no sentinel answered get-master-addr-by-name");
@@ -181,7 +207,9 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
     nodes,
     sentinelPorts,
     announced,
-    url: `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(",")}/${MASTER_NAME}`,
+    url: groupUrl(sentinelPorts, protection),
+    tlsCaFile: tls?.caFile,
+    dataClientOptions: dialOptions(dial.data),
     masterPort,
     async waitForNewMaster(oldPort, timeoutMs = READY_TIMEOUT_MS) {
       let port = oldPort;
@@ -203,12 +231,13 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
       await command(own, ["acl", "setuser", REPLICATOR[0], "off"]);
       await command(own, ["client", "kill", "type", "replica"]);
       await waitUntil(
-        async () => /connected_slaves:0\b/.test(String(await query(own, ["info", "replication"]))),
+        async () =>
+          /connected_slaves:0\b/.test(String(await query(own, ["info", "replication"], dial.data))),
         "replication cut",
       );
     },
     async role(port) {
-      const reply = await query(node(port).port, ["role"]);
+      const reply = await query(node(port).port, ["role"], dial.data);
       if (!Array.isArray(reply)) return null;
       return { role: String(reply[0]), masterPort: reply[0] === "slave" ? Number(reply[2]) : null };
     },
@@ -216,48 +245,44 @@ export async function startSentinelGroup(opts: SentinelGroupOptions = {}): Promi
   };
 }
 
-async function groupReady(masterPort: number, replicas: number, sentinelPorts: number[]) {
-  const info = await query(masterPort, ["info", "replication"]);
+/** The group's URL: TLS scheme when `tls`, the data user's credentials when given. */
+function groupUrl(
+  ports: number[],
+  p: { dataUser?: { user: string; password: string }; tls?: unknown },
+) {
+  const auth = p.dataUser
+    ? `${encodeURIComponent(p.dataUser.user)}:${encodeURIComponent(p.dataUser.password)}@`
+    : "";
+  const hosts = ports.map((port) => `127.0.0.1:${port}`).join(",");
+  return `${p.tls ? "rediss" : "redis"}+sentinel://${auth}${hosts}/${MASTER_NAME}`;
+}
+
+async function groupReady(
+  masterPort: number,
+  replicas: number,
+  sentinelPorts: number[],
+  dial: { data: Dial; sentinel: Dial },
+) {
+  const info = await query(masterPort, ["info", "replication"], dial.data);
   const online = String(info).match(/state=online/g)?.length ?? 0;
   if (online < replicas) return false;
   for (const port of sentinelPorts) {
-    const known = await askSentinel(port, ["replicas", MASTER_NAME]);
-    const peers = await askSentinel(port, ["sentinels", MASTER_NAME]);
+    const known = await askSentinel(port, ["replicas", MASTER_NAME], dial.sentinel);
+    const peers = await askSentinel(port, ["sentinels", MASTER_NAME], dial.sentinel);
     if (!Array.isArray(known) || known.length < replicas) return false;
     if (!Array.isArray(peers) || peers.length < sentinelPorts.length - 1) return false;
   }
   return true;
 }
 
-function askSentinel(port: number, args: string[]): Promise<unknown> {
-  return query(port, ["sentinel", ...args]);
+function askSentinel(port: number, args: string[], dial: Dial): Promise<unknown> {
+  return query(port, ["sentinel", ...args], dial);
 }
 
 /** Like {@link query}, but a command that must succeed: throws when it does not. */
-async function command(port: number, args: string[]): Promise<void> {
-  if (await query(port, args) === null) throw new Error(`${args.join(" ")} failed on :${port}`);
-}
-
-/** One command on a short-lived connection; null when the server does not answer. */
-async function query(port: number, [command, ...args]: string[]): Promise<unknown> {
-  const client = new Redis({
-    host: "127.0.0.1",
-    port,
-    lazyConnect: true,
-    connectTimeout: 300,
-    commandTimeout: 300,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    return await client.call(command, ...args);
-  } catch {
-    return null;
-  } finally {
-    client.disconnect();
+async function mustQuery(port: number, args: string[], dial: Dial): Promise<void> {
+  if (await query(port, args, dial) === null) {
+    throw new Error(`${args.join(" ")} failed on :${port}`);
   }
 }
 
