@@ -215,7 +215,7 @@ export class MarketPipeline {
         if (this.#init.signal.aborted) return;
         const filled = this.sequencer.accept(page, { bridge: true });
         recovered += filled.trades.length;
-        this.#emit(filled.trades);
+        this.#emit(filled.trades.map((t) => ({ ...t, late: true })));
       },
       rejects: (rejects: ParseResult["rejects"]) => {
         for (const rej of rejects) this.quarantine.add(rej.reason, rej.sample);

@@ -10,7 +10,7 @@
  * rejects with that reason instead, so `classifyRedisError` can tell auth and TLS from outages.
  */
 
-import { Redis, ReplyError } from "ioredis";
+import { type Cluster, Redis, ReplyError } from "ioredis";
 import { DeadlineError, monotonicNow, withDeadline } from "../time.ts";
 import { parseRedisUrl, type RedisClientOptions, redisOptions, type RedisUrl } from "./url.ts";
 
@@ -42,11 +42,11 @@ export function createRedis(url: RedisUrl | string, options: CreateRedisOptions 
  * reconnecting (a Sentinel client whose sentinels did not answer in time ends). Without an
  * offline queue, either would reject every command. A no-op while connecting or connected.
  */
-export async function connectIfIdle(redis: Redis): Promise<void> {
+export async function connectIfIdle(redis: Redis | Cluster): Promise<void> {
   if (isIdle(redis)) await redis.connect();
 }
 
-function isIdle(redis: Redis): boolean {
+function isIdle(redis: Redis | Cluster): boolean {
   return redis.status === "wait" || redis.status === "end";
 }
 

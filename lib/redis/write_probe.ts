@@ -55,7 +55,7 @@ export interface WriteProbeOptions {
 
 /**
  * Every command the write path sends to the primary, with keys and channels of its shapes. The
- * apply script's commands are kept in step by a test that reads the script's `redis.call`s.
+ * scripts' commands are kept in step by a test that reads their `redis.call`s.
  */
 export function writePathCommands(o: WriteProbeOptions): string[][] {
   const k = marketKeys(o.prefix, PROBE_MARKET);
@@ -73,12 +73,16 @@ export function writePathCommands(o: WriteProbeOptions): string[][] {
     ["HKEYS", k.candles],
     ["HSET", k.last, "f", "v"],
     ["HGETALL", k.last],
+    ["TYPE", btcLastKey(o.prefix)],
+    ["HMGET", btcLastKey(o.prefix), "f"],
     ["HSET", btcLastKey(o.prefix), "f", "v"],
     ["PUBLISH", tradesChannel(o.prefix), "m"],
     ["XADD", k.gaps, "MAXLEN", "~", "1", "1-1", "f", "v"],
   ];
   if (o.legacyKeys) {
     commands.push(
+      ["TYPE", LEGACY_KEYS.price],
+      ["GET", LEGACY_KEYS.updateTime],
       ["SET", LEGACY_KEYS.price, "v"],
       ["SET", LEGACY_KEYS.updateTime, "v"],
       ["LPUSH", LEGACY_KEYS.history, "v"],
