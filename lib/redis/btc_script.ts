@@ -39,6 +39,19 @@ import { LEGACY_HISTORY_LENGTH } from "./keys.ts";
 /** Number of ARGV entries before the first trade. */
 export const BTC_HEADER_ARGS = 4;
 
+/**
+ * Lua reading what `P:btc:last` (and the legacy update time) hold, into the locals `curTs`,
+ * `curMarket`, `curId` and `floorSecs` (nil when missing or not what the script writes).
+ */
+const BTC_CURRENT_LUA = `local cur = redis.call('HMGET', K_BTC, 'ts', 'market', 'id')
+-- A missing field is false; a field that is not what this script writes counts as missing.
+local curTs, curMarket, curId = cur[1] or nil, cur[2] or nil, cur[3] or nil
+if curTs and not (find(curTs, '^%d+$') and digitsOk(curTs)) then curTs = nil end
+if curId and not find(curId, '^%d+%-%d+$') then curId = nil end
+local floorSecs = legacy and redis.call('GET', K_LTIME) or nil -- false when missing
+if floorSecs and not (find(floorSecs, '^%d+$') and digitsOk(floorSecs)) then floorSecs = nil end
+`;
+
 /** The Lua source of the consolidated script. */
 export const BTC_SCRIPT = `
 local K_BTC, K_LPRICE, K_LTIME, K_LHIST, K_GUARD = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -53,14 +66,7 @@ local clash = wrongType(K_BTC, 'hash')
   or (K_GUARD and wrongType(K_GUARD, 'stream'))
 if clash then return redis.error_reply('BTCFEED_WRONGTYPE ' .. clash) end
 
-local cur = redis.call('HMGET', K_BTC, 'ts', 'market', 'id')
--- A missing field is false; a field that is not what this script writes counts as missing.
-local curTs, curMarket, curId = cur[1] or nil, cur[2] or nil, cur[3] or nil
-if curTs and not (find(curTs, '^%d+$') and digitsOk(curTs)) then curTs = nil end
-if curId and not find(curId, '^%d+%-%d+$') then curId = nil end
-local floorSecs = legacy and redis.call('GET', K_LTIME) or nil -- false when missing
-if floorSecs and not (find(floorSecs, '^%d+$') and digitsOk(floorSecs)) then floorSecs = nil end
-
+${BTC_CURRENT_LUA}
 local newest, published, recorded = nil, 0, 0
 local hist = {}
 for n = 1, count do
