@@ -165,6 +165,8 @@ export function resolveConfig(flags: RawFlags, env: Record<string, string | unde
   const primary = str("primary", DEFAULTS.primary);
   const failover = pick("failover");
   const tlsCa = pick("tlsCa");
+  const legacy = pick("legacyKeys");
+  if (legacy && parseBool(legacy)) noLegacyOnCluster(legacy.source, [primary, failover]);
   return {
     primaryUrl: checkRedisUrl(primary),
     failoverUrl: failover ? checkRedisUrl(failover) : null,
@@ -211,6 +213,16 @@ export function flagName(key: string): string {
 function defaultDataDir(env: Record<string, string | undefined>): string {
   const state = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
   return join(state, "btcfeed");
+}
+
+/** The legacy names hash to different cluster slots: refused with a Cluster primary or failover. */
+function noLegacyOnCluster(source: string, urls: (Sourced<string> | null)[]): void {
+  const cluster = urls.find((u) => u && /^rediss?\+cluster:/i.test(u.value));
+  if (!cluster) return;
+  throw new ConfigError(
+    `${source}: the legacy keys cannot be written to a Redis Cluster (${cluster.source}): ` +
+      "their names hash to different slots",
+  );
 }
 
 function checkRedisUrl(s: Sourced<string>): string {

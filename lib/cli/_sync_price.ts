@@ -9,13 +9,13 @@
  * time in the primary, never an older one.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import { btcLastKey } from "../redis/keys.ts";
 import { withDeadline } from "../time.ts";
 
 /** The market whose replayed trades may move `P:btc:last`, or null when there is none. */
 export async function syncConsolidatedMarket(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   priority: readonly string[],
   replayed: readonly string[],

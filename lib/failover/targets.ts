@@ -10,12 +10,12 @@
  * when something replays.
  */
 
-import { createRedis } from "../redis/client.ts";
+import { createClient } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { parseRedisUrl, redactUrl } from "../redis/url.ts";
 import { TradeWriter } from "../redis/writer.ts";
 import { WriteProbe } from "../redis/write_probe.ts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 
 export type Role = "primary" | "failover";
 
@@ -48,12 +48,12 @@ export type CredentialCheck =
 /** A Redis the core writes to: its clients, writers, write probe, and its URL safe to print. */
 export interface RedisTarget {
   /** The live connection: every command capped by the live write deadline. */
-  redis: Redis;
+  redis: RedisClient;
   writer: TradeWriter;
   /** Asks, with a write, whether the target takes btcfeed's writes (on the live connection). */
   probe: WriteProbe;
   /** The replay connection: no command timeout; the replayer's deadline bounds it. */
-  replayRedis: Redis;
+  replayRedis: RedisClient;
   /** Writes on the replay connection. */
   replayWriter: TradeWriter;
   /** Redacted URL. */
@@ -65,7 +65,7 @@ export function openTarget(url: string, role: Role, config: TargetOptions): Redi
   const parsed = parseRedisUrl(url, roleFlag(role));
   // Failures surface through writes and probes, counted and logged once per change there.
   const client = (commandTimeoutMs: number | null, connectionName: string) =>
-    createRedis(parsed, {
+    createClient(parsed, {
       tlsCaFile: config.tlsCaFile ?? undefined,
       tlsCaPem: config.tlsCaPem ?? undefined,
       insecureTls: config.tlsInsecure,

@@ -16,18 +16,17 @@
  */
 
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
 import { Journal, STORE_FILE } from "../store/journal.ts";
 import { corruptStoreFiles } from "../store/salvage.ts";
 import { streamLockState } from "../runtime/stream_lock.ts";
 import { readStarts, recentStarts } from "../runtime/start_history.ts";
-import { pingWithin } from "../redis/client.ts";
+import { createClient, pingWithin, type RedisClient } from "../redis/client.ts";
 import { withDeadline } from "../time.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { marketKeys } from "../redis/keys.ts";
-import { parseRedisUrl, redactUrl, redisOptions } from "../redis/url.ts";
+import { parseRedisUrl, redactUrl } from "../redis/url.ts";
 import type { HealthInput, MarketAge, OutboxSummary, ProbeResult } from "./types.ts";
 import { DEFAULT_HEALTH_OPTIONS } from "./types.ts";
 import { VERSION } from "../version.ts";
@@ -51,7 +50,7 @@ export interface GatherOptions {
 interface Probed {
   role: "primary" | "failover";
   probe: ProbeResult;
-  redis: Redis;
+  redis: RedisClient;
 }
 
 /**
@@ -126,22 +125,19 @@ async function probe(
   timeoutMs: number,
 ): Promise<Probed> {
   const redacted = redactUrl(url);
-  const redis = new Redis({
-    ...redisOptions(parseRedisUrl(url, `--${role}`), {
-      tlsCaFile: config.tlsCaFile ?? undefined,
-      tlsCaPem: config.tlsCaPem ?? undefined,
-      insecureTls: config.tlsInsecure,
-      sentinelPassword: config.sentinelPassword ?? undefined,
-      connectTimeoutMs: timeoutMs,
-      commandTimeoutMs: timeoutMs,
-      connectionName: "btcfeed-health",
-    }),
-    // One shot: never reconnect, and do not wait ioredis's default 2 s for a socket that is
-    // already closed (or hung) to close again before the process may exit.
-    retryStrategy: () => null,
-    disconnectTimeout: 50,
+  // One shot: never reconnect, and do not wait ioredis's default 2 s for a socket that is
+  // already closed (or hung) to close again before the process may exit. Failures are reported
+  // through the probe's result.
+  const redis = createClient(parseRedisUrl(url, `--${role}`), {
+    tlsCaFile: config.tlsCaFile ?? undefined,
+    tlsCaPem: config.tlsCaPem ?? undefined,
+    insecureTls: config.tlsInsecure,
+    sentinelPassword: config.sentinelPassword ?? undefined,
+    connectTimeoutMs: timeoutMs,
+    commandTimeoutMs: timeoutMs,
+    connectionName: "btcfeed-health",
+    oneShot: true,
   });
-  redis.on("error", () => {}); // failures are reported through the probe's result
   try {
     const latencyMs = await pingWithin(redis, timeoutMs);
     return { role, redis, probe: { ok: true, latencyMs, error: null, url: redacted } };
@@ -160,9 +156,14 @@ async function readAges(
 ): Promise<Record<string, MarketAge>> {
   const ages: Record<string, MarketAge> = {};
   const reads = targets.map(async (t) => {
-    const pipeline = t.redis.pipeline();
-    for (const m of markets) pipeline.hmget(marketKeys(prefix, m).last, "ts", "received_at");
-    const replies = await withDeadline(pipeline.exec(), timeoutMs, "market read").catch(() => null);
+    // One command per market, not one pipeline: on a cluster the markets are in different slots.
+    const read = (m: string) =>
+      t.redis.hmget(marketKeys(prefix, m).last, "ts", "received_at").then(
+        (v): [Error | null, unknown] => [null, v],
+        (e): [Error | null, unknown] => [e, null],
+      );
+    const replies = await withDeadline(Promise.all(markets.map(read)), timeoutMs, "market read")
+      .catch(() => null);
     return { t, replies };
   });
   const now = Date.now();

@@ -67,7 +67,8 @@ export function applyArgs(o: WriterOptions, chunk: Chunk): ScriptArgs {
 
 /**
  * Arguments of the consolidated script for `trades` of `chunk`, after the SHA; `guard` adds the
- * market's stream as KEYS[5] (same pipeline as the market's script: standalone only).
+ * market's stream as KEYS[5] (same pipeline as the market's script: standalone only). Without
+ * legacy keys and guard, `P:btc:last` is the only key.
  */
 export function btcArgs(
   o: WriterOptions,
@@ -75,8 +76,10 @@ export function btcArgs(
   trades: readonly Trade[],
   guard: boolean,
 ): ScriptArgs {
-  const keys = [btcLastKey(o.prefix), LEGACY_KEYS.price, LEGACY_KEYS.updateTime];
-  keys.push(LEGACY_KEYS.history);
+  // Only `P:btc:last` when nothing else is needed: on a cluster that is the call's one slot.
+  const keys = [btcLastKey(o.prefix)];
+  if (o.legacyKeys || guard) keys.push(LEGACY_KEYS.price, LEGACY_KEYS.updateTime);
+  if (o.legacyKeys || guard) keys.push(LEGACY_KEYS.history);
   if (guard) keys.push(marketKeys(o.prefix, chunk.market).trades);
   const args: ScriptArgs = [keys.length, ...keys];
   args.push(chunk.market, o.legacyKeys ? "1" : "0", chunk.late ? "1" : "0", LEGACY_KEYS.channel);

@@ -26,7 +26,8 @@
  *   type-checked, before the first write: `BTCFEED_INVALID ...` / `BTCFEED_WRONGTYPE ...` error
  *   replies write nothing.
  *
- * KEYS: btcLast, legacy price, legacy update time, legacy history, [guard stream].
+ * KEYS: btcLast, then (with legacy or guard) legacy price, legacy update time, legacy history,
+ * then [guard stream]; with neither, `P:btc:last` alone (one slot on a cluster).
  * ARGV: market, legacy (0/1), late (0/1), legacy channel, then one argument per trade
  * (`encodeTradeArg`), in the market's trade order.
  * Reply: `[recorded, published]` (trades recorded in the keys, messages on the legacy channel).
