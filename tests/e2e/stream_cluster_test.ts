@@ -127,7 +127,7 @@ Deno.test("cluster: a master killed mid-stream (its replica promoted) loses, dou
 });
 
 Deno.test("cluster: a market's slot migrated to another master mid-stream loses, doubles and reorders nothing", async () => {
-  await withCluster(async ({ cluster, fakes, count }) => {
+  await withCluster(async ({ cluster, fakes, count, stream }) => {
     const market = fakes[0].tape[0].market;
     await waitFor(async () => (await count(market)) > 2_000, 30_000, "trades before the move");
     const slot = await slotOf(cluster, market);
@@ -145,6 +145,16 @@ Deno.test("cluster: a market's slot migrated to another master mid-stream loses,
       async () => (await count(market)) > after + 50,
       30_000,
       "trades on the new master",
+    );
+    // The writes did meet the migration: the old master answered them with redirections.
+    const stats = await from.client.info("errorstats");
+    const redirected = [...stats.matchAll(/errorstat_(ASK|TRYAGAIN|MOVED):count=(\d+)/g)]
+      .map((m) => `${m[1]}=${m[2]}`);
+    ok(redirected.length > 0, `no redirection seen: ${stats}`);
+    const failovers = stream.lines.filter((l) => l.includes('"to":"failover"')).length;
+    console.log(
+      `cluster slot migration: ${moved} keys moved, redirections ${redirected.join(" ")}, ` +
+        `${failovers} failovers of the core`,
     );
   });
 });

@@ -5,8 +5,8 @@
  * replica each.
  *
  * Guarantees:
- * - {@link startCluster} resolves once every node reports `cluster_state:ok` and sees six nodes;
- *   on failure every process started is stopped.
+ * - {@link startCluster} resolves once every node reports `cluster_state:ok`, sees six nodes,
+ *   and every replica's link to its master is up; on failure every process started is stopped.
  * - Nodes are {@link RedisServer}s (redis_server.ts): `stop()` SIGKILLs by pid and removes the
  *   node's directory (its `nodes.conf` included); leftovers are killed on unload like any server.
  * - {@link ClusterRig.migrateSlot} moves one slot from its master to another with
@@ -162,6 +162,7 @@ export async function startCluster(): Promise<ClusterRig> {
     };
     await rig.waitOk();
     await waitSeen(nodes);
+    await waitReplicated(nodes);
     return rig;
   } catch (e) {
     await stop();
@@ -172,6 +173,21 @@ export async function startCluster(): Promise<ClusterRig> {
 async function isMaster(n: ClusterNode): Promise<boolean> {
   const role = await n.client.call("ROLE") as unknown[];
   return role[0] === "master";
+}
+
+/** Waits until every replica's link to its master is up (so WAIT and failovers work). */
+async function waitReplicated(nodes: ClusterNode[]): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const links = await Promise.all(nodes.map(async (n) => {
+      const info = await n.client.info("replication");
+      if (/role:master/.test(info)) return /connected_slaves:1/.test(info);
+      return /master_link_status:up/.test(info);
+    }));
+    if (links.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`replication not up: ${links.join(",")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Waits until every node knows all six (gossip done), so a failover can be elected. */
