@@ -30,7 +30,10 @@
  * then [guard stream]; with neither, `P:btc:last` alone (one slot on a cluster).
  * ARGV: market, legacy (0/1), late (0/1), legacy channel, then one argument per trade
  * (`encodeTradeArg`), in the market's trade order.
- * Reply: `[recorded, published]` (trades recorded in the keys, messages on the legacy channel).
+ * Without legacy keys only the newest trade matters: the script looks from the end of the batch
+ * for the first trade that is newer and held by the stream (one guard lookup in the live case).
+ * Reply: `[recorded, published]` (trades recorded: with legacy keys each one that moved them
+ * forward, without them 1 when `P:btc:last` moved; messages on the legacy channel).
  */
 
 import { createHash } from "node:crypto";
@@ -68,30 +71,34 @@ local clash = wrongType(K_BTC, 'hash')
 if clash then return redis.error_reply('BTCFEED_WRONGTYPE ' .. clash) end
 
 ${BTC_CURRENT_LUA}
+local function newer(id, ts)
+  if not curTs then return true end
+  local c = ucmp(ts, curTs)
+  return c > 0 or (c == 0 and curMarket == market and curId and idcmp(id, curId) > 0)
+end
+local function held(id)
+  return not K_GUARD or #redis.call('XRANGE', K_GUARD, id, id, 'COUNT', 1) > 0
+end
 local newest, published, recorded = nil, 0, 0
 local hist = {}
-for n = 1, count do
+if not legacy then
+  -- Only the newest counts: from the end, the first newer trade the stream holds.
+  for n = count, 1, -1 do
+    if not newer(IDS[n], TSS[n]) then break end
+    if held(IDS[n]) then newest, recorded = n, 1; break end
+  end
+end
+for n = 1, legacy and count or 0 do
   local id, ts = IDS[n], TSS[n]
-  local newer = true
-  if curTs then
-    local c = ucmp(ts, curTs)
-    newer = c > 0 or (c == 0 and curMarket == market and curId and idcmp(id, curId) > 0)
-  end
   local secs = sub(ts, 1, #ts - 3)
-  if newer and floorSecs and ucmp(secs, floorSecs) < 0 then newer = false end
-  if newer and K_GUARD and #redis.call('XRANGE', K_GUARD, id, id, 'COUNT', 1) == 0 then
-    newer = false
-  end
-  if newer then
+  if newer(id, ts) and not (floorSecs and ucmp(secs, floorSecs) < 0) and held(id) then
     curTs, curMarket, curId, newest, recorded = ts, market, id, n, recorded + 1
-    if legacy then
-      local j = '{"price":' .. PRICES[n] .. ',"timestamp":' .. secs .. '.' .. sub(ts, -3) ..
-        ',"volume":' .. SIZES[n] .. '}'
-      hist[#hist + 1] = j
-      if not late then
-        redis.call('PUBLISH', chLegacy, j)
-        published = published + 1
-      end
+    local j = '{"price":' .. PRICES[n] .. ',"timestamp":' .. secs .. '.' .. sub(ts, -3) ..
+      ',"volume":' .. SIZES[n] .. '}'
+    hist[#hist + 1] = j
+    if not late then
+      redis.call('PUBLISH', chLegacy, j)
+      published = published + 1
     end
   end
 end

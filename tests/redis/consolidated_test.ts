@@ -110,3 +110,16 @@ Deno.test("the same trade time from another market does not replace P:btc:last; 
     assert.equal(await redis.xlen(marketKeys("btcfeed", B).trades), 1);
   });
 });
+
+Deno.test("without legacy keys P:btc:last takes a batch's newest trade, and nothing from a batch that is older", async () => {
+  await withRedis(async (redis) => {
+    const w = new TradeWriter(redis);
+    await w.apply(makeTrades(A, 100, 3), only(A));
+    await w.apply(makeTrades(B, 10, 5), only(B)); // all older than A's newest
+    assert.equal(await redis.hget(BTC, "id"), makeTrade(A, 102).id);
+    await w.apply(makeTrades(B, 95, 20), only(B)); // older ones first, then newer ones
+    assert.equal(await redis.hget(BTC, "id"), makeTrade(B, 114).id);
+    await w.apply(makeTrades(B, 95, 20), only(B)); // again: a no-op
+    assert.equal(await redis.hget(BTC, "id"), makeTrade(B, 114).id);
+  });
+});
