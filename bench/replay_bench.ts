@@ -20,7 +20,7 @@
  */
 
 import { join } from "node:path";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../lib/redis/client.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { Journal } from "../lib/store/journal.ts";
 import { Replayer } from "../lib/failover/replayer.ts";

@@ -10,7 +10,7 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { adapterFor, EXCHANGE_NAMES } from "./exchanges/registry.ts";
 import { marketName } from "./trade.ts";
-import { parseRedisUrl, redactUrl, SENTINEL_PASSWORD_ENV } from "./redis/url.ts";
+import { redactUrl, SENTINEL_PASSWORD_ENV } from "./redis/url.ts";
 import {
   DEFAULT_FAILOVER_CORE_OPTIONS,
   DEFAULT_JOURNAL_OPTIONS,
@@ -19,9 +19,11 @@ import {
 import {
   checkPem,
   checkReadable,
+  checkRedisUrl,
   ConfigError,
   isPem,
   type ListenAddress,
+  noLegacyOnCluster,
   parseBool,
   parseChoice,
   parseDuration,
@@ -176,6 +178,8 @@ export function resolveConfig(flags: RawFlags, env: Record<string, string | unde
   const primary = str("primary", DEFAULTS.primary);
   const failover = pick("failover");
   const tlsCa = pick("tlsCa");
+  const legacy = pick("legacyKeys");
+  if (legacy && parseBool(legacy)) noLegacyOnCluster(legacy.source, [primary, failover]);
   return {
     primaryUrl: checkRedisUrl(primary),
     failoverUrl: failover ? checkRedisUrl(failover) : null,
@@ -227,15 +231,6 @@ export function flagName(key: string): string {
 function defaultDataDir(env: Record<string, string | undefined>): string {
   const state = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
   return join(state, "btcfeed");
-}
-
-function checkRedisUrl(s: Sourced<string>): string {
-  try {
-    parseRedisUrl(s.value, s.source);
-  } catch (e) {
-    throw new ConfigError(e instanceof Error ? e.message : `${s.source}: invalid Redis URL`);
-  }
-  return s.value;
 }
 
 function parseMarkets(s: Sourced<string>): MarketConfig[] {

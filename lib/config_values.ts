@@ -4,6 +4,8 @@
  * came from. Leaf of lib/config.ts, which composes them.
  */
 
+import { parseRedisUrl } from "./redis/url.ts";
+
 /** A usage or configuration error: one line, exit code 2. */
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -108,4 +110,24 @@ export function parseDuration(s: Sourced<string>): number {
     throw new ConfigError(`${s.source}: "${s.value}" must be a duration such as 90s, 30m or 2h`);
   }
   return ms;
+}
+
+/** The legacy names hash to different cluster slots: refused with a Cluster primary or failover. */
+export function noLegacyOnCluster(source: string, urls: (Sourced<string> | null)[]): void {
+  const cluster = urls.find((u) => u && /^rediss?\+cluster:/i.test(u.value));
+  if (!cluster) return;
+  throw new ConfigError(
+    `${source}: the legacy keys cannot be written to a Redis Cluster (${cluster.source}): ` +
+      "their names hash to different slots",
+  );
+}
+
+/** A Redis URL that parses (see `parseRedisUrl`), or a ConfigError naming its source. */
+export function checkRedisUrl(s: Sourced<string>): string {
+  try {
+    parseRedisUrl(s.value, s.source);
+  } catch (e) {
+    throw new ConfigError(e instanceof Error ? e.message : `${s.source}: invalid Redis URL`);
+  }
+  return s.value;
 }

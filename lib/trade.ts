@@ -44,6 +44,12 @@ export interface Trade {
   fills?: number;
   /** Exchange marks (Bybit block / RPI trades), in that order; absent when none applies. */
   flags?: TradeFlag[];
+  /**
+   * True for a trade that is not current news: fetched by a backfill. Such a trade never moves
+   * `P:btc:last` back in time, is published with `"late":true` and never on `btc_price`. Not
+   * stored in the journal: everything replayed from it is late anyway.
+   */
+  late?: boolean;
 }
 
 /** A trade as an adapter produces it, before the sequencer assigns its entry ID. */

@@ -7,15 +7,19 @@ import type { FailoverCore } from "../failover/core.ts";
 import { log } from "../log.ts";
 import { errorText } from "../redact.ts";
 
-/** The one trade path out of a source: the price choice, the status view, then the core. */
+/**
+ * The one trade path out of a source: the price choice, the status view, then the core. Late
+ * (backfilled) trades never feed the price choice: an hours-old price received just now is not
+ * a fresh one.
+ */
 export function deliver(
   trades: Trade[],
   consolidator: Consolidator,
   tracker: MarketTracker,
   core: FailoverCore,
 ): void {
-  const newest = trades[trades.length - 1];
-  consolidator.observe(newest.market, newest.price, newest.receivedAt);
+  const newest = trades.findLast((t) => !t.late);
+  if (newest) consolidator.observe(newest.market, newest.price, newest.receivedAt);
   tracker.observe(trades);
   core.submit(trades);
 }

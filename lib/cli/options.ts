@@ -9,7 +9,7 @@ export function addSharedOptions<C extends Command<[], Record<string, unknown>>>
   cmd
     .option(
       "--primary <url>",
-      `primary Redis URL: redis[s]://, redis[s]+sentinel:// (env ${ENV.primary}; default ${DEFAULTS.primary})`,
+      `primary Redis URL: redis[s]://, redis[s]+sentinel://, redis[s]+cluster:// (env ${ENV.primary}; default ${DEFAULTS.primary})`,
     )
     .option(
       "--primary-replicas <n>",

@@ -1,5 +1,6 @@
 /**
- * `btcfeed sync`: replay the outbox into the primary now, exactly once and in order;
+ * `btcfeed sync`: replay the outbox into the primary now, exactly once and in order, moving
+ * `P:btc:last` forward to the newest replayed trade of its market (see _sync_price.ts);
  * `--dead-letters` lists what the primary refused, `--dead-letters --retry` replays it again;
  * `--recover` first salvages the store files moved aside as corrupt into the live store.
  */
@@ -13,7 +14,7 @@ import type { GapStore } from "../store/gap_store.ts";
 import { Replayer } from "../failover/replayer.ts";
 import { checkCredentials, confirmReplayed } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
-import { type Config, ConfigError } from "../config.ts";
+import { type Config, ConfigError, DEFAULTS, ENV } from "../config.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
 import {
   holderName,
@@ -24,6 +25,7 @@ import {
 } from "../app/factories.ts";
 import { salvageAll, type SalvageResult } from "../store/salvage.ts";
 import { takeStreamLock } from "../runtime/stream_lock.ts";
+import { syncConsolidatedMarket } from "./_sync_price.ts";
 import {
   deadLetterViews,
   moveBackForRetry,
@@ -50,6 +52,11 @@ export interface SyncSummary {
 export function syncCommand() {
   return addSharedOptions(new Command("sync"))
     .description("replay the local outbox into the primary now (after an outage)")
+    .option(
+      "--exchanges <list>",
+      `markets in priority order, for P:btc:last when it names none (env ${ENV.exchanges}; default ${DEFAULTS.exchanges})`,
+    )
+    .option("--legacy-keys", `also write the original service's keys (env ${ENV.legacyKeys})`)
     .option("--dry-run", "report what would be replayed, change nothing")
     .option("--json", "print a JSON summary on stdout")
     .option("--dead-letters", "list the trades the primary refused (kept as dead letters)")
@@ -199,8 +206,15 @@ async function replayAll(
     const onBusy = busyReporter(progress);
     // Under the lease, so no replayer is past these seqs when they reappear.
     if (retry) retried = await moveBackForRetry(outbox, holder, onBusy);
+    const consolidated = await syncConsolidatedMarket(
+      primary.redis,
+      config.prefix,
+      config.markets.map((m) => m.market),
+      outbox.summary().map((m) => m.market),
+      config.deadlineMs,
+    );
     // Rows appended from now on are the stream's to replay, not ours.
-    const replayer = new Replayer(outbox, primary.replayWriter, () => false, {
+    const replayer = new Replayer(outbox, primary.replayWriter, (m) => m === consolidated, {
       holder,
       untilSeq: outbox.maxSeq(),
     }, () => confirmReplayed(primary, config.primaryReplicas, config.deadlineMs / 2));

@@ -18,7 +18,7 @@
  * - A clean stop releases the lease (another feeder takes over at once) and leaves the view.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import type { GroupStatus } from "../runtime/status.ts";
 import { log } from "../log.ts";
 import { errorText } from "../redact.ts";
@@ -61,7 +61,7 @@ export class FeederGroup {
 
   /** `pending` says how many rows this feeder's journal holds pending (for the view). */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     pending: () => number,
     options: FeederGroupOptions,
     clock: MonotonicClock = monotonicNow,

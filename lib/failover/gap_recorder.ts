@@ -25,7 +25,7 @@
  *   answering, answering again) and failures.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import type { GapRecord } from "../domain.ts";
 import { log } from "../log.ts";
 import { marketKeys } from "../redis/keys.ts";
@@ -38,7 +38,7 @@ import { DEFAULT_GAP_RECORDER_OPTIONS, type GapRecorderOptions } from "../defaul
 
 /** A Redis the recorder writes to. */
 export interface GapTarget {
-  redis: Redis;
+  redis: RedisClient;
   /** Redacted URL, safe to print. */
   url: string;
 }

@@ -8,7 +8,7 @@
  * monitor: nothing that decides who writes depends on it (the lease and the fences do).
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import { groupKeys } from "../redis/keys.ts";
 import { withDeadline } from "../time.ts";
 import { connectIfIdle } from "../redis/client.ts";
@@ -32,11 +32,11 @@ const FORGET_FACTOR = 20;
 
 /** Publishes and reads the heartbeat records of one group. */
 export class GroupMembers {
-  #redis: Redis;
+  #redis: RedisClient;
   #key: string;
   #deadlineMs: number;
 
-  constructor(redis: Redis, o: { prefix: string; group: string; deadlineMs: number }) {
+  constructor(redis: RedisClient, o: { prefix: string; group: string; deadlineMs: number }) {
     this.#redis = redis;
     this.#key = groupKeys(o.prefix, o.group).members;
     this.#deadlineMs = o.deadlineMs;

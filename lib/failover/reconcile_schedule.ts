@@ -9,11 +9,11 @@
  */
 
 import { type MarketReset, type ReconcileJournal, Reconciler } from "./reconciler.ts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import type { MonotonicClock } from "../time.ts";
 
 export interface ReconcileScheduleDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   journal: ReconcileJournal;
   markets: readonly string[];

@@ -22,7 +22,7 @@
  * It only reads the primary; all it changes is the journal's acknowledgement watermark.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import type { GapRecord } from "../domain.ts";
 import { compareEntryIds } from "../trade.ts";
 import { marketKeys } from "../redis/keys.ts";
@@ -68,7 +68,7 @@ export interface MarketReset {
 }
 
 export interface ReconcilerDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   journal: ReconcileJournal;
   /** True for markets whose trade ids increase by exactly one (exact missing counts). */

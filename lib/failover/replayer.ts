@@ -16,6 +16,8 @@
  *   put rows back below it), so no row is ever removed unreplayed.
  * - Any stale copy still in flight from an earlier attempt holds only trades at or after the
  *   oldest unacknowledged row, so it can only duplicate, never reorder.
+ * - Every replayed trade is written late (`"late":true` on `P:trades`, never on `btc_price`,
+ *   never moving `P:btc:last` back in trade time): it was received before it could be written.
  *
  * - Each step has its own deadline, sized by its pipeline's bytes ({@link replayDeadlineMs}:
  *   `deadlineMs + bytes / floorBytesPerSec`, the floor 1 Mbit/s by default), independent of the
@@ -34,6 +36,7 @@ import type { Trade } from "../trade.ts";
 import type { RejectedChunk, TradeWriter } from "../redis/writer.ts";
 import { sleep, withDeadline } from "../time.ts";
 import { APPLY_SCRIPT, encodeTradeArg } from "../redis/apply_script.ts";
+import { BTC_SCRIPT } from "../redis/btc_script.ts";
 import { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions } from "../defaults.ts";
 
 export { DEFAULT_REPLAYER_OPTIONS, type ReplayerOptions };
@@ -87,7 +90,8 @@ const TRADE_OVERHEAD_BYTES = 16;
 
 /** About how many bytes the write pipeline of `trades` puts on the wire (the script included). */
 export function pipelineBytes(trades: readonly Trade[], chunkSize = 100): number {
-  let bytes = APPLY_SCRIPT.length + CHUNK_OVERHEAD_BYTES * Math.ceil(trades.length / chunkSize);
+  let bytes = APPLY_SCRIPT.length + BTC_SCRIPT.length +
+    CHUNK_OVERHEAD_BYTES * Math.ceil(trades.length / chunkSize);
   for (const t of trades) bytes += encodeTradeArg(t).length + TRADE_OVERHEAD_BYTES;
   return bytes;
 }
@@ -150,7 +154,7 @@ export class Replayer {
       return { kind: "busy", holder: this.#journal.leaseHolder() };
     }
     const applying = withDeadline(
-      this.#writer.apply(trades, this.#isConsolidated),
+      this.#writer.apply(trades, this.#isConsolidated, { late: true }),
       stepDeadlineMs,
       `primary replay of ${bytes} bytes`,
     );

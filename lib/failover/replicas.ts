@@ -4,7 +4,8 @@
  * issued after the pipeline, on the writer's own client.
  */
 
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 
 /** Fewer replicas confirmed a write than `--primary-replicas` asks; the rows stay pending. */
 export class ReplicaShortfall extends Error {
@@ -23,11 +24,16 @@ export class ReplicaShortfall extends Error {
  * @throws ReplicaShortfall when fewer confirmed within `timeoutMs`; the client's error otherwise
  */
 export async function confirmReplicas(
-  redis: Redis,
+  redis: RedisClient,
   wanted: number,
   timeoutMs: number,
 ): Promise<void> {
   if (wanted <= 0) return;
-  const confirmed = Number(await redis.call("WAIT", wanted, Math.max(1, Math.floor(timeoutMs))));
+  const ms = Math.max(1, Math.floor(timeoutMs));
+  // On a cluster, WAIT is per connection: ask every master, on the connection the writes used;
+  // the weakest one is what is confirmed.
+  const nodes = redis.isCluster ? (redis as Cluster).nodes("master") : [redis as Redis];
+  const replies = await Promise.all(nodes.map((n) => n.call("WAIT", wanted, ms)));
+  const confirmed = Math.min(...replies.map(Number));
   if (confirmed < wanted) throw new ReplicaShortfall(confirmed, wanted);
 }

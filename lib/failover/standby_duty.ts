@@ -17,7 +17,7 @@
  *   nothing it did not write is skipped.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import type { Journal } from "../store/journal.ts";
 import type { Mode } from "../domain.ts";
 import type { FeederGroup } from "./feeder_group.ts";
@@ -30,7 +30,7 @@ import { errorText } from "../redact.ts";
 export interface StandbyDutyDeps {
   seat: FeederGroup;
   /** The primary's live connection. */
-  redis: Redis;
+  redis: RedisClient;
   journal: Journal;
   prefix: string;
   markets: readonly string[];
@@ -111,26 +111,17 @@ export class StandbyDuty {
     const replies = await withDeadline(
       (async () => {
         await connectIfIdle(redis).catch(() => {});
-        const pipeline = redis.pipeline();
-        for (const m of markets) {
-          pipeline.xrevrange(
-            marketKeys(prefix, m).trades,
-            "+",
-            "-",
-            "COUNT",
-            1,
-          );
-        }
-        return await pipeline.exec();
+        // One command per market, sent together: on a cluster the markets are in different slots.
+        const newest = (m: string) =>
+          redis.xrevrange(marketKeys(prefix, m).trades, "+", "-", "COUNT", 1);
+        return await Promise.all(markets.map(newest));
       })(),
       deadlineMs,
       "newest entries read",
     );
     let acked = 0;
     markets.forEach((market, i) => {
-      const [err, entries] = replies?.[i] ?? [new Error("no reply"), null];
-      if (err) throw err;
-      const newest = (entries as [string, string[]][])[0]?.[0];
+      const newest = replies[i][0]?.[0];
       if (newest) acked += journal.ackThrough(market, newest);
     });
     return acked;

@@ -10,7 +10,7 @@
  * when something replays.
  */
 
-import { createRedis } from "../redis/client.ts";
+import { createClient } from "../redis/client.ts";
 import { classifyRedisError, describeRedisError } from "../redis/errors.ts";
 import { parseRedisUrl, redactUrl, type RedisClientOptions } from "../redis/url.ts";
 import {
@@ -21,7 +21,7 @@ import {
 import { type EpochSource, TradeWriter } from "../redis/writer.ts";
 import { WriteProbe } from "../redis/write_probe.ts";
 import { confirmReplicas } from "./replicas.ts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 
 export type Role = "primary" | "failover";
 
@@ -54,12 +54,12 @@ export type CredentialCheck =
 /** A Redis the core writes to: its clients, writers, write probe, and its URL safe to print. */
 export interface RedisTarget {
   /** The live connection: every command capped by the live write deadline. */
-  redis: Redis;
+  redis: RedisClient;
   writer: TradeWriter;
   /** Asks, with a write, whether the target takes btcfeed's writes (on the live connection). */
   probe: WriteProbe;
   /** The replay connection: no command timeout; the replayer's deadline bounds it. */
-  replayRedis: Redis;
+  replayRedis: RedisClient;
   /** Writes on the replay connection. */
   replayWriter: TradeWriter;
   /** Redacted URL. */
@@ -78,8 +78,8 @@ export function openClient(
   config: TargetOptions,
   commandTimeoutMs: number | null,
   connectionName: string,
-): Redis {
-  return createRedis(parseRedisUrl(url, roleFlag(role)), {
+): RedisClient {
+  return createClient(parseRedisUrl(url, roleFlag(role)), {
     ...clientOptions(config),
     commandTimeoutMs,
     connectionName,

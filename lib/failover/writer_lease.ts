@@ -17,7 +17,7 @@
  * Times are the primary's (`PX`): no clock of any feeder is trusted.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/client.ts";
 import { groupKeys, marketKeys } from "../redis/keys.ts";
 import { withDeadline } from "../time.ts";
 import { connectIfIdle } from "../redis/client.ts";
@@ -73,7 +73,7 @@ export function parseLeaseValue(value: string | null | undefined): LeaseHolder |
 
 /** The lease operations of one feeder on one group; each with the deadline `deadlineMs`. */
 export class WriterLease {
-  #redis: Redis;
+  #redis: RedisClient;
   #keys: ReturnType<typeof groupKeys>;
   #prefix: string;
   #feederId: string;
@@ -81,7 +81,7 @@ export class WriterLease {
   #deadlineMs: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     o: { prefix: string; group: string; feederId: string; leaseMs: number; deadlineMs: number },
   ) {
     this.#redis = redis;
@@ -128,21 +128,15 @@ export class WriterLease {
   }
 
   /**
-   * Raises every market's fence to `epoch` (one pipeline). False when some fence is already
-   * higher: a newer writer exists and this one must not write.
+   * Raises every market's fence to `epoch` (one call per market, sent together: on a cluster
+   * each fence is in its market's slot). False when some fence is already higher: a newer
+   * writer exists and this one must not write.
    */
   async raiseFences(markets: readonly string[], epoch: number): Promise<boolean> {
-    const pipeline = this.#redis.pipeline();
-    for (const m of markets) {
-      pipeline.eval(RAISE_FENCE, 1, marketKeys(this.#prefix, m).fence, String(epoch));
-    }
-    const replies = await this.#send(() => pipeline.exec(), "fence raise");
-    let ok = true;
-    for (const [err, reply] of replies ?? []) {
-      if (err) throw err;
-      if (Number(reply) !== 1) ok = false;
-    }
-    return ok;
+    const raise = (m: string) =>
+      this.#redis.eval(RAISE_FENCE, 1, marketKeys(this.#prefix, m).fence, String(epoch));
+    const replies = await this.#send(() => Promise.all(markets.map(raise)), "fence raise");
+    return replies.every((reply) => Number(reply) === 1);
   }
 
   #value(epoch: number): string {

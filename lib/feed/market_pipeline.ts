@@ -193,7 +193,8 @@ export class MarketPipeline {
     this.#busy = true;
     const run = new GapRun(gap, this.#held, this.#init, {
       sequencer: this.sequencer,
-      emit: (trades) => this.#emit(trades),
+      // Backfilled: not current news (see Trade.late).
+      emit: (trades) => this.#emit(trades.map((t) => ({ ...t, late: true }))),
       rejects: (rejects) => {
         for (const rej of rejects) this.quarantine.add(rej.reason, rej.sample);
       },

@@ -16,19 +16,18 @@
  */
 
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { readStatus, STATUS_FILE, type StreamStatus } from "../runtime/status.ts";
 import { Journal, STORE_FILE } from "../store/journal.ts";
 import { corruptStoreFiles } from "../store/salvage.ts";
 import { streamLockState } from "../runtime/stream_lock.ts";
 import { readStarts, recentStarts } from "../runtime/start_history.ts";
-import { pingWithin } from "../redis/client.ts";
+import { createClient, pingWithin, type RedisClient } from "../redis/client.ts";
 import { describeSentinelRefusal, probeSentinels } from "../redis/sentinel_probe.ts";
 import { withDeadline } from "../time.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { marketKeys } from "../redis/keys.ts";
-import { parseRedisUrl, redactUrl, redisOptions } from "../redis/url.ts";
+import { parseRedisUrl, redactUrl } from "../redis/url.ts";
 import type { HealthInput, MarketAge, OutboxSummary, ProbeResult } from "./types.ts";
 import { DEFAULT_HEALTH_OPTIONS } from "./types.ts";
 import { VERSION } from "../version.ts";
@@ -52,7 +51,7 @@ export interface GatherOptions {
 interface Probed {
   role: "primary" | "failover";
   probe: ProbeResult;
-  redis: Redis;
+  redis: RedisClient;
 }
 
 /**
@@ -137,14 +136,10 @@ async function probe(
     commandTimeoutMs: timeoutMs,
     connectionName: "btcfeed-health",
   };
-  const redis = new Redis({
-    ...redisOptions(parsed, options),
-    // One shot: never reconnect, and do not wait ioredis's default 2 s for a socket that is
-    // already closed (or hung) to close again before the process may exit.
-    retryStrategy: () => null,
-    disconnectTimeout: 50,
-  });
-  redis.on("error", () => {}); // failures are reported through the probe's result
+  // One shot: never reconnect, and do not wait ioredis's default 2 s for a socket that is
+  // already closed (or hung) to close again before the process may exit. Failures are reported
+  // through the probe's result.
+  const redis = createClient(parsed, { ...options, oneShot: true });
   try {
     const latencyMs = await pingWithin(redis, timeoutMs);
     return { role, redis, probe: { ok: true, latencyMs, error: null, url: redacted } };
@@ -167,9 +162,14 @@ async function readAges(
 ): Promise<Record<string, MarketAge>> {
   const ages: Record<string, MarketAge> = {};
   const reads = targets.map(async (t) => {
-    const pipeline = t.redis.pipeline();
-    for (const m of markets) pipeline.hmget(marketKeys(prefix, m).last, "ts", "received_at");
-    const replies = await withDeadline(pipeline.exec(), timeoutMs, "market read").catch(() => null);
+    // One command per market, not one pipeline: on a cluster the markets are in different slots.
+    const read = (m: string) =>
+      t.redis.hmget(marketKeys(prefix, m).last, "ts", "received_at").then(
+        (v): [Error | null, unknown] => [null, v],
+        (e): [Error | null, unknown] => [e, null],
+      );
+    const replies = await withDeadline(Promise.all(markets.map(read)), timeoutMs, "market read")
+      .catch(() => null);
     return { t, replies };
   });
   const now = Date.now();

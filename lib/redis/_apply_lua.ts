@@ -4,11 +4,44 @@
  * `lib/trade.ts` generated into the source, the candle volume fast path, and the key-type check.
  * They read no key and write nothing, except `wrongType`, which only reads a key's type.
  * They expect the locals `find sub rep fmt byte match POW10` of the script's preamble.
+ * {@link PARSE_TRADES_LUA} is the input pass both scripts share (market name and trade rows).
  */
 
 import { MAX_DECIMAL_CHARS, MAX_TRADE_MS, MIN_TRADE_MS } from "../trade.ts";
 
-/** Lua source spliced into the apply script after its preamble. */
+/** The preamble both scripts start with: the string functions the helpers use, as locals. */
+export const LUA_PREAMBLE = `
+local find, sub, rep, fmt, byte, match =
+  string.find, string.sub, string.rep, string.format, string.byte, string.match
+local POW10 = {[0] = 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
+`;
+
+/**
+ * Lua that validates `market` and the trade rows `ARGV[FIRST..]` (one per trade, see
+ * `encodeTradeArg`) into the tables IDS MSS SEQS TIDS PRICES SIZES SIDES TSS RECVS and
+ * `count`, or returns a `BTCFEED_INVALID` error reply before anything is written. Expects the
+ * locals `market` and `FIRST` and the helpers.
+ */
+export const PARSE_TRADES_LUA = `
+if not find(market, '^[a-z][a-z0-9]*:[A-Z0-9]+%-[A-Z0-9]+$') then
+  return redis.error_reply('BTCFEED_INVALID market')
+end
+local count = #ARGV - FIRST + 1
+local IDS, MSS, SEQS, TIDS, PRICES, SIZES, SIDES, TSS, RECVS = {}, {}, {}, {}, {}, {}, {}, {}, {}
+for n = 1, count do
+  local id, ms, seq, tid, price, size, side, ts, recv = match(ARGV[FIRST + n - 1],
+    '^((%d+)%-(%d+)) (%d+) ([%d.]+) ([%d.]+) ([a-z]+) (%d+) (%d+)$')
+  if not id or not digitsOk(ms) or not digitsOk(seq) or id == '0-0' or not digitsOk(tid)
+    or not decOk(price) or not decOk(size) or (side ~= 'buy' and side ~= 'sell')
+    or not msOk(ts) or not msOk(recv) then
+    return redis.error_reply('BTCFEED_INVALID trade at index ' .. (n - 1))
+  end
+  IDS[n], MSS[n], SEQS[n], TIDS[n], PRICES[n], SIZES[n] = id, ms, seq, tid, price, size
+  SIDES[n], TSS[n], RECVS[n] = side, ts, recv
+end
+`;
+
+/** Lua source spliced into both scripts after their preamble. */
 export const APPLY_LUA_HELPERS = `
 local function ucmp(a, b)
   if #a ~= #b then return #a < #b and -1 or 1 end

@@ -10,13 +10,17 @@
  * it, which is harmless, the epoch being the caller's own). An empty epoch (a single feeder, the
  * default) skips the check, so today's behaviour is unchanged.
  *
+ * The consolidated script (btc_script.ts) needs no fence of its own: it records only trades the
+ * market's stream holds (standalone: its guard key) or that the market's fenced call accepted
+ * (cluster), and never moves `P:btc:last` back in trade time, so a stale writer cannot move it.
+ *
  * Uses the script's KEYS[FENCE_KEY_INDEX] (the fence) and ARGV[FENCE_ARG_INDEX] (the epoch).
  */
 
 /** 1-based KEYS index of the fence key. */
-export const FENCE_KEY_INDEX = 8;
+export const FENCE_KEY_INDEX = 4;
 /** 1-based ARGV index of the epoch. */
-export const FENCE_ARG_INDEX = 8;
+export const FENCE_ARG_INDEX = 6;
 
 /** The Lua check. */
 export const FENCE_LUA = `

@@ -1,11 +1,14 @@
 /**
- * The server-side script that applies a batch of trades of ONE market to every key, atomically.
+ * The server-side script that applies a batch of trades of ONE market to that market's keys
+ * (stream, last, candles: one hash tag, so one Redis Cluster slot), atomically, and publishes
+ * each applied trade on `P:trades`. `P:btc:last` and the legacy keys are NOT written here: the
+ * consolidated script (btc_script.ts) does that, in its own call.
  *
  * Guarantees (per trade, in batch order):
  * - Idempotent: a trade whose entry ID is already in the stream is a duplicate and changes nothing
- *   anywhere (stream, last, candles, consolidated and legacy keys, channels).
+ *   (stream, last, candles, channel).
  * - Append-only-newer: only a trade whose ID is greater than the stream's last generated ID is
- *   applied, so `last`, `P:btc:last` and the legacy keys never move backwards.
+ *   applied, so the market's `last` never moves backwards.
  * - A missing trade older than the newest entry is never inserted: it is `stale` when it is older
  *   than what trimming (or XDEL) removed, so it may have been applied before, and otherwise
  *   out-of-order, returned by ID for the caller to report. Neither changes anything.
@@ -13,23 +16,23 @@
  *   compared and volumes summed exactly: on decimal text, or with a double only where that is
  *   provably exact (comparing prices of at most 15 digits; summing sizes of at most 6 + 9 digits
  *   as integer nano-units below 2^53).
+ * - A late batch (`late` = 1: backfill, replay, reconciliation, sync) is applied the same way and
+ *   its trades are published with `"late":true`; live ones carry no `late` field.
  * - All input is validated before the first write, with the trade rules of `lib/trade.ts` (its
  *   limits are generated into the source): an invalid batch fails with an error reply
  *   starting `BTCFEED_INVALID` and writes nothing (Redis does not roll back a script that fails
  *   half-way, so nothing after the validation pass can fail on the input).
- * - Every key the call may write (stream, last, candles; `P:btc:last` when consolidated; the
- *   legacy keys when consolidated with legacy keys on) is type-checked before the first write: a
- *   key of another type (someone SET `last` as a string) fails the call with an error reply
- *   starting `BTCFEED_WRONGTYPE <key> is a <type>, not a <type>` and writes nothing, so a key
- *   collision never half-writes a trade. The writer returns both `BTCFEED_` replies as per-chunk
+ * - Every key the call may write is type-checked before the first write: a key of another type
+ *   (someone SET `last` as a string) fails the call with an error reply starting
+ *   `BTCFEED_WRONGTYPE <key> is a <type>, not a <type>` and writes nothing, so a key collision
+ *   never half-writes a trade. The writer returns both `BTCFEED_` replies as per-chunk
  *   rejections (see writer.ts), not as a failed write.
- *
  * - Fenced (group mode, `_fence_lua.ts`): a call whose writer epoch is below the market's fence
  *   fails with `BTCFEED_FENCED` and writes nothing; the writer turns it into a `FencedError`.
  *
- * KEYS: trades, last, candles, btcLast, legacy price, legacy update time, legacy history, fence.
- * ARGV: market, maxTrades, consolidated (0/1), legacy (0/1), trades channel, legacy channel,
- * candle retention minutes, writer epoch ('' outside a group), then ONE argument per trade (see {@link encodeTradeArg}): the 7 fields
+ * KEYS: trades, last, candles, fence.
+ * ARGV: market, maxTrades, late (0/1), trades channel, candle retention minutes, writer epoch
+ * ('' outside a group), then ONE argument per trade (see {@link encodeTradeArg}): the 7 fields
  * `id tradeId price size side ts receivedAt` joined by single spaces. None of them can contain a
  * space, and one argument per trade instead of seven more than halves the client's RESP encoding
  * and the script's argument handling (measured: 3.0 -> 1.2 us per trade on the client).
@@ -44,53 +47,32 @@
 
 import { createHash } from "node:crypto";
 import type { Trade } from "../trade.ts";
-import { APPLY_LUA_HELPERS } from "./_apply_lua.ts";
+import { APPLY_LUA_HELPERS, LUA_PREAMBLE, PARSE_TRADES_LUA } from "./_apply_lua.ts";
 import { FENCE_LUA } from "./_fence_lua.ts";
-import { LEGACY_HISTORY_LENGTH } from "./keys.ts";
 
 /** Number of ARGV entries before the first trade. */
-export const APPLY_HEADER_ARGS = 8;
+export const APPLY_HEADER_ARGS = 6;
 /** Number of KEYS the script takes. */
-export const APPLY_NUM_KEYS = 8;
+export const APPLY_NUM_KEYS = 4;
 
 /** The Lua source of the apply script. */
 export const APPLY_SCRIPT = `
-local K_TRADES, K_LAST, K_CANDLES, K_BTC = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_LPRICE, K_LTIME, K_LHIST = KEYS[5], KEYS[6], KEYS[7]
-local market, maxTrades = ARGV[1], ARGV[2]
-local consolidated, legacy = ARGV[3] == '1', ARGV[4] == '1'
-local chTrades, chLegacy, retentionText = ARGV[5], ARGV[6], ARGV[7]
+local K_TRADES, K_LAST, K_CANDLES = KEYS[1], KEYS[2], KEYS[3]
+local market, maxTrades, late = ARGV[1], ARGV[2], ARGV[3] == '1'
+local chTrades, retentionText = ARGV[4], ARGV[5]
 local FIRST = ${APPLY_HEADER_ARGS + 1}
-local find, sub, rep, fmt, byte, match =
-  string.find, string.sub, string.rep, string.format, string.byte, string.match
-local POW10 = {[0] = 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
+${LUA_PREAMBLE}
 ${FENCE_LUA}
 ${APPLY_LUA_HELPERS}
-if not find(market, '^[a-z][a-z0-9]*:[A-Z0-9]+%-[A-Z0-9]+$') then
-  return redis.error_reply('BTCFEED_INVALID market')
-end
+${PARSE_TRADES_LUA}
 if not uintOk(maxTrades) or maxTrades == '0' or not uintOk(retentionText) or retentionText == '0' then
   return redis.error_reply('BTCFEED_INVALID maxTrades or retention')
 end
 local retentionMs = tonumber(retentionText) * 60000
-local count = #ARGV - FIRST + 1
-local IDS, MSS, SEQS, TIDS, PRICES, SIZES, SIDES, TSS, RECVS = {}, {}, {}, {}, {}, {}, {}, {}, {}
-for n = 1, count do
-  local id, ms, seq, tid, price, size, side, ts, recv = match(ARGV[FIRST + n - 1],
-    '^((%d+)%-(%d+)) (%d+) ([%d.]+) ([%d.]+) ([a-z]+) (%d+) (%d+)$')
-  if not id or not digitsOk(ms) or not digitsOk(seq) or id == '0-0' or not digitsOk(tid)
-    or not decOk(price) or not decOk(size) or (side ~= 'buy' and side ~= 'sell')
-    or not msOk(ts) or not msOk(recv) then
-    return redis.error_reply('BTCFEED_INVALID trade at index ' .. (n - 1))
-  end
-  IDS[n], MSS[n], SEQS[n], TIDS[n], PRICES[n], SIZES[n] = id, ms, seq, tid, price, size
-  SIDES[n], TSS[n], RECVS[n] = side, ts, recv
-end
+local lateTail = late and ',"late":true}' or '}'
 
 local clash = wrongType(K_TRADES, 'stream') or wrongType(K_LAST, 'hash')
-  or wrongType(K_CANDLES, 'hash') or (consolidated and wrongType(K_BTC, 'hash'))
-  or (consolidated and legacy and (wrongType(K_LPRICE, 'string') or wrongType(K_LTIME, 'string')
-    or wrongType(K_LHIST, 'list')))
+  or wrongType(K_CANDLES, 'hash')
 if clash then return redis.error_reply('BTCFEED_WRONGTYPE ' .. clash) end
 
 local top, oldest, maxDeleted, trimmed = nil, nil, '0-0', false
@@ -113,7 +95,6 @@ local reply = {0, 0, 0}
 local candles, minutes, newest = {}, {}, nil
 local cd, mStart = nil, 0
 local sweep, newestMinute = false, nil
-local hist = {}
 local topMs, topSeq = '', ''
 if top then topMs, topSeq = match(top, '^(%d+)%-(%d+)$') end
 for n = 1, count do
@@ -186,14 +167,7 @@ for n = 1, count do
     end
     redis.call('PUBLISH', chTrades, '{"market":"' .. market .. '","id":"' .. id ..
       '","tradeId":"' .. tid .. '","price":"' .. price .. '","size":"' .. size ..
-      '","side":"' .. side .. '","ts":' .. ts .. ',"receivedAt":' .. recv .. '}')
-    if consolidated and legacy then
-      local secs = rep('0', 4 - #ts) .. ts
-      local j = '{"price":' .. price .. ',"timestamp":' .. sub(secs, 1, #secs - 3) .. '.' ..
-        sub(secs, -3) .. ',"volume":' .. size .. '}'
-      hist[#hist + 1] = j
-      redis.call('PUBLISH', chLegacy, j)
-    end
+      '","side":"' .. side .. '","ts":' .. ts .. ',"receivedAt":' .. recv .. lateTail)
   elseif c == 0 then
     dups = dups + 1
   elseif #redis.call('XRANGE', K_TRADES, id, id, 'COUNT', 1) > 0 then
@@ -225,20 +199,9 @@ if applied > 0 then
       if fm and fm <= cutoff then redis.call('HDEL', K_CANDLES, f) end
     end
   end
-  local price, ts = PRICES[newest], TSS[newest]
-  local fields = {'price', price, 'size', SIZES[newest], 'side', SIDES[newest],
-    'trade_id', TIDS[newest], 'ts', ts, 'received_at', RECVS[newest], 'market', market}
-  redis.call('HSET', K_LAST, 'id', IDS[newest], unpack(fields))
-  if consolidated then
-    redis.call('HSET', K_BTC, unpack(fields))
-    if legacy then
-      local secs = #ts > 3 and sub(ts, 1, #ts - 3) or '0'
-      redis.call('SET', K_LPRICE, price)
-      redis.call('SET', K_LTIME, secs)
-      redis.call('LPUSH', K_LHIST, unpack(hist))
-      redis.call('LTRIM', K_LHIST, 0, ${LEGACY_HISTORY_LENGTH - 1})
-    end
-  end
+  redis.call('HSET', K_LAST, 'id', IDS[newest], 'price', PRICES[newest], 'size', SIZES[newest],
+    'side', SIDES[newest], 'trade_id', TIDS[newest], 'ts', TSS[newest],
+    'received_at', RECVS[newest], 'market', market)
 end
 reply[1], reply[2], reply[3] = applied, dups, stale
 return reply

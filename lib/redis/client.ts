@@ -10,24 +10,55 @@
  * rejects with that reason instead, so `classifyRedisError` can tell auth and TLS from outages.
  */
 
-import { Redis, ReplyError } from "ioredis";
+import { Cluster, Redis, ReplyError } from "ioredis";
 import { DeadlineError, monotonicNow, withDeadline } from "../time.ts";
 import { parseRedisUrl, type RedisClientOptions, redisOptions, type RedisUrl } from "./url.ts";
+import { clusterOptions } from "./cluster_options.ts";
+
+/** A client of a standalone or Sentinel primary (`Redis`) or of a Redis Cluster (`Cluster`). */
+export type RedisClient = Redis | Cluster;
 
 /** {@link RedisClientOptions} plus a listener for the client's `error` events. */
 export interface CreateRedisOptions extends Partial<RedisClientOptions> {
   /** Called with each connection error (already reflected in failed commands); must not throw. */
   onError?: (e: Error) => void;
+  /** One shot (health): never reconnect, close sockets fast. @default false */
+  oneShot?: boolean;
 }
 
 /**
- * A lazy ioredis client for `url` (parsed, or text validated with source `url`).
+ * A lazy ioredis client for `url` (parsed, or text validated with source `url`): ioredis' own
+ * Cluster client for a `redis+cluster://` URL, else a Redis client (Sentinel-aware).
  * @throws RedisUrlError for an invalid URL text or unreadable CA file.
+ */
+export function createClient(
+  url: RedisUrl | string,
+  options: CreateRedisOptions = {},
+): RedisClient {
+  const parsed = typeof url === "string" ? parseRedisUrl(url, "url") : url;
+  if (!parsed.cluster) return createRedis(parsed, options);
+  const { onError, oneShot, ...clientOptions } = options;
+  const c = clusterOptions(parsed, clientOptions);
+  if (oneShot) c.options.clusterRetryStrategy = () => null;
+  return listened(new Cluster(c.nodes, c.options), onError);
+}
+
+/**
+ * A lazy ioredis client for a standalone or Sentinel `url` (see {@link createClient}).
+ * @throws RedisUrlError for an invalid URL text or unreadable CA file.
+ * @throws TypeError for a Cluster URL.
  */
 export function createRedis(url: RedisUrl | string, options: CreateRedisOptions = {}): Redis {
   const parsed = typeof url === "string" ? parseRedisUrl(url, "url") : url;
-  const { onError, ...clientOptions } = options;
-  const redis = new Redis(redisOptions(parsed, clientOptions));
+  if (parsed.cluster) throw new TypeError("a cluster URL needs createClient");
+  const { onError, oneShot, ...clientOptions } = options;
+  const o = redisOptions(parsed, clientOptions);
+  const redis = new Redis(oneShot ? { ...o, retryStrategy: () => null, disconnectTimeout: 50 } : o);
+  return listened(redis, onError);
+}
+
+/** `redis` with `onError` called for each `error` event (and no unhandled-error print). */
+function listened<T extends RedisClient>(redis: T, onError?: (e: Error) => void): T {
   redis.on("error", (e: Error) => {
     try {
       onError?.(e);
@@ -42,11 +73,11 @@ export function createRedis(url: RedisUrl | string, options: CreateRedisOptions 
  * reconnecting (a Sentinel client whose sentinels did not answer in time ends). Without an
  * offline queue, either would reject every command. A no-op while connecting or connected.
  */
-export async function connectIfIdle(redis: Redis): Promise<void> {
+export async function connectIfIdle(redis: RedisClient): Promise<void> {
   if (isIdle(redis)) await redis.connect();
 }
 
-function isIdle(redis: Redis): boolean {
+function isIdle(redis: RedisClient): boolean {
   return redis.status === "wait" || redis.status === "end";
 }
 
@@ -62,7 +93,7 @@ export class PingTimeoutError extends DeadlineError {
  * the client was not connected).
  * @throws PingTimeoutError after `ms`, or the connection/command error.
  */
-export function pingWithin(redis: Redis, ms: number): Promise<number> {
+export function pingWithin(redis: RedisClient, ms: number): Promise<number> {
   return commandWithin(redis, ms, "PING", () => redis.ping(), () => new PingTimeoutError(ms));
 }
 
@@ -73,7 +104,7 @@ export function pingWithin(redis: Redis, ms: number): Promise<number> {
  * @throws DeadlineError (or `timeoutError()`) after `ms`, or the connection/command error.
  */
 export async function commandWithin(
-  redis: Redis,
+  redis: RedisClient,
   ms: number,
   label: string,
   send: () => Promise<unknown>,
@@ -107,7 +138,7 @@ export async function commandWithin(
   }
 }
 
-function waitReady(redis: Redis): { ready: Promise<void>; cancel: () => void } {
+function waitReady(redis: RedisClient): { ready: Promise<void>; cancel: () => void } {
   let cancel = () => {};
   const ready = new Promise<void>((resolve, reject) => {
     const done = (e?: Error) => {

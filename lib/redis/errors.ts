@@ -69,8 +69,10 @@ const TLS_CODES = new Set([
 const AUTH_RE = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid username-password|Client sent AUTH/;
 const TLS_RE =
   /certificate|self[- ]signed|UnknownIssuer|NotValidForName|unable to verify|invalid peer|tls handshake|wrong version number|InvalidCertificate/i;
+// A cluster being resharded or failing over (redirections ioredis gave up on, a slot map it could
+// not refresh, no reachable node) is an outage too.
 const TRANSIENT_RE =
-  /Connection is closed|Stream isn't writeable|All sentinels are unreachable|timed out|socket hang up|connection (refused|reset|closed)|broken pipe|^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS|NOSCRIPT)\b/i;
+  /Connection is closed|Stream isn't writeable|All sentinels are unreachable|timed out|socket hang up|connection (refused|reset|closed)|broken pipe|^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS|NOSCRIPT|MOVED|ASK)\b|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|Too many Cluster redirections/i;
 
 function facts(e: unknown): Facts[] {
   const out: Facts[] = [];

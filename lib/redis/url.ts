@@ -6,8 +6,10 @@
  * - {@link parseRedisUrl} accepts `redis://` and `rediss://` (a host, a port 1..65535, an
  *   optional numeric `/db`) and `redis+sentinel://` / `rediss+sentinel://` (a comma-separated
  *   list of sentinels, default port 26379, then `/<master-name>[/db]`), each with an optional
- *   `user:password@` (percent-encoded) for the data nodes; anything else throws a one-line
- *   {@link RedisUrlError} that names where the URL came from (flag or variable).
+ *   `user:password@` (percent-encoded) for the data nodes, and `redis+cluster://` /
+ *   `rediss+cluster://` (a comma-separated list of seed nodes, default port 6379, no `/db`: a
+ *   cluster has only database 0); anything else throws a one-line {@link RedisUrlError} that
+ *   names where the URL came from (flag or variable).
  * - {@link redisOptions} gives fail-fast clients: no offline queue, no per-request retries, a
  *   command deadline, and TLS verification on unless explicitly turned off. A Sentinel URL gives
  *   ioredis' own Sentinel client (`role: "master"`, its failover detector on), so a promoted
@@ -43,6 +45,8 @@ export interface RedisUrl {
   redacted: string;
   /** Present only for a Sentinel URL: where to ask, and for which master. */
   sentinel?: SentinelTarget;
+  /** Present only for a Cluster URL: the seed nodes ioredis' Cluster client starts from. */
+  cluster?: { nodes: { host: string; port: number }[] };
 }
 
 /** The sentinels of a `redis+sentinel://` URL and the name of the master they monitor. */
@@ -57,10 +61,19 @@ export const SENTINEL_PASSWORD_ENV = "BTCFEED_SENTINEL_PASSWORD";
 /** Default port of a sentinel (and of a plain Redis) when the URL names none. */
 const SENTINEL_PORT = 26379;
 const REDIS_PORT = 6379;
-const SCHEMES = ["redis", "rediss", "redis+sentinel", "rediss+sentinel"];
-const SCHEME_LIST = "redis:// or rediss://, or redis+sentinel:// or rediss+sentinel://";
-const FORMS = "redis://[user:password@]host[:port][/db] or " +
-  "redis+sentinel://[user:password@]host:26379,host:26379/<master>[/db]";
+const SCHEMES = [
+  "redis",
+  "rediss",
+  "redis+sentinel",
+  "rediss+sentinel",
+  "redis+cluster",
+  "rediss+cluster",
+];
+const SCHEME_LIST = "redis:// or rediss://, redis+sentinel:// or rediss+sentinel://, " +
+  "redis+cluster:// or rediss+cluster://";
+const FORMS = "redis://[user:password@]host[:port][/db], " +
+  "redis+sentinel://[user:password@]host:26379,host:26379/<master>[/db] or " +
+  "redis+cluster://[user:password@]host:port,host:port";
 
 /** The URL text with any password (userinfo after `user:`) replaced by `***`; never throws. */
 export function redactUrl(text: string): string {
@@ -95,6 +108,7 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
     return fail(`unsupported scheme "${scheme}" (use ${SCHEME_LIST})`);
   }
   const isSentinel = scheme.endsWith("+sentinel");
+  const isCluster = scheme.endsWith("+cluster");
   let rest = m[2];
   let username: string | undefined;
   let password: string | undefined;
@@ -117,7 +131,7 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
   let path = slash >= 0 ? rest.slice(slash + 1) : "";
 
   const defaultPort = isSentinel ? SENTINEL_PORT : REDIS_PORT;
-  const hosts = isSentinel ? authority.split(",") : [authority];
+  const hosts = isSentinel || isCluster ? authority.split(",") : [authority];
   const nodes = hosts.map((h) => parseHostPort(h, defaultPort, fail));
   let sentinel: SentinelTarget | undefined;
   if (isSentinel) {
@@ -127,6 +141,7 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
     sentinel = { nodes, masterName: name };
     path = dbPart.join("/");
   }
+  if (isCluster && path !== "") return fail("a cluster has no database number (drop the /…)");
   let db = 0;
   if (path !== "") {
     if (!/^[0-9]{1,9}$/.test(path)) return fail("database must be a number (/0, /1, ...)");
@@ -134,7 +149,8 @@ export function parseRedisUrl(text: string, source: string): RedisUrl {
   }
   const { host, port } = nodes[0];
   const tls = scheme.startsWith("rediss");
-  return { tls, host, port, db, username, password, redacted, ...(sentinel ? { sentinel } : {}) };
+  const extra = sentinel ? { sentinel } : isCluster ? { cluster: { nodes } } : {};
+  return { tls, host, port, db, username, password, redacted, ...extra };
 }
 
 function parseHostPort(

@@ -16,9 +16,13 @@
  * The per-market keys are checked with the placeholder market `btcfeed:probe`, so an ACL whose
  * key patterns admit only some markets' keys (rather than `P:*`) is not judged correctly here;
  * a write it refuses still fails over and is reported with the same reason.
+ *
+ * On a Redis Cluster the script goes by EVAL (no keyless SCRIPT LOAD to route) to the probe key's
+ * slot, and a node's `CLUSTER INFO` must say `cluster_state:ok` (every slot served); a failed
+ * master whose replica is not promoted yet makes the probe fail like an outage.
  */
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./client.ts";
 import { createHash } from "node:crypto";
 import { btcLastKey, LEGACY_KEYS, marketKeys, probeKey, tradesChannel } from "./keys.ts";
 import { commandWithin } from "./client.ts";
@@ -55,7 +59,7 @@ export interface WriteProbeOptions {
 
 /**
  * Every command the write path sends to the primary, with keys and channels of its shapes. The
- * apply script's commands are kept in step by a test that reads the script's `redis.call`s.
+ * scripts' commands are kept in step by a test that reads their `redis.call`s.
  */
 export function writePathCommands(o: WriteProbeOptions): string[][] {
   const k = marketKeys(o.prefix, PROBE_MARKET);
@@ -73,6 +77,8 @@ export function writePathCommands(o: WriteProbeOptions): string[][] {
     ["HKEYS", k.candles],
     ["HSET", k.last, "f", "v"],
     ["HGETALL", k.last],
+    ["TYPE", btcLastKey(o.prefix)],
+    ["HMGET", btcLastKey(o.prefix), "f"],
     ["HSET", btcLastKey(o.prefix), "f", "v"],
     ["PUBLISH", tradesChannel(o.prefix), "m"],
     ["XADD", k.gaps, "MAXLEN", "~", "1", "1-1", "f", "v"],
@@ -81,6 +87,8 @@ export function writePathCommands(o: WriteProbeOptions): string[][] {
   ];
   if (o.legacyKeys) {
     commands.push(
+      ["TYPE", LEGACY_KEYS.price],
+      ["GET", LEGACY_KEYS.updateTime],
       ["SET", LEGACY_KEYS.price, "v"],
       ["SET", LEGACY_KEYS.updateTime, "v"],
       ["LPUSH", LEGACY_KEYS.history, "v"],
@@ -93,10 +101,10 @@ export function writePathCommands(o: WriteProbeOptions): string[][] {
 
 /** Probes one Redis's willingness to take btcfeed's writes. */
 export class WriteProbe {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #args: string[];
 
-  constructor(redis: Redis, options: WriteProbeOptions) {
+  constructor(redis: RedisClient, options: WriteProbeOptions) {
     this.#redis = redis;
     const checks = writePathCommands(options).flatMap((c) => [String(c.length), ...c]);
     this.#args = [probeKey(options.prefix), "1", String(PROBE_TTL_MS), ...checks];
@@ -108,11 +116,23 @@ export class WriteProbe {
    */
   within(ms: number): Promise<number> {
     return commandWithin(this.#redis, ms, "write probe", async () => {
+      if (this.#redis.isCluster) return await this.#clusterProbe();
       const replies = await this.#redis.pipeline()
         .script("LOAD", WRITE_PROBE_SCRIPT)
         .evalsha(WRITE_PROBE_SHA, 1, ...this.#args)
         .exec();
       for (const [err] of replies ?? []) if (err) throw err;
     });
+  }
+
+  /**
+   * On a cluster: the probe script by EVAL, routed (and redirected) by ioredis to the probe key's
+   * master, and `CLUSTER INFO` of a node: a cluster that does not serve every slot is not fit.
+   */
+  async #clusterProbe(): Promise<void> {
+    await this.#redis.eval(WRITE_PROBE_SCRIPT, 1, ...this.#args);
+    const info = String(await this.#redis.call("CLUSTER", "INFO"));
+    const state = /cluster_state:(\w+)/.exec(info)?.[1];
+    if (state !== "ok") throw new Error(`CLUSTERDOWN cluster_state is ${state ?? "unknown"}`);
   }
 }

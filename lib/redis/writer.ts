@@ -1,106 +1,96 @@
 /**
- * The Redis write path: applies trades with the apply script, pipelined.
+ * The Redis write path: applies trades with the market's script and, for the market behind the
+ * consolidated price, the consolidated script (btc_script.ts).
  *
  * Guarantees:
  * - Trades are grouped by market keeping their order; each market's trades go in chunks of
- *   `chunkSize`, one script call per chunk, and every call of one `apply()` goes in ONE pipeline
- *   (one round trip). Chunks of one market are sent in order, so the stream stays in trade order.
- * - Each script call is atomic on the server; `apply()` as a whole is not. Because the script is
- *   idempotent, a caller that does not know whether a batch landed (timeout, reset) may re-apply
- *   the whole batch: already applied trades are counted as duplicates and change nothing.
+ *   `chunkSize` (a new chunk where lateness changes), one market-script call per chunk, followed
+ *   for a consolidated market by one consolidated-script call for the same trades. Chunks of one
+ *   market are sent in order, so the stream stays in trade order.
+ * - Standalone and Sentinel primaries: every call of one `apply()` goes in ONE pipeline (one round
+ *   trip), each consolidated call right after its chunk's market call, with the market's stream
+ *   as its guard key, so it records nothing the market call refused.
+ * - Redis Cluster primaries: each market's calls go in one pipeline to the node of its slot (its
+ *   keys share a hash tag), markets in parallel; the consolidated calls go after those answered,
+ *   with the trades they accepted, in a pipeline to `P:btc:last`'s slot. Never a cross-slot call.
+ *   The first call of each cluster pipeline is an EVAL (it loads the script on whichever node
+ *   serves the slot, a promoted replica included), the rest EVALSHA, and no keyless command rides
+ *   along, so ioredis re-sends the whole pipeline, in order, on MOVED/ASK/TRYAGAIN.
+ *   `legacyKeys` is refused on a cluster: the legacy names hash to different slots.
+ * - Each script call is atomic on the server; `apply()` as a whole is not. Because both scripts
+ *   are idempotent, a caller that does not know whether a batch landed (timeout, reset) may
+ *   re-apply the whole batch: already applied trades are counted as duplicates and change nothing.
  * - `apply()` never retries. Any transport error or error reply rejects with a
  *   {@link TradeWriteError} whose `cause` is the original error; the caller decides (retry, fail
  *   over, outbox). Trades that fail validation reject with {@link InvalidTradeError} before anything
  *   is sent.
- * - Except the script's refusals of a chunk for its content (`BTCFEED_WRONGTYPE`: a key of the
- *   market has another type; `BTCFEED_INVALID`: a value the script refuses). Those are values:
+ * - Except the market script's refusals of a chunk for its content (`BTCFEED_WRONGTYPE`: a key of
+ *   the market has another type; `BTCFEED_INVALID`: a value the script refuses). Those are values:
  *   the chunk is listed in `rejected` with the reason, nothing of it was written, and every other
  *   chunk of the pipeline is applied as usual. Such a chunk is poison for that Redis, not an
- *   outage: retrying it cannot help until an operator fixes the key.
- * - The pipeline starts with `SCRIPT LOAD` of the script, so a restarted or flushed server (empty
- *   script cache) still works without a NOSCRIPT retry that could reorder chunks. It costs the
- *   script text once per pipeline, not per chunk.
+ *   outage: retrying it cannot help until an operator fixes the key. A refusal of the consolidated
+ *   script (someone SET `P:btc:last` as a string) leaves the trades written to their market and is
+ *   reported in `consolidatedRefusal` and logged once per reason.
+ * - Fencing (group mode): with an epoch source, every market call carries the writer's epoch and
+ *   the script refuses it below the market's fence (`BTCFEED_FENCED`, nothing written); `apply()`
+ *   then rejects with a {@link FencedError}: another feeder writes now, this one must step back.
+ * - Late trades (`options.late`, or `trade.late`) are applied like live ones, published on
+ *   `P:trades` with `"late":true` and never on `btc_price`; see btc_script.ts for why
+ *   `P:btc:last` never moves back in trade time.
+ * - The standalone pipeline starts with `SCRIPT LOAD` of the scripts, so a restarted or flushed
+ *   server (empty script cache) still works without a NOSCRIPT retry that could reorder chunks.
  * - A lazy client that never connected is connected first (with no offline queue it would reject
  *   every command); after that, a disconnected client makes `apply()` reject at once.
- * - Fencing (group mode): with an epoch source, every call carries the writer's epoch and the
- *   script refuses it below the market's fence (`BTCFEED_FENCED`, nothing written); `apply()`
- *   then rejects with a {@link FencedError}: another feeder writes now, this one must step back.
- * - Not Redis Cluster-safe yet: the per-market keys share a hash tag, but `P:btc:last` and the
- *   legacy keys are in other slots and go through the same script call.
  */
 
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander, Cluster, Redis } from "ioredis";
 import { type Trade, tradeProblem } from "../trade.ts";
-import { APPLY_NUM_KEYS, APPLY_SCRIPT, APPLY_SCRIPT_SHA, encodeTradeArg } from "./apply_script.ts";
-import { btcLastKey, LEGACY_KEYS, marketKeys, tradesChannel } from "./keys.ts";
+import { APPLY_SCRIPT, APPLY_SCRIPT_SHA } from "./apply_script.ts";
+import { BTC_SCRIPT, BTC_SCRIPT_SHA } from "./btc_script.ts";
+import { applyArgs, btcArgs, type Chunk, chunksOf, type ScriptArgs } from "./_calls.ts";
+import {
+  addReply,
+  type ApplyResult,
+  checked,
+  FencedError,
+  InvalidTradeError,
+  type RejectedChunk,
+  rejectionReason,
+  TradeWriteError,
+} from "./_replies.ts";
 import { errorText } from "../redact.ts";
 import { connectIfIdle } from "./client.ts";
+import { log } from "../log.ts";
 import { DEFAULT_WRITER_OPTIONS, type WriterOptions } from "../defaults.ts";
 
 export { DEFAULT_WRITER_OPTIONS, type WriterOptions };
-
-/** What one {@link TradeWriter.apply} did. */
-export interface ApplyResult {
-  /** Trades appended (new). */
-  applied: number;
-  /** Trades already in the stream: nothing changed. */
-  duplicates: number;
-  /** Trades older than what trimming removed: nothing changed (probably applied before). */
-  stale: number;
-  /** Missing trades older than the newest entry: nothing changed; the caller must report them. */
-  outOfOrder: Trade[];
-  /** Chunks the script refused for their content: nothing of them was written. */
-  rejected: RejectedChunk[];
-}
-
-/** Trades of one market the apply script refused, and why (its reply without the prefix). */
-export interface RejectedChunk {
-  market: string;
-  trades: Trade[];
-  reason: string;
-}
-
-/** A write that failed or whose outcome is unknown; `cause` is the original error. */
-export class TradeWriteError extends Error {
-  override name = "TradeWriteError";
-  constructor(message: string, options: { cause: unknown }) {
-    super(message, options);
-  }
-}
-
-/**
- * A write refused because a newer writer raised the market's fence (group mode): this feeder
- * lost the writer lease. Nothing of the refused chunk was written.
- */
-export class FencedError extends TradeWriteError {
-  override name = "FencedError";
-}
+export { type ApplyResult, FencedError, InvalidTradeError, type RejectedChunk, TradeWriteError };
 
 /** The writer's lease epoch at the time of a write; null outside a group (no fence check). */
 export type EpochSource = () => number | null;
 
-/** A trade that can never be written (bad field); nothing of the batch was sent. */
-export class InvalidTradeError extends Error {
-  override name = "InvalidTradeError";
-  /** The offending trade. */
-  readonly trade: Trade;
-  constructor(message: string, trade: Trade) {
-    super(message);
-    this.trade = trade;
-  }
+/** How one {@link TradeWriter.apply} treats its trades. */
+export interface ApplyOptions {
+  /** Every trade is late (replay, reconciliation, sync); else `trade.late` says. @default false */
+  late?: boolean;
 }
 
-/** Writes trades to one Redis with the idempotent apply script. */
+/** Writes trades to one Redis (standalone, Sentinel or Cluster) with the idempotent scripts. */
 export class TradeWriter {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #options: WriterOptions;
   readonly #epoch: EpochSource;
+  #lastRefusal: string | null = null;
 
   /**
-   * `epoch` fences every call (group mode); absent: no fence check.
-   * @throws RangeError when an option is out of range.
+   * `epoch` fences every market call (group mode); absent: no fence check.
+   * @throws RangeError when an option is out of range, or legacyKeys on a cluster.
    */
-  constructor(redis: Redis, options: Partial<WriterOptions> = {}, epoch: EpochSource = () => null) {
+  constructor(
+    redis: Redis | Cluster,
+    options: Partial<WriterOptions> = {},
+    epoch: EpochSource = () => null,
+  ) {
     const o = { ...DEFAULT_WRITER_OPTIONS, ...options };
     if (!Number.isSafeInteger(o.maxTrades) || o.maxTrades < 1) {
       throw new RangeError(`maxTrades must be a positive integer, got ${o.maxTrades}`);
@@ -113,6 +103,9 @@ export class TradeWriter {
         `candleRetentionMinutes must be a positive integer, got ${o.candleRetentionMinutes}`,
       );
     }
+    if (o.legacyKeys && redis.isCluster) {
+      throw new RangeError("legacyKeys cannot be written to a Redis Cluster (cross-slot names)");
+    }
     this.#redis = redis;
     this.#options = o;
     this.#epoch = epoch;
@@ -124,7 +117,7 @@ export class TradeWriter {
   }
 
   /**
-   * Applies `trades` (any markets, each market in trade order) in one pipeline.
+   * Applies `trades` (any markets, each market in trade order).
    * `isConsolidated(market)` says whether that market currently feeds `P:btc:last` (and the
    * legacy keys when enabled); it is asked once per market per call.
    * @throws InvalidTradeError before sending anything when a trade is invalid.
@@ -133,6 +126,7 @@ export class TradeWriter {
   async apply(
     trades: readonly Trade[],
     isConsolidated: (market: string) => boolean,
+    options: ApplyOptions = {},
   ): Promise<ApplyResult> {
     const result: ApplyResult = {
       applied: 0,
@@ -150,101 +144,112 @@ export class TradeWriter {
       if (!list) byMarket.set(t.market, list = []);
       list.push(t);
     }
-
-    const pipeline = this.#redis.pipeline();
-    pipeline.script("LOAD", APPLY_SCRIPT);
-    const chunks = this.#queueChunks(pipeline, byMarket, isConsolidated);
-
-    let replies: [Error | null, unknown][] | null;
+    const chunks = chunksOf(byMarket, isConsolidated, this.#options.chunkSize, !!options.late);
+    const epoch = this.#epoch();
     try {
       await connectIfIdle(this.#redis);
-      replies = await pipeline.exec();
+      if (this.#redis.isCluster) await this.#applyCluster(chunks, epoch, result);
+      else await this.#applyPipelined(chunks, epoch, result);
     } catch (e) {
+      if (e instanceof TradeWriteError) throw e;
       throw new TradeWriteError(`redis write failed: ${errorText(e)}`, { cause: e });
-    }
-    if (!replies || replies.length !== chunks.length + 1) {
-      const e = new Error("pipeline returned no replies");
-      throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
-    }
-    for (const [i, [err]] of replies.entries()) {
-      if (err && /^BTCFEED_FENCED /.test(err.message)) {
-        throw new FencedError(`write fenced: ${errorText(err)}`, { cause: err });
-      }
-      if (err && !(i > 0 && rejectionReason(err))) {
-        throw new TradeWriteError(`redis write failed: ${errorText(err)}`, { cause: err });
-      }
-    }
-    for (let i = 0; i < chunks.length; i++) {
-      const [err, reply] = replies[i + 1];
-      const reason = err && rejectionReason(err);
-      if (reason) result.rejected.push({ market: chunks[i][0].market, trades: chunks[i], reason });
-      else addReply(result, chunks[i], reply);
     }
     return result;
   }
 
-  /** Queues one script call per chunk of each market's trades; returns the chunks in order. */
-  #queueChunks(
-    pipeline: ChainableCommander,
-    byMarket: Map<string, Trade[]>,
-    isConsolidated: (market: string) => boolean,
-  ): Trade[][] {
+  /** Standalone/Sentinel: everything in one pipeline, each consolidated call guarded. */
+  async #applyPipelined(chunks: Chunk[], epoch: number | null, result: ApplyResult): Promise<void> {
     const o = this.#options;
-    const chunks: Trade[][] = [];
-    const btcLast = btcLastKey(o.prefix);
-    const channel = tradesChannel(o.prefix);
-    const epoch = this.#epoch();
-    for (const [market, list] of byMarket) {
-      const keys = marketKeys(o.prefix, market);
-      const consolidated = isConsolidated(market) ? "1" : "0";
-      for (let i = 0; i < list.length; i += o.chunkSize) {
-        const chunk = list.slice(i, i + o.chunkSize);
-        const args: (string | number)[] = [
-          keys.trades,
-          keys.last,
-          keys.candles,
-          btcLast,
-          LEGACY_KEYS.price,
-          LEGACY_KEYS.updateTime,
-          LEGACY_KEYS.history,
-          keys.fence,
-          market,
-          o.maxTrades,
-          consolidated,
-          o.legacyKeys ? "1" : "0",
-          channel,
-          LEGACY_KEYS.channel,
-          o.candleRetentionMinutes,
-          epoch === null ? "" : String(epoch),
-        ];
-        for (const t of chunk) args.push(encodeTradeArg(t));
-        pipeline.evalsha(APPLY_SCRIPT_SHA, APPLY_NUM_KEYS, ...args);
-        chunks.push(chunk);
+    const pipeline = this.#redis.pipeline();
+    pipeline.script("LOAD", APPLY_SCRIPT);
+    pipeline.script("LOAD", BTC_SCRIPT);
+    let calls = 2;
+    for (const c of chunks) {
+      pipeline.evalsha(APPLY_SCRIPT_SHA, ...applyArgs(o, c, epoch));
+      calls++;
+      if (c.consolidated) {
+        pipeline.evalsha(BTC_SCRIPT_SHA, ...btcArgs(o, c, c.trades, true));
+        calls++;
       }
     }
-    return chunks;
-  }
-}
-
-/** The script's content refusal (`BTCFEED_WRONGTYPE ...`, `BTCFEED_INVALID ...`), or null. */
-function rejectionReason(err: Error): string | null {
-  const m = /^BTCFEED_(WRONGTYPE|INVALID) (.*)$/s.exec(err.message);
-  return m ? `${m[1]} ${m[2].replace(/ script: .*$/s, "")}` : null;
-}
-
-function addReply(result: ApplyResult, chunk: Trade[], reply: unknown): void {
-  if (!Array.isArray(reply) || reply.length < 3) {
-    const e = new Error(`unexpected script reply ${JSON.stringify(reply)?.slice(0, 80)}`);
-    throw new TradeWriteError(`redis write failed: ${e.message}`, { cause: e });
-  }
-  result.applied += Number(reply[0]);
-  result.duplicates += Number(reply[1]);
-  result.stale += Number(reply[2]);
-  if (reply.length > 3) {
-    const byId = new Map(chunk.map((t) => [t.id, t]));
-    for (const id of reply.slice(3)) {
-      const t = byId.get(String(id));
-      if (t) result.outOfOrder.push(t);
+    const replies = checked(await pipeline.exec(), calls, 2);
+    let i = 2;
+    for (const c of chunks) {
+      const accepted = this.#takeReply(result, c, replies[i++]);
+      if (c.consolidated) {
+        const [err] = replies[i++];
+        if (accepted && err) this.#refusedConsolidated(result, rejectionReason(err)!);
+      }
     }
+  }
+
+  /** Cluster: one pipeline per market (its slot), then the consolidated calls (their slot). */
+  async #applyCluster(chunks: Chunk[], epoch: number | null, result: ApplyResult): Promise<void> {
+    const o = this.#options;
+    const byMarket = new Map<string, Chunk[]>();
+    for (const c of chunks) {
+      const list = byMarket.get(c.market) ?? [];
+      if (!list.length) byMarket.set(c.market, list);
+      list.push(c);
+    }
+    const lists = [...byMarket.values()];
+    const answers = await Promise.all(
+      lists.map((list) =>
+        this.#slotPipeline(APPLY_SCRIPT, APPLY_SCRIPT_SHA, list.map((c) => applyArgs(o, c, epoch)))
+      ),
+    );
+    const btc: { chunk: Chunk; trades: Trade[] }[] = [];
+    lists.forEach((list, m) => {
+      list.forEach((c, i) => {
+        const before = result.outOfOrder.length;
+        if (!this.#takeReply(result, c, answers[m][i]) || !c.consolidated) return;
+        const missing = new Set(result.outOfOrder.slice(before).map((t) => t.id));
+        const trades = c.trades.filter((t) => !missing.has(t.id));
+        if (trades.length) btc.push({ chunk: c, trades });
+      });
+    });
+    if (!btc.length) return;
+    const replies = await this.#slotPipeline(
+      BTC_SCRIPT,
+      BTC_SCRIPT_SHA,
+      btc.map((b) => btcArgs(o, b.chunk, b.trades, false)),
+    );
+    for (const [err] of replies) if (err) this.#refusedConsolidated(result, rejectionReason(err)!);
+  }
+
+  /**
+   * One pipeline of calls of one script whose keys are all in one slot: EVAL first (loads the
+   * script on the node serving it), EVALSHA after. Returns the replies; throws on any error that
+   * is not a `BTCFEED_` refusal.
+   */
+  async #slotPipeline(
+    script: string,
+    sha: string,
+    calls: ScriptArgs[],
+  ): Promise<[Error | null, unknown][]> {
+    const pipeline: ChainableCommander = this.#redis.pipeline();
+    calls.forEach((args, i) => {
+      if (i === 0) pipeline.eval(script, ...args);
+      else pipeline.evalsha(sha, ...args);
+    });
+    return checked(await pipeline.exec(), calls.length, 0);
+  }
+
+  /** Adds a market call's reply; false when the chunk was refused (listed in `rejected`). */
+  #takeReply(result: ApplyResult, chunk: Chunk, [err, reply]: [Error | null, unknown]): boolean {
+    const reason = err && rejectionReason(err);
+    if (reason) {
+      result.rejected.push({ market: chunk.market, trades: chunk.trades, reason });
+      return false;
+    }
+    addReply(result, chunk.trades, reply);
+    return true;
+  }
+
+  #refusedConsolidated(result: ApplyResult, reason: string): void {
+    result.consolidatedRefusal = reason;
+    if (reason === this.#lastRefusal) return;
+    this.#lastRefusal = reason;
+    log.error("the consolidated price was not updated: its key is refused", { reason });
   }
 }

@@ -40,6 +40,11 @@ const CASES: { name: string; args: string[]; env?: Record<string, string>; error
     error: /BTCFEED_PRIMARY_URL.*port/,
   },
   {
+    name: "legacy keys on a cluster primary",
+    args: ["stream", "--legacy-keys", "--primary", "redis+cluster://127.0.0.1:7000"],
+    error: /--legacy-keys: the legacy keys cannot be written to a Redis Cluster \(--primary\)/,
+  },
+  {
     name: "failover URL",
     args: ["stream", "--failover", "redis://"],
     error: /--failover/,

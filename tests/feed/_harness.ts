@@ -76,7 +76,10 @@ export async function waitFor(pred: () => boolean, what: string, timeoutMs = 8_0
   }
 }
 
-/** Asserts `trades` are exactly `tape` (every field but receivedAt), in order, IDs increasing. */
+/**
+ * Asserts `trades` are exactly `tape` (every field but receivedAt and the backfill's `late`
+ * flag), in order, IDs increasing.
+ */
 export function assertExactlyTape(trades: Trade[], tape: RawTrade[]) {
   const ids = trades.map((t) => t.tradeId);
   assert.equal(new Set(ids).size, ids.length, "no duplicates");
@@ -90,7 +93,7 @@ export function assertExactlyTape(trades: Trade[], tape: RawTrade[]) {
     assert.fail(`got ${trades.length} of ${tape.length} trades; first lost: ${lost.slice(0, 5)}`);
   }
   for (let i = 0; i < tape.length; i++) {
-    const { id: _id, ...t } = trades[i];
+    const { id: _id, late: _late, ...t } = trades[i];
     assert.deepEqual(strip(t), strip(tape[i]), `trade ${i}`);
   }
 }

@@ -59,6 +59,8 @@ Deno.test("a skipped id range is backfilled over REST and delivered in order bef
     feed.start();
     await waitFor(() => got.trades.length >= 3_000, "all trades including the skipped range");
     assertExactlyTape(got.trades, fake.tape);
+    const late = got.trades.flatMap((t, i) => t.late ? [i] : []);
+    assert.deepEqual(late, Array.from({ length: 500 }, (_, i) => 1_000 + i), "backfilled: late");
     assert.deepEqual(got.gaps, [{
       market: "binance:BTC-USDT",
       reason: "id_gap",

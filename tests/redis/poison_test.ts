@@ -1,7 +1,9 @@
 /**
- * Key collisions never half-write and never fail the pipeline: the apply script checks the type
- * of every key it will write before writing anything, and the writer returns its refusal as a
- * value while the other markets of the same pipeline are applied.
+ * Key collisions never half-write and never fail the pipeline: each script checks the type of
+ * every key it will write before writing anything. A market key of the wrong type: the writer
+ * returns the refusal as a value while the other markets of the same pipeline are applied. A
+ * consolidated key of the wrong type: the trades land in their market, the consolidated script
+ * writes none of its keys and publishes nothing, and the refusal is reported.
  */
 
 import assert from "node:assert/strict";
@@ -22,6 +24,10 @@ const COLLISIONS: [key: string, plant: (r: Redis, key: string) => Promise<unknow
   [B.trades, (r, k) => r.set(k, "not a stream")],
   [B.last, (r, k) => r.set(k, "117000.5")],
   [B.candles, (r, k) => r.rpush(k, "x")],
+];
+
+/** Every consolidated key, with a value of the wrong type for it. */
+const CONSOLIDATED_COLLISIONS: typeof COLLISIONS = [
   [btcLastKey("btcfeed"), (r, k) => r.set(k, "117000.5")],
   [LEGACY_KEYS.price, (r, k) => r.hset(k, "price", "1")],
   [LEGACY_KEYS.updateTime, (r, k) => r.rpush(k, "1")],
@@ -68,6 +74,40 @@ for (const [key, plant] of COLLISIONS) {
         await sub.flush();
         const published = sub.messages.map((m) => JSON.parse(m.message).market ?? "legacy");
         assert.deepEqual(published, good.map(() => GOOD), "nothing published for rejected trades");
+      } finally {
+        sub.close();
+      }
+    });
+  });
+}
+
+/** The consolidated keys, as they are. */
+async function consolidatedSide(redis: Redis): Promise<Record<string, unknown>> {
+  const all = await dump(redis);
+  const keys = [btcLastKey("btcfeed"), LEGACY_KEYS.price, LEGACY_KEYS.updateTime];
+  keys.push(LEGACY_KEYS.history);
+  return Object.fromEntries(keys.map((k) => [k, all[k]]));
+}
+
+for (const [key, plant] of CONSOLIDATED_COLLISIONS) {
+  Deno.test(`a ${key} of the wrong type writes no consolidated key and publishes nothing legacy, and the trades land`, async () => {
+    await withRedis(async (redis, server) => {
+      const w = new TradeWriter(redis, { legacyKeys: true, chunkSize: 4 });
+      await w.apply(makeTrades(BAD, 1, 5), badConsolidated);
+      await redis.del(key);
+      await plant(redis, key);
+      const before = await consolidatedSide(redis);
+      const sub = await Subscriber.open(server, [tradesChannel("btcfeed"), LEGACY_KEYS.channel]);
+      try {
+        const bad = makeTrades(BAD, 6, 10);
+        const r = await w.apply(bad, badConsolidated);
+        assert.deepEqual([r.applied, r.rejected], [10, []]);
+        assert.match(r.consolidatedRefusal ?? "", new RegExp(`^WRONGTYPE ${key} is a `));
+        assert.deepEqual(await consolidatedSide(redis), before, "no consolidated key moved");
+        assert.equal((await redis.hgetall(B.last)).trade_id, "15", "the market's own keys moved");
+        await sub.flush();
+        assert.equal(sub.on(LEGACY_KEYS.channel).length, 0);
+        assert.equal(sub.on(tradesChannel("btcfeed")).length, 10);
       } finally {
         sub.close();
       }

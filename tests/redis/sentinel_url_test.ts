@@ -37,7 +37,7 @@ Deno.test("bad Sentinel URLs give a one-line error naming the source and never t
     ["redis+sentinel://u:hunter2@h1/m/1/2", /database must be a number/],
     ["redis+sentinel://u:hunter2@h1/m%20x", /bad master name/],
     ["redis+sentinel://u:hunter2@h1/m?sentinelPassword=x", /query and fragment/],
-    ["redis+cluster://u:hunter2@h1:7000", /unsupported scheme "redis\+cluster"/],
+    ["redis+cluster2://u:hunter2@h1:7000", /unsupported scheme "redis\+cluster2"/],
   ];
   for (const [text, re] of cases) {
     let error: unknown;

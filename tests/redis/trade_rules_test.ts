@@ -97,8 +97,8 @@ function tradeOf(over: Record<string, unknown>): Trade {
 async function scriptAccepts(redis: Redis, t: Trade): Promise<boolean> {
   await redis.flushdb();
   const market = typeof t.market === "string" ? t.market : M;
-  const keys = ["t", "l", "c", "b", "p", "u", "h", "f"];
-  const head = [market, 100, 1, 1, "ch", "lch", 60, ""];
+  const keys = ["t", "l", "c", "f"];
+  const head = [market, 100, 0, "ch", 60, ""];
   try {
     const reply = await redis.eval(
       APPLY_SCRIPT,

@@ -59,7 +59,10 @@ Deno.test("applying trades writes the stream, last and candles exactly", async (
     );
     const newest = trades[trades.length - 1];
     assert.deepEqual(await redis.hgetall(K.last), { ...lastFields(newest), id: newest.id });
-    assert.deepEqual(await redis.hgetall(btcLastKey("btcfeed")), lastFields(newest));
+    assert.deepEqual(await redis.hgetall(btcLastKey("btcfeed")), {
+      ...lastFields(newest),
+      id: newest.id,
+    });
     assert.deepEqual(await redis.hgetall(K.candles), referenceCandles(trades));
   });
 });
@@ -276,24 +279,7 @@ Deno.test("an invalid trade rejects the whole batch before anything is written",
 Deno.test("the script itself rejects invalid input without writing anything", async () => {
   await withRedis(async (redis) => {
     const t = makeTrade(M, 1);
-    const head = [
-      K.trades,
-      K.last,
-      K.candles,
-      "b",
-      "p",
-      "u",
-      "h",
-      "f",
-      M,
-      100,
-      1,
-      1,
-      "c",
-      "l",
-      60,
-      "",
-    ];
+    const head = [K.trades, K.last, K.candles, K.fence, M, 100, 0, "c", 60, ""];
     const good = encodeTradeArg(t);
     const row = (over: Partial<Record<keyof Trade, string>>) =>
       encodeTradeArg({ ...t, ...over } as unknown as Trade);
@@ -316,25 +302,25 @@ Deno.test("the script itself rejects invalid input without writing anything", as
     ];
     for (const bad of badRows) {
       await assert.rejects(
-        redis.evalsha(APPLY_SCRIPT_SHA, 8, ...head, good, bad).catch(async (e) => {
+        redis.evalsha(APPLY_SCRIPT_SHA, 4, ...head, good, bad).catch(async (e) => {
           if (!/NOSCRIPT/.test(e.message)) throw e;
-          return await redis.eval(APPLY_SCRIPT, 8, ...head, good, bad);
+          return await redis.eval(APPLY_SCRIPT, 4, ...head, good, bad);
         }),
         /BTCFEED_INVALID trade at index 1/,
         bad,
       );
     }
     await assert.rejects(
-      redis.eval(APPLY_SCRIPT, 8, ...head.slice(0, 9), 0, ...head.slice(10), good),
+      redis.eval(APPLY_SCRIPT, 4, ...head.slice(0, 5), 0, ...head.slice(6), good),
       /BTCFEED_INVALID maxTrades/,
     );
     await assert.rejects(
-      redis.eval(APPLY_SCRIPT, 8, ...head.slice(0, 8), "Binance", ...head.slice(9), good),
+      redis.eval(APPLY_SCRIPT, 4, ...head.slice(0, 4), "Binance", ...head.slice(5), good),
       /BTCFEED_INVALID market/,
     );
     assert.equal(await redis.dbsize(), 0);
     // The same call with only the good row is accepted (the rejections above are about the rows).
-    assert.deepEqual(await redis.eval(APPLY_SCRIPT, 8, ...head, good), [1, 0, 0]);
+    assert.deepEqual(await redis.eval(APPLY_SCRIPT, 4, ...head, good), [1, 0, 0]);
   });
 });
 
@@ -377,8 +363,9 @@ Deno.test("one apply sends one script call per chunk of each market, the same tr
     const r = await w.apply(mixed, all);
     assert.deepEqual(r, { applied: 250, duplicates: 1, stale: 0, outOfOrder: [], rejected: [] });
     const stats = await redis.info("commandstats");
-    assert.match(stats, /cmdstat_evalsha:calls=3,/);
-    assert.match(stats, /cmdstat_script\|load:calls=1,/);
+    // Three market calls, each followed by its consolidated call (every market is consolidated).
+    assert.match(stats, /cmdstat_evalsha:calls=6,/);
+    assert.match(stats, /cmdstat_script\|load:calls=2,/);
     assert.deepEqual((await redis.xrange(K.trades, "-", "+")).map((e) => e[0]), a.map((t) => t.id));
   });
 });
