@@ -180,7 +180,7 @@ function recover(config: Config, json: boolean): { stores: Stores; recovered: Sa
 function recoveryLine(r: SalvageResult): string {
   const superseded = r.heldSuperseded + r.pendingGapsSuperseded
     ? `; superseded (a stream already streamed their market): ${r.heldSuperseded} held trades, ` +
-      `${r.pendingGapsSuperseded} pending gaps`
+      `${r.pendingGapsSuperseded} pending gaps (${r.pendingGapsRecorded} recorded as gaps)`
     : "";
   return `  restored ${r.heldTrades} held trades (${r.heldUnreadable} unreadable) and ` +
     `${r.pendingGaps} pending gaps, resumed by the next btcfeed stream${superseded}`;

@@ -10,15 +10,26 @@
  *   after its backfill, in their order: a held trade (newer than the gap) is never applied
  *   before the gap's trades.
  * - Otherwise a stream already went on past that market without them: they could only be
- *   applied out of order, so they are counted as superseded, never appended.
+ *   applied out of order, so they are counted as superseded, never appended. The gap is not
+ *   forgotten: when the live journal holds that market's first trade since (nothing pruned),
+ *   a gap record spans from the gap's start to it, `missing` = the span minus the trades the
+ *   gap had recovered (which assumes those had reached the primary, as they had unless the
+ *   primary was away too).
  * - Held trades keep their per-market order (read in `seq` order, appended in that order). A
  *   held trade on a lost page leaves a hole that the released queue backfills like any id gap.
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import type { RawTrade } from "../trade.ts";
+import type { GapRecord } from "../domain.ts";
+import { isTradeIdText, type RawTrade } from "../trade.ts";
 import type { Journal } from "./journal.ts";
-import { type PendingRow, type RecoveryStore, toPending } from "./recovery_store.ts";
+import type { GapStore } from "./gap_store.ts";
+import {
+  type PendingRow,
+  type RecoveryStore,
+  type StoredPendingGap,
+  toPending,
+} from "./recovery_store.ts";
 import { readAll, scan } from "./_salvage_read.ts";
 
 /** What was found of gap recovery's state. */
@@ -33,12 +44,14 @@ export interface RecoverySalvage {
   pendingGaps: number;
   /** Pending gaps read but not put back: a stream already streamed their market. */
   pendingGapsSuperseded: number;
+  /** Of those, recorded as a gap record up to the market's first trade since. */
+  pendingGapsRecorded: number;
 }
 
 /** Salvages `db`'s held trades and pending gaps into `recovery` (see the module comment). */
 export function salvageRecovery(
   db: DatabaseSync,
-  live: { journal: Journal; recovery: RecoveryStore },
+  live: { journal: Journal; gaps: GapStore; recovery: RecoveryStore },
   restore: boolean,
 ): RecoverySalvage {
   const out: RecoverySalvage = {
@@ -47,6 +60,7 @@ export function salvageRecovery(
     heldUnreadable: 0,
     pendingGaps: 0,
     pendingGapsSuperseded: 0,
+    pendingGapsRecorded: 0,
   };
   const decided = new Map<string, boolean>();
   const fresh = (market: string) => {
@@ -65,6 +79,9 @@ export function salvageRecovery(
   for (const g of gaps) {
     if (!fresh(g.market)) {
       out.pendingGapsSuperseded++;
+      const record = supersededRecord(toPending(g), live.journal);
+      if (record) live.gaps.append(record, Number(g.started_at));
+      if (record) out.pendingGapsRecorded++;
       continue;
     }
     live.recovery.savePending(toPending(g));
@@ -97,4 +114,27 @@ export function salvageRecovery(
   });
   out.heldUnreadable += scanned.failed;
   return out;
+}
+
+/**
+ * The record of a pending gap a stream went on past: from its start to the market's first trade
+ * in the live journal; null when that trade is unknown (none yet, or pruned) or ids are not
+ * integers.
+ */
+function supersededRecord(g: StoredPendingGap, journal: Journal): GapRecord | null {
+  const first = journal.hasPruned(g.market) ? null : journal.oldestRetained(g.market);
+  if (!first || !isTradeIdText(first.tradeId) || !isTradeIdText(g.afterTradeId)) return null;
+  const span = BigInt(first.tradeId) - BigInt(g.afterTradeId) - 1n;
+  if (span <= 0n) return null;
+  const missing = span - BigInt(g.recovered);
+  return {
+    market: g.market,
+    reason: g.reason,
+    afterTradeId: g.afterTradeId,
+    beforeTradeId: first.tradeId,
+    fromTs: g.afterTs,
+    toTs: first.ts,
+    recovered: g.recovered,
+    missing: missing > 0n ? Number(missing) : 0,
+  };
 }

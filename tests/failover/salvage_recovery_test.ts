@@ -64,7 +64,7 @@ function liveStores(dir: string) {
   };
 }
 
-Deno.test("salvage restores the held trades (in order, fresh flag kept) and the pending gap of a market the live store never saw, and supersedes those of a market a stream went on with", async () => {
+Deno.test("salvage restores the held trades (in order, fresh flag kept) and the pending gap of a market the live store never saw, and supersedes those of a market a stream went on with, recording that gap up to its first trade since", async () => {
   const dir = await Deno.makeTempDir({ prefix: "btcfeed-salvage-recovery-" });
   try {
     asideStore(dir);
@@ -77,6 +77,18 @@ Deno.test("salvage restores the held trades (in order, fresh flag kept) and the 
       [r.heldTrades, r.heldSuperseded, r.heldUnreadable, r.pendingGaps, r.pendingGapsSuperseded],
       [5, 2, 0, 1, 1],
     );
+    assert.equal(r.pendingGapsRecorded, 1);
+    const recorded = live.gaps.peek(10).map((g) => g.gap);
+    assert.deepEqual(recorded, [{
+      market: B,
+      reason: "id_gap",
+      afterTradeId: "10",
+      beforeTradeId: "500",
+      fromTs: 1_700_000_000_010,
+      toTs: 1_700_000_000_500,
+      recovered: 30,
+      missing: 489 - 30,
+    }], "B's gap is recorded up to the stream's first trade since, not forgotten");
     assert.deepEqual(
       live.recovery.held(A, 100).map((h) => [h.trade.tradeId, h.fresh]),
       [["100", true], ["101", false], ["102", false], ["103", false], ["104", false]],
@@ -101,6 +113,7 @@ Deno.test("with a stream running on the live store (no restore), held trades and
       [r.heldTrades, r.heldSuperseded, r.pendingGaps, r.pendingGapsSuperseded],
       [0, 7, 0, 2],
     );
+    assert.equal(r.pendingGapsRecorded, 0, "no trade since to bound them: nothing to record yet");
     assert.equal(live.recovery.heldTotal(), 0);
     assert.deepEqual(live.recovery.allPending(), []);
     live.close();
