@@ -161,7 +161,8 @@ function recover(config: Config, json: boolean): { stores: Stores; recovered: Sa
   try {
     const stores = unlock ? openStoresSettingAside(config).stores : openStores(config);
     try {
-      const recovered = salvageAll(config.dataDir, stores.journal, stores.gaps);
+      // Held trades and pending gaps go back only when no stream runs on the live store.
+      const recovered = salvageAll(config.dataDir, stores, unlock !== null);
       if (!json) {
         if (recovered.length === 0) console.log("no store file moved aside: nothing to recover");
         for (const r of recovered) {
@@ -169,6 +170,7 @@ function recover(config: Config, json: boolean): { stores: Stores; recovered: Sa
             `recovered ${r.trades} trades (${r.unreadable} unreadable, ${r.refused} refused) ` +
               `and ${r.gapRecords} gap records from ${r.file}; it is now ${r.renamedTo}`,
           );
+          console.log(recoveryLine(r));
         }
       }
       return { stores, recovered };
@@ -179,6 +181,16 @@ function recover(config: Config, json: boolean): { stores: Stores; recovered: Sa
   } finally {
     unlock?.();
   }
+}
+
+/** What came back of gap recovery's state, and what a running stream had superseded. */
+function recoveryLine(r: SalvageResult): string {
+  const superseded = r.heldSuperseded + r.pendingGapsSuperseded
+    ? `; superseded (a stream already streamed their market): ${r.heldSuperseded} held trades, ` +
+      `${r.pendingGapsSuperseded} pending gaps (${r.pendingGapsRecorded} recorded as gaps)`
+    : "";
+  return `  restored ${r.heldTrades} held trades (${r.heldUnreadable} unreadable) and ` +
+    `${r.pendingGaps} pending gaps, resumed by the next btcfeed stream${superseded}`;
 }
 
 /** Replays the outbox; with `retry`, moves the dead letters back into it first. */

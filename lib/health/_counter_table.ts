@@ -111,6 +111,11 @@ export const MARKET_GAP_GAUGES: [string, string, (m: MarketStatus) => number | u
     (m) => m.recovering ? 1 : 0,
   ],
   [
+    "btcfeed_market_gap_start_time_seconds",
+    "When the market's pending gap was first detected, seconds since the epoch (kept across restarts).",
+    (m) => m.recovering ? m.recovering.startedAt / 1000 : undefined,
+  ],
+  [
     "btcfeed_market_gap_recovered",
     "Trades recovered so far of the market's pending gap.",
     (m) => m.recovering?.recovered,

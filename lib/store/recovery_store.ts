@@ -70,7 +70,8 @@ export interface StoredPendingGap {
   startedAt: number;
 }
 
-interface PendingRow {
+/** A `pending_gaps` row as SQLite returns it. */
+export interface PendingRow {
   market: string;
   reason: "id_gap" | "disconnect";
   after_trade_id: string;
@@ -191,7 +192,8 @@ export class RecoveryStore {
   }
 }
 
-function toPending(r: PendingRow): StoredPendingGap {
+/** The gap a `pending_gaps` row describes. */
+export function toPending(r: PendingRow): StoredPendingGap {
   return {
     market: r.market,
     reason: r.reason,

@@ -5,6 +5,10 @@
  * - Every row that can still be read from a moved-aside file is appended to the live store as
  *   pending (trades keep their entry IDs, so the idempotent apply makes a re-send of a trade the
  *   primary already has harmless). Rows on pages that are gone are counted, never guessed.
+ * - Gap recovery's state goes back too: held live trades and pending gaps are restored into the
+ *   live recovery store, per market, when no stream has streamed that market since (the next
+ *   `stream` resumes the gap, then releases the held trades in order); otherwise they are
+ *   counted as superseded (see `_salvage_recovery.ts`).
  * - The moved-aside file is only read; once salvaged it is renamed `...salvaged-<UTC>` and no
  *   longer makes health fail. Running salvage twice appends nothing the second time.
  * - Cost: readable regions are read in ordered batches; across a damaged region each seq is
@@ -12,16 +16,19 @@
  */
 
 import { join } from "node:path";
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { Journal } from "./journal.ts";
 import { type GapRow, type GapStore, toGapRecord } from "./gap_store.ts";
+import type { RecoveryStore } from "./recovery_store.ts";
 import { type Row, toTrade } from "./_journal_sql.ts";
 import { corruptStoreFiles, markSalvaged, openForSalvage } from "./_sqlite.ts";
+import { scan, tryGet, tryPrepare } from "./_salvage_read.ts";
+import { type RecoverySalvage, salvageRecovery } from "./_salvage_recovery.ts";
 
 export { corruptStoreFiles, isCorruptError, setAsideCorruptStore } from "./_sqlite.ts";
 
 /** What salvaging one moved-aside file found. */
-export interface SalvageResult {
+export interface SalvageResult extends RecoverySalvage {
   file: string;
   /** Trades appended to the live outbox as pending. */
   trades: number;
@@ -35,17 +42,33 @@ export interface SalvageResult {
   renamedTo: string;
 }
 
-const BATCH = 1_000;
-
-/** Salvages every moved-aside store file of `dataDir` into `outbox` and `gaps`, oldest first. */
-export function salvageAll(dataDir: string, outbox: Journal, gaps: GapStore): SalvageResult[] {
-  return corruptStoreFiles(dataDir).map((file) => salvageFile(dataDir, file, outbox, gaps));
+/** The live stores salvaged rows go into. */
+export interface SalvageTargets {
+  journal: Journal;
+  gaps: GapStore;
+  recovery: RecoveryStore;
 }
 
-function salvageFile(dataDir: string, file: string, outbox: Journal, gaps: GapStore) {
+/**
+ * Salvages every moved-aside store file of `dataDir` into the live stores, oldest first.
+ * `restore`: no stream runs, so held trades and pending gaps may go back (see
+ * `_salvage_recovery.ts`); with a stream running they are counted as superseded.
+ */
+export function salvageAll(
+  dataDir: string,
+  live: SalvageTargets,
+  restore: boolean,
+): SalvageResult[] {
+  return corruptStoreFiles(dataDir).map((file) => salvageFile(dataDir, file, live, restore));
+}
+
+function salvageFile(dataDir: string, file: string, live: SalvageTargets, restore: boolean) {
+  const { journal: outbox, gaps } = live;
   const db = openForSalvage(join(dataDir, file));
   let result: Omit<SalvageResult, "renamedTo">;
   try {
+    // Decided against the live store before this file's trades land in its journal.
+    const recovery = salvageRecovery(db, live, restore);
     const markets = readMarkets(db);
     // Schema 2 (the journal) keeps acknowledged rows too: only the pending ones are salvaged.
     const table = tryGet<number>(db, "SELECT 1 AS v FROM sqlite_master WHERE name = 'journal'")
@@ -82,65 +105,11 @@ function salvageFile(dataDir: string, file: string, outbox: Journal, gaps: GapSt
       }
     });
     const unreadable = depth === null ? scanned.failed : Math.max(0, depth - pendingRead);
-    result = { file, trades, unreadable, gapRecords, refused };
+    result = { file, trades, unreadable, gapRecords, refused, ...recovery };
   } finally {
     db.close();
   }
   return { ...result, renamedTo: markSalvaged(dataDir, file) };
-}
-
-/**
- * Reads `table` in `seq` order, handing each readable batch to `take`. Where a range read fails
- * (a missing or damaged page), it steps one seq at a time until range reads work again or the
- * table's highest known seq is passed.
- */
-function scan(
-  db: DatabaseSync,
-  table: string,
-  cols: string,
-  take: (rows: Record<string, unknown>[]) => void,
-): { read: number; failed: number } {
-  const range = tryPrepare(db, `SELECT ${cols} FROM ${table} WHERE seq > ? ORDER BY seq LIMIT ?`);
-  const one = tryPrepare(db, `SELECT ${cols} FROM ${table} WHERE seq = ?`);
-  if (!range || !one) return { read: 0, failed: 0 };
-  const upper = Math.max(
-    tryGet<number>(db, `SELECT seq AS v FROM sqlite_sequence WHERE name = '${table}'`) ?? 0,
-    tryGet<number>(db, `SELECT max(seq) AS v FROM ${table}`) ?? 0,
-  );
-  let after = 0;
-  let read = 0;
-  let failed = 0;
-  for (;;) {
-    const { rows, complete } = readRange(range, after);
-    if (rows.length > 0) {
-      take(rows);
-      read += rows.length;
-      after = Number(rows[rows.length - 1].seq);
-      if (complete && rows.length === BATCH) continue;
-    }
-    if (complete) return { read, failed };
-    if (++after > upper) return { read, failed };
-    try {
-      const row = one.get(after);
-      if (row) {
-        take([row]);
-        read++;
-      }
-    } catch {
-      failed++;
-    }
-  }
-}
-
-/** Up to {@link BATCH} rows after `after`, as many as could be read before an error. */
-function readRange(range: StatementSync, after: number) {
-  const rows: Record<string, unknown>[] = [];
-  try {
-    for (const row of range.iterate(after, BATCH)) rows.push(row as Record<string, unknown>);
-    return { rows, complete: true };
-  } catch {
-    return { rows, complete: false };
-  }
 }
 
 function readMarkets(db: DatabaseSync): Map<number, string> {
@@ -166,21 +135,4 @@ function readAcked(db: DatabaseSync): Map<number, number> {
 function rowTrade(r: Omit<Row, "market"> & { market_id: number }, markets: Map<number, string>) {
   const market = markets.get(Number(r.market_id));
   return market ? toTrade({ ...r, market }) : null;
-}
-
-function tryPrepare(db: DatabaseSync, sql: string): StatementSync | null {
-  try {
-    return db.prepare(sql);
-  } catch {
-    return null;
-  }
-}
-
-function tryGet<T>(db: DatabaseSync, sql: string): T | null {
-  try {
-    const row = tryPrepare(db, sql)?.get() as { v: T } | undefined;
-    return row?.v ?? null;
-  } catch {
-    return null;
-  }
 }

@@ -131,7 +131,7 @@ Deno.test("the probes' shell commands map health exit codes as documented", asyn
   }
 });
 
-Deno.test("the alert rules cover mode, outbox depth, gaps, dead letters and the group's writer lease with metrics btcfeed exports", async () => {
+Deno.test("the alert rules cover mode, outbox depth, gaps (and a gap pending too long), dead letters and the group's writer lease with metrics btcfeed exports", async () => {
   const [doc] = yamlDocs("prometheus-alerts.yaml");
   const rules = doc.groups.flatMap((g: { rules: unknown[] }) => g.rules);
   const exported = new Set<string>();
@@ -152,6 +152,7 @@ Deno.test("the alert rules cover mode, outbox depth, gaps, dead letters and the 
       "btcfeed_mode",
       "btcfeed_outbox_depth",
       "btcfeed_market_gaps_total",
+      "btcfeed_market_gap_start_time_seconds",
       "btcfeed_outbox_dead_letters",
       "btcfeed_group_writer_present",
       "btcfeed_role",

@@ -5,6 +5,8 @@
 
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { Redis } from "ioredis";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
 import { type RedisServer, startRedis } from "../support/redis_server.ts";
 import {
   type FakeExchange,
@@ -158,4 +160,65 @@ export function awaitGapEntries(
     timeoutMs,
     "a gap record",
   );
+}
+
+/**
+ * Restarts the stream on `env`'s one fake, whose tape has a gap of `gap` trades after
+ * `tape[afterIndex]` left pending on disk, and asserts it is resumed: the full tape once and in
+ * order, one gap record with everything recovered, and nothing left pending or held after.
+ */
+export async function assertPendingGapResumed(
+  env: Env,
+  gap: { afterIndex: number; size: number },
+): Promise<void> {
+  const fake = env.fakes[0];
+  const market = fake.tape[0].market;
+  const restarted = env.startStream();
+  await restarted.waitForLine(/feed\.backfill_resumed/, 15_000);
+  await waitFor(
+    async () => (await tradeCount(env.client, market)) >= fake.tape.length,
+    60_000,
+    "the full tape after the restart",
+  );
+  await assertFullTape(env.client, fake);
+  const gaps = await awaitGapEntries(env.client, market);
+  const after = fake.tape[gap.afterIndex].tradeId;
+  const before = fake.tape[gap.afterIndex + 1 + gap.size].tradeId;
+  assertEquals(
+    [gaps[0].reason, gaps[0].after_trade_id, gaps[0].before_trade_id, gaps[0].recovered],
+    ["id_gap", after, before, String(gap.size)],
+  );
+  assertEquals(gaps.filter((g) => g.missing !== "0"), [], "nothing missing");
+  await waitFor(() => env.status()?.markets[market]?.recovering === null, 10_000, "finished");
+  assertEquals(
+    [storeCount(env.dataDir, "pending_gaps"), storeCount(env.dataDir, "held_trades")],
+    [0, 0],
+    "nothing pending or held",
+  );
+}
+
+/** Rows of `table` in the data dir's store, read by a separate connection. */
+export function storeCount(dataDir: string, table: string): number {
+  const db = new DatabaseSync(join(dataDir, "outbox.sqlite"), { readOnly: true });
+  try {
+    return Number((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A binance tape of 1,000 trades, a gap of `gap` ids the live feed skips (REST has them, a page
+ * every 400 ms: slow enough to stop mid-gap), then 6,000 more held behind it.
+ */
+export function slowGapTape(startTradeId: number, gap: number): FakeExchangeOptions {
+  return {
+    exchange: "binance",
+    trades: 1_000 + gap + 6_000,
+    ratePerSec: 2_000,
+    startTradeId,
+    skipIds: [startTradeId + 1_000, startTradeId + 999 + gap],
+    startMicros: Date.now() * 1000,
+    restFaults: { pageDelayMs: 400 },
+  };
 }

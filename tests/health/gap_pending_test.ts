@@ -53,7 +53,7 @@ Deno.test("health warns while a gap is pending, naming the market and its progre
   assert.equal(none.document.checks[`gap-${MARKET}:pending`], undefined);
 });
 
-Deno.test("/metrics exports the pending gaps, recovered, remaining (when known) and held trades per market", async () => {
+Deno.test("/metrics exports the pending gaps, when each started, recovered, remaining (when known) and held trades per market", async () => {
   const text = await new StreamMetrics(() => pending(3_000), { now: () => NOW }).metrics();
   assert.match(text, /^btcfeed_pending_gaps 1$/m);
   assert.match(text, new RegExp(`^btcfeed_market_gap_pending\\{market="${MARKET}"\\} 1$`, "m"));
@@ -65,11 +65,19 @@ Deno.test("/metrics exports the pending gaps, recovered, remaining (when known) 
     text,
     new RegExp(`^btcfeed_market_gap_remaining\\{market="${MARKET}"\\} 3000$`, "m"),
   );
+  assert.match(
+    text,
+    new RegExp(
+      `^btcfeed_market_gap_start_time_seconds\\{market="${MARKET}"\\} ${(NOW - 42_000) / 1000}$`,
+      "m",
+    ),
+  );
   assert.match(text, new RegExp(`^btcfeed_market_held_trades\\{market="${MARKET}"\\} 350$`, "m"));
   const open = await new StreamMetrics(() => pending(null), { now: () => NOW }).metrics();
   assert.doesNotMatch(open, /^btcfeed_market_gap_remaining\{/m);
   const idle = await new StreamMetrics(() => status(), { now: () => NOW }).metrics();
   assert.match(idle, /^btcfeed_pending_gaps 0$/m);
+  assert.doesNotMatch(idle, /^btcfeed_market_gap_start_time_seconds\{/m, "absent without a gap");
 });
 
 Deno.test("the monitor alerts on a pending gap with its progress", () => {
