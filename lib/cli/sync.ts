@@ -16,15 +16,8 @@ import { checkCredentials, confirmReplayed } from "../failover/targets.ts";
 import { describeRedisError } from "../redis/errors.ts";
 import { type Config, ConfigError, DEFAULTS, ENV } from "../config.ts";
 import { GapRecorder } from "../failover/gap_recorder.ts";
-import {
-  holderName,
-  openStores,
-  openStoresSettingAside,
-  openTargets,
-  type Stores,
-} from "../app/factories.ts";
-import { salvageAll, type SalvageResult } from "../store/salvage.ts";
-import { takeStreamLock } from "../runtime/stream_lock.ts";
+import { holderName, openStores, openTargets } from "../app/factories.ts";
+import { recover } from "./_recover.ts";
 import { syncConsolidatedMarket } from "./_sync_price.ts";
 import {
   deadLetterViews,
@@ -146,51 +139,6 @@ function summaryLine(s: SyncSummary): string {
     (s.gapRecordsPending ? `${s.gapRecordsPending} gap records waiting, ` : "") +
     (s.deadLetters ? `${s.deadLetters} dead letters kept (btcfeed sync --dead-letters), ` : "") +
     `${s.seconds} s`;
-}
-
-/**
- * Opens the live store and salvages the moved-aside files into it. Without a running stream,
- * takes the stream lock while it does (so it may also move a corrupt live store aside first).
- */
-function recover(config: Config, json: boolean): { stores: Stores; recovered: SalvageResult[] } {
-  Deno.mkdirSync(config.dataDir, { recursive: true });
-  let unlock: (() => void) | null = null;
-  try {
-    unlock = takeStreamLock(config.dataDir);
-  } catch { /* a stream runs: it has already moved a corrupt store aside */ }
-  try {
-    const stores = unlock ? openStoresSettingAside(config).stores : openStores(config);
-    try {
-      // Held trades and pending gaps go back only when no stream runs on the live store.
-      const recovered = salvageAll(config.dataDir, stores, unlock !== null);
-      if (!json) {
-        if (recovered.length === 0) console.log("no store file moved aside: nothing to recover");
-        for (const r of recovered) {
-          console.log(
-            `recovered ${r.trades} trades (${r.unreadable} unreadable, ${r.refused} refused) ` +
-              `and ${r.gapRecords} gap records from ${r.file}; it is now ${r.renamedTo}`,
-          );
-          console.log(recoveryLine(r));
-        }
-      }
-      return { stores, recovered };
-    } catch (e) {
-      stores.close();
-      throw e;
-    }
-  } finally {
-    unlock?.();
-  }
-}
-
-/** What came back of gap recovery's state, and what a running stream had superseded. */
-function recoveryLine(r: SalvageResult): string {
-  const superseded = r.heldSuperseded + r.pendingGapsSuperseded
-    ? `; superseded (a stream already streamed their market): ${r.heldSuperseded} held trades, ` +
-      `${r.pendingGapsSuperseded} pending gaps (${r.pendingGapsRecorded} recorded as gaps)`
-    : "";
-  return `  restored ${r.heldTrades} held trades (${r.heldUnreadable} unreadable) and ` +
-    `${r.pendingGaps} pending gaps, resumed by the next btcfeed stream${superseded}`;
 }
 
 /** Replays the outbox; with `retry`, moves the dead letters back into it first. */

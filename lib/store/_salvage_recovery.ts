@@ -51,7 +51,7 @@ export interface RecoverySalvage {
 /** Salvages `db`'s held trades and pending gaps into `recovery` (see the module comment). */
 export function salvageRecovery(
   db: DatabaseSync,
-  live: { journal: Journal; gaps: GapStore; recovery: RecoveryStore },
+  live: Live,
   restore: boolean,
 ): RecoverySalvage {
   const out: RecoverySalvage = {
@@ -76,6 +76,20 @@ export function salvageRecovery(
   const gaps = readAll(db, "SELECT * FROM pending_gaps ORDER BY market") as unknown as PendingRow[];
   for (const g of gaps) fresh(g.market);
   for (const r of readAll(db, "SELECT DISTINCT market FROM held_trades")) fresh(String(r.market));
+  restorePendingGaps(gaps, fresh, live, out);
+  restoreHeld(db, fresh, live, out);
+  return out;
+}
+
+type Live = { journal: Journal; gaps: GapStore; recovery: RecoveryStore };
+
+/** Pending gaps of fresh markets go back; the others are recorded as gaps where possible. */
+function restorePendingGaps(
+  gaps: PendingRow[],
+  fresh: (market: string) => boolean,
+  live: Live,
+  out: RecoverySalvage,
+): void {
   for (const g of gaps) {
     if (!fresh(g.market)) {
       out.pendingGapsSuperseded++;
@@ -87,6 +101,15 @@ export function salvageRecovery(
     live.recovery.savePending(toPending(g));
     out.pendingGaps++;
   }
+}
+
+/** Held trades of fresh markets go back, in their order; unreadable ones are counted. */
+function restoreHeld(
+  db: DatabaseSync,
+  fresh: (market: string) => boolean,
+  live: Live,
+  out: RecoverySalvage,
+): void {
   const scanned = scan(db, "held_trades", "seq, market, fresh, trade", (rows) => {
     const byMarket = new Map<string, { trade: RawTrade; fresh: boolean }[]>();
     for (const r of rows) {
@@ -113,7 +136,6 @@ export function salvageRecovery(
     }
   });
   out.heldUnreadable += scanned.failed;
-  return out;
 }
 
 /**
