@@ -44,6 +44,13 @@ async function unreplicatedThenKilled(label: string, extra: string[]): Promise<C
         await group.cutReplication(oldPort);
         const replicated = Math.max(...await Promise.all(replicas.map((r) => r.xlen(key))));
         await new Promise((r) => setTimeout(r, UNREPLICATED_MS));
+        // The premise: the master holds writes no replica has. A stream that was between two
+        // hold-downs at the cut writes again once back on the primary: wait for that write.
+        await waitFor(
+          async () => (await master.xlen(key)) > replicated,
+          15_000,
+          "unreplicated writes",
+        );
         const onMasterOnly = (await master.xlen(key)) - replicated;
         master.disconnect();
         group.node(oldPort).kill("SIGKILL");
