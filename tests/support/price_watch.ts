@@ -19,7 +19,7 @@ import { btcLastKey, LEGACY_KEYS, tradesChannel } from "../../lib/redis/keys.ts"
 /** What a watch saw. */
 export interface PriceVerdict {
   btcLastWrites: number;
-  /** The markets `P:btc:last` was written with, in first-write order. */
+  /** The markets `P:btc:last` was written with, in write order, each run of one market once. */
   btcLastMarkets: string[];
   /** `P:btc:last` writes older than the write before (must be 0). */
   btcLastBackwards: string[];
@@ -97,7 +97,7 @@ export class PriceWatch {
       const i = args.indexOf("ts", 2);
       const ts = Number(args[i + 1]);
       const market = args[args.indexOf("market", 2) + 1];
-      if (!this.#v.btcLastMarkets.includes(market)) this.#v.btcLastMarkets.push(market);
+      if (this.#v.btcLastMarkets.at(-1) !== market) this.#v.btcLastMarkets.push(market);
       this.#v.btcLastWrites++;
       if (this.#lastBtcTs !== null && ts < this.#lastBtcTs) {
         this.#v.btcLastBackwards.push(`${this.#lastBtcTs} -> ${ts}`);
