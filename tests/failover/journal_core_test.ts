@@ -154,7 +154,8 @@ Deno.test("--primary-replicas: a replayed batch counts only once a replica holds
   const primary = await startRedis();
   const replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(primary.port)] });
   const reader = new Redis(primary.url);
-  const config = resolveConfig({ primary: primary.url }, {});
+  // A live deadline longer than every WAIT here: the command timeout must not decide.
+  const config = resolveConfig({ primary: primary.url, deadlineMs: "10000" }, {});
   const target = openTarget(config.primaryUrl, "primary", config);
   try {
     await waitFor(

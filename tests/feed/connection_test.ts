@@ -18,7 +18,8 @@ Deno.test("a connection that goes silent with its socket open is noticed by the 
     const s = feed.snapshot()["binance:BTC-USDT"];
     assert.ok(s.reconnects >= 1, "reconnected");
     assert.match(String(s.lastError), /stale/);
-    assert.equal(fake.connections, 2);
+    // At least the replacement; a loaded machine's pause past 250 ms may look stale once more.
+    assert.ok(fake.connections >= 2, `connections ${fake.connections}`);
   } finally {
     await feed.close();
     await fake.stop();
