@@ -70,15 +70,12 @@ export const DEFAULT_JOURNAL_OPTIONS: Readonly<JournalOptions> = Object.freeze({
 
 /** How trades are group-committed to the journal before they count as received. */
 export interface JournalIntakeOptions {
-  /** Most time a received trade waits for its commit. @default 2 */
-  commitIntervalMs: number;
   /** A buffer this large is committed at once. @default 5_000 */
   commitMaxTrades: number;
 }
 
 /** Defaults of {@link JournalIntakeOptions}. */
 export const DEFAULT_JOURNAL_INTAKE_OPTIONS: Readonly<JournalIntakeOptions> = Object.freeze({
-  commitIntervalMs: 2,
   commitMaxTrades: 5_000,
 });
 

@@ -140,7 +140,7 @@ export class Journal {
    */
   ack(upToSeq: number): number {
     const c = this.#c;
-    return c.write(() => {
+    return c.writeUnsynced(() => {
       const min = c.minAcked();
       // Never past the newest row: rows appended later must not be born acknowledged.
       upToSeq = Math.min(upToSeq, c.number("maxSeq", "seq"));

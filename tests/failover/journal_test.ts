@@ -122,11 +122,14 @@ Deno.test("a full disk evicts the oldest retained rows before it refuses a trade
   });
 });
 
-Deno.test("--journal-sync picks the fsync policy: FULL by default, NORMAL when asked", async () => {
+Deno.test("--journal-sync picks the fsync policy: FULL by default, NORMAL when asked; an unsynced ack leaves it so", async () => {
   await withTempDir((dir) => {
     for (const [options, want] of [[{}, "FULL"], [{ synchronous: "NORMAL" }, "NORMAL"]] as const) {
       const j = Journal.open(dir, options);
       assert.equal(j.synchronous(), want);
+      assert.equal(j.append(trades(0, 10)).ok, true);
+      assert.equal(j.ack(j.maxSeq()), 10);
+      assert.equal(j.synchronous(), want, "the next commit is fsynced as before the ack");
       j.close();
     }
   });
