@@ -6,7 +6,7 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { errorText } from "../redact.ts";
-import { immediate, prepareAll } from "./_sqlite.ts";
+import { immediate, prepareAll, withoutFsync } from "./_sqlite.ts";
 import { classifySqliteError, JournalError, type MarketRow, SQL } from "./_journal_sql.ts";
 
 /** The journal's statements, by name. */
@@ -27,24 +27,10 @@ export class JournalConn {
     return this.guard(() => immediate(this.db, fn));
   }
 
-  /**
-   * {@link write} without an fsync of its own (`synchronous = NORMAL` for this one transaction):
-   * for writes whose loss at a power cut is harmless (acknowledgements: a lost one re-sends
-   * rows the primary treats as duplicates). WAL order still holds: the next fsynced commit makes
-   * this one durable too, and a crash can only lose it together with everything after it.
-   */
+  /** {@link write} without an fsync of its own (see `withoutFsync`). */
   writeUnsynced<T>(fn: () => T): T {
-    if (this.#synchronous === undefined) this.#synchronous = this.synchronous();
-    if (this.#synchronous !== "FULL") return this.write(fn);
-    this.db.exec("PRAGMA synchronous = NORMAL");
-    try {
-      return this.write(fn);
-    } finally {
-      this.db.exec("PRAGMA synchronous = FULL");
-    }
+    return this.guard(() => withoutFsync(this.db, () => immediate(this.db, fn)));
   }
-
-  #synchronous: "FULL" | "NORMAL" | "OTHER" | undefined;
 
   /** Runs `fn`; a SQLite failure becomes a {@link JournalError} with its reason. */
   guard<T>(fn: () => T): T {

@@ -65,6 +65,31 @@ export function immediate<T>(db: DatabaseSync, fn: () => T): T {
   }
 }
 
+/** `PRAGMA synchronous` of each connection {@link withoutFsync} saw (it never changes after open). */
+const fullSync = new WeakMap<DatabaseSync, boolean>();
+
+/**
+ * Runs `fn` (its own transactions) with `synchronous = NORMAL` on a FULL connection, then FULL
+ * again: its commits get no fsync of their own. For writes whose loss at a power cut is
+ * harmless (acknowledgements: a lost one re-sends rows the primary treats as duplicates; the
+ * replay lease: every holder died with the power). WAL order still holds: the next fsynced
+ * commit makes these durable too, and a power cut loses them only with everything after them.
+ */
+export function withoutFsync<T>(db: DatabaseSync, fn: () => T): T {
+  let full = fullSync.get(db);
+  if (full === undefined) {
+    const row = db.prepare("PRAGMA synchronous").get() as { synchronous: number };
+    fullSync.set(db, full = Number(row.synchronous) === 2);
+  }
+  if (!full) return fn();
+  db.exec("PRAGMA synchronous = NORMAL");
+  try {
+    return fn();
+  } finally {
+    db.exec("PRAGMA synchronous = FULL");
+  }
+}
+
 /** Prepares every statement of `sql` once, keyed like it. */
 export function prepareAll<K extends string>(
   db: DatabaseSync,

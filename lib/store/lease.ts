@@ -19,7 +19,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { immediate } from "./_sqlite.ts";
+import { immediate, withoutFsync } from "./_sqlite.ts";
 
 const LEASE_NAME = "replay";
 const HOLDER_PID_RE = /^[^:]*:(\d+):/;
@@ -114,7 +114,7 @@ export class Lease {
 
   /** Takes the lease for `ttlMs` if it is free, expired, ours, or its holder's process is gone. */
   acquire(holder: string, ttlMs: number, now: number): boolean {
-    return immediate(this.#db, () => {
+    return this.#write(() => {
       const row = this.#get.get(LEASE_NAME) as
         | { holder: string; expires_at: number; host: string | null }
         | undefined;
@@ -128,15 +128,17 @@ export class Lease {
 
   /** Extends the lease; false when `holder` no longer holds it (the caller must stop). */
   renew(holder: string, ttlMs: number, now: number): boolean {
-    return immediate(
-      this.#db,
-      () => this.#renew.run(now + ttlMs, LEASE_NAME, holder).changes === 1,
-    );
+    return this.#write(() => this.#renew.run(now + ttlMs, LEASE_NAME, holder).changes === 1);
   }
 
   /** Gives the lease up if `holder` holds it; otherwise does nothing. */
   release(holder: string): void {
-    immediate(this.#db, () => this.#release.run(LEASE_NAME, holder));
+    this.#write(() => this.#release.run(LEASE_NAME, holder));
+  }
+
+  /** One lease transaction, not fsynced: a power cut ends every holder anyway. */
+  #write<T>(fn: () => T): T {
+    return withoutFsync(this.#db, () => immediate(this.#db, fn));
   }
 
   /** The current lease row, expired or not; null when nobody holds it. */
