@@ -147,20 +147,20 @@ async function replay(
         steps: 0,
       };
       if (options.profile) {
-        timeMethod(outbox, "peek", (t) => (b.peek += t, b.steps++));
+        timeMethod(outbox, "peek", (t) => b.peek += t);
         timeMethod(outbox, "ack", (t) => b.remove += t);
         timeMethod(outbox, "acquireLease", (t) => b.lease += t);
         timeMethod(outbox, "renewLease", (t) => b.lease += t);
-        const apply = target.writer.apply.bind(target.writer);
-        target.writer.apply = (trades, isConsolidated) => {
+        const apply = target.replayWriter.apply.bind(target.replayWriter);
+        target.replayWriter.apply = (trades, isConsolidated, o) => {
           const started = performance.now();
-          const p = apply(trades, isConsolidated);
+          const p = apply(trades, isConsolidated, o);
           const sent = performance.now();
           b.applyJs += sent - started;
           return p.finally(() => b.applyWait += performance.now() - sent);
         };
       }
-      const replayer = new Replayer(outbox, target.writer, () => false, {
+      const replayer = new Replayer(outbox, target.replayWriter, () => false, {
         holder: HOLDER,
         untilSeq: options.trades,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
@@ -173,6 +173,7 @@ async function replay(
         if (step.kind === "busy") throw new Error("bench: replay lease busy");
         if (step.duplicates || step.deadLettered) throw new Error("bench: unexpected duplicates");
         applied += step.applied;
+        b.steps++;
       }
       const seconds = (performance.now() - started) / 1000;
       b.serverScript = (await scriptUsec(target.redis)) / 1000;

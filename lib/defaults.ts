@@ -39,6 +39,13 @@ export const DEFAULT_WRITER_OPTIONS: Readonly<WriterOptions> = Object.freeze({
   candleRetentionMinutes: 10080,
 });
 
+/**
+ * Trades per script call of a replay (backlog, reconciliation, sync): fewer, longer calls (each
+ * holds the primary ~3 ms instead of ~0.5) cut the per-call cost where throughput, not latency,
+ * is what counts.
+ */
+export const REPLAY_CHUNK_SIZE = 500;
+
 /** How the journal (lib/store/journal.ts) is opened. */
 export interface JournalOptions {
   /** Most pending trades (the outbox limit); appends beyond it are refused (newest dropped). @default 10_000_000 */

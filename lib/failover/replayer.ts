@@ -31,6 +31,7 @@
  * failing primary, and when to stop.
  */
 
+import { setImmediate } from "node:timers";
 import type { Journal, JournalRow } from "../store/journal.ts";
 import type { Trade } from "../trade.ts";
 import type { RejectedChunk, TradeWriter } from "../redis/writer.ts";
@@ -158,7 +159,9 @@ export class Replayer {
       stepDeadlineMs,
       `primary replay of ${bytes} bytes`,
     );
-    // Read the next batch while the primary works on this one.
+    // Read the next batch while the primary works on this one: after one event-loop turn, so
+    // the pipeline is on the wire first (the read is synchronous and would hold it back).
+    await new Promise((r) => setImmediate(r));
     let next: JournalRow[] | null = null;
     try {
       next = this.#journal.peek(batchSize, rows[rows.length - 1].seq);

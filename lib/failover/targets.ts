@@ -20,6 +20,7 @@ import {
 } from "../redis/sentinel_probe.ts";
 import { type EpochSource, TradeWriter } from "../redis/writer.ts";
 import { WriteProbe } from "../redis/write_probe.ts";
+import { REPLAY_CHUNK_SIZE } from "../defaults.ts";
 import { confirmReplicas } from "./replicas.ts";
 import type { RedisClient } from "../redis/client.ts";
 
@@ -120,7 +121,11 @@ export function openTarget(
     writer: new TradeWriter(redis, writerOptions, epoch),
     probe: new WriteProbe(redis, writerOptions),
     replayRedis,
-    replayWriter: new TradeWriter(replayRedis, writerOptions, epoch),
+    replayWriter: new TradeWriter(
+      replayRedis,
+      { ...writerOptions, chunkSize: REPLAY_CHUNK_SIZE },
+      epoch,
+    ),
     url: redactUrl(url),
     probeSentinels: (ms) =>
       probeSentinels(parseRedisUrl(url, roleFlag(role)), clientOptions(config), ms),
