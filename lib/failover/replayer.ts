@@ -161,6 +161,7 @@ export class Replayer {
     );
     // Read the next batch while the primary works on this one: after one event-loop turn, so
     // the pipeline is on the wire first (the read is synchronous and would hold it back).
+    applying.catch(() => {}); // awaited below; a rejection during the yield is not unhandled
     await new Promise((r) => setImmediate(r));
     let next: JournalRow[] | null = null;
     try {
