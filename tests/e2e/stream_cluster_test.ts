@@ -99,7 +99,16 @@ Deno.test("cluster: every trade of every market lands once, in order; P:btc:last
       ok(already < TRADES, `subscribed early enough (${already})`);
       await waitFor(async () => (await count(binance)) >= TRADES, 60_000, "binance");
       await waitFor(async () => (await count(coinbase)) >= TRADES, 60_000, "coinbase");
-      await sub.flush();
+      // The cluster bus relays PUBLISH between nodes asynchronously: wait for the messages.
+      const want = 2 * TRADES - already;
+      await waitFor(
+        async () => {
+          await sub.flush();
+          return sub.on(tradesChannel("btcfeed")).length >= want;
+        },
+        10_000,
+        "every trade's message",
+      ).catch(() => {});
       const got = sub.on(tradesChannel("btcfeed")).length;
       ok(got >= 2 * TRADES - already && got <= 2 * TRADES, `${got} messages, ${already} before`);
       const last = await cluster.client.hgetall(btcLastKey("btcfeed"));
