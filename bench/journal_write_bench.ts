@@ -5,8 +5,8 @@
  *   before the journal, without any disk; once awaiting each pipeline before the next, once with
  *   the next pipeline sent behind the one awaited (two in flight: the core keeps one), so the
  *   client's encoding overlaps the server's script time. "vs off" is against the faster.
- * - on: the real `FailoverCore` — `submit` → group commit to the journal (end of the event-loop turn / 5000 trades) →
- *   write from memory → acknowledgement in the journal — for `--journal-sync full` and `normal`,
+ * - on: the real `FailoverCore` — `submit` → group commit to the journal (at the end of the
+ *   event-loop turn, or 5000 trades) → write from memory → acknowledgement in the journal — for `--journal-sync full` and `normal`,
  *   timed from the first submit until the primary holds every trade and nothing is pending.
  * - append cost: `Journal.commit` alone, per trade, at group sizes a busy stream produces.
  *

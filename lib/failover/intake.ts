@@ -3,9 +3,9 @@
  * journal together — at the end of the event-loop turn they arrived in (`setImmediate`: after
  * the turn's socket reads, before any timer), or at once when `commitMaxTrades` wait — so one
  * commit (one fsync with `--journal-sync full`) carries everything that arrived while the last
- * one ran: no wait when idle, larger groups under load. Only what a commit stored is handed on: a trade counts as received once it is on disk.
- * What is still buffered at a `kill -9` never counted; the restart's gap check recovers it from
- * the exchange where the exchange allows.
+ * one ran: no wait when idle, larger groups under load. Only what a commit stored is handed on:
+ * a trade counts as received once it is on disk. What is still buffered at a `kill -9` never
+ * counted; the restart's gap check recovers it from the exchange where the exchange allows.
  */
 
 import { clearImmediate, setImmediate } from "node:timers";

@@ -6,7 +6,7 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { errorText } from "../redact.ts";
-import { immediate, prepareAll, withoutFsync } from "./_sqlite.ts";
+import { immediate, immediateWithoutFsync, prepareAll, synchronousOf } from "./_sqlite.ts";
 import { classifySqliteError, JournalError, type MarketRow, SQL } from "./_journal_sql.ts";
 
 /** The journal's statements, by name. */
@@ -27,9 +27,9 @@ export class JournalConn {
     return this.guard(() => immediate(this.db, fn));
   }
 
-  /** {@link write} without an fsync of its own (see `withoutFsync`). */
+  /** {@link write} without an fsync of its own (see `immediateWithoutFsync`). */
   writeUnsynced<T>(fn: () => T): T {
-    return this.guard(() => withoutFsync(this.db, () => immediate(this.db, fn)));
+    return this.guard(() => immediateWithoutFsync(this.db, fn));
   }
 
   /** Runs `fn`; a SQLite failure becomes a {@link JournalError} with its reason. */
@@ -50,9 +50,7 @@ export class JournalConn {
 
   /** The fsync policy in force on this connection (`PRAGMA synchronous`). */
   synchronous(): "FULL" | "NORMAL" | "OTHER" {
-    const row = this.db.prepare("PRAGMA synchronous").get() as { synchronous: number };
-    const v = Number(row.synchronous);
-    return v === 2 ? "FULL" : v === 1 ? "NORMAL" : "OTHER";
+    return synchronousOf(this.db);
   }
 
   /** The lowest acknowledgement watermark: pending scans start above it. */

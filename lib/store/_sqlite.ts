@@ -65,26 +65,29 @@ export function immediate<T>(db: DatabaseSync, fn: () => T): T {
   }
 }
 
-/** `PRAGMA synchronous` of each connection {@link withoutFsync} saw (it never changes after open). */
+/** The fsync policy in force on `db`, as SQLite reports it (`PRAGMA synchronous`). */
+export function synchronousOf(db: DatabaseSync): "FULL" | "NORMAL" | "OTHER" {
+  const v = Number((db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous);
+  return v === 2 ? "FULL" : v === 1 ? "NORMAL" : "OTHER";
+}
+
+/** Whether each connection {@link immediateWithoutFsync} saw is FULL (fixed at open). */
 const fullSync = new WeakMap<DatabaseSync, boolean>();
 
 /**
- * Runs `fn` (its own transactions) with `synchronous = NORMAL` on a FULL connection, then FULL
- * again: its commits get no fsync of their own. For writes whose loss at a power cut is
- * harmless (acknowledgements: a lost one re-sends rows the primary treats as duplicates; the
- * replay lease: every holder died with the power). WAL order still holds: the next fsynced
- * commit makes these durable too, and a power cut loses them only with everything after them.
+ * {@link immediate} with `synchronous = NORMAL` for this one transaction on a FULL connection:
+ * its commit gets no fsync of its own. For writes whose loss at a power cut is harmless
+ * (acknowledgements: a lost one re-sends rows the primary treats as duplicates; the replay
+ * lease: every holder died with the power). WAL order still holds: the next fsynced commit makes
+ * this one durable too, and a power cut loses it only with everything after it.
  */
-export function withoutFsync<T>(db: DatabaseSync, fn: () => T): T {
+export function immediateWithoutFsync<T>(db: DatabaseSync, fn: () => T): T {
   let full = fullSync.get(db);
-  if (full === undefined) {
-    const row = db.prepare("PRAGMA synchronous").get() as { synchronous: number };
-    fullSync.set(db, full = Number(row.synchronous) === 2);
-  }
-  if (!full) return fn();
+  if (full === undefined) fullSync.set(db, full = synchronousOf(db) === "FULL");
+  if (!full) return immediate(db, fn);
   db.exec("PRAGMA synchronous = NORMAL");
   try {
-    return fn();
+    return immediate(db, fn);
   } finally {
     db.exec("PRAGMA synchronous = FULL");
   }

@@ -19,7 +19,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { immediate, withoutFsync } from "./_sqlite.ts";
+import { immediateWithoutFsync } from "./_sqlite.ts";
 
 const LEASE_NAME = "replay";
 const HOLDER_PID_RE = /^[^:]*:(\d+):/;
@@ -138,7 +138,7 @@ export class Lease {
 
   /** One lease transaction, not fsynced: a power cut ends every holder anyway. */
   #write<T>(fn: () => T): T {
-    return withoutFsync(this.#db, () => immediate(this.#db, fn));
+    return immediateWithoutFsync(this.#db, fn);
   }
 
   /** The current lease row, expired or not; null when nobody holds it. */
