@@ -8,7 +8,7 @@ let lastId = await Deno.readTextFile(saved).catch(() => "0-0"); // "0-0": from t
 while (true) {
   const reply = await redis.xread("COUNT", 1000, "BLOCK", 5000, "STREAMS", key, lastId);
   for (const [id, fields] of reply?.[0][1] ?? []) {
-    console.log(id, fields.join(" ")); // price, size, side, trade_id, ts, received_at
+    console.log(id, fields.join(" ")); // price, size, side, trade_id, ts, received_at[, flags]
     lastId = id;
   }
   await Deno.writeTextFile(saved, lastId); // saved after handling: at-least-once, ids dedupe

@@ -17,6 +17,9 @@ export type Side = "buy" | "sell";
  */
 export type TradeFlag = "block" | "rpi";
 
+/** Every trade flag, in the canonical order a trade's `flags` list keeps. */
+export const TRADE_FLAGS: readonly TradeFlag[] = ["block", "rpi"];
+
 /** One trade, as every part of btcfeed after the exchange adapter sees it. */
 export interface Trade {
   /** Market name, `<exchange>:<BASE>-<QUOTE>`, e.g. `binance:BTC-USDT`. */
@@ -101,6 +104,9 @@ export function parseMarket(name: string): Market | null {
  * - `id`: `<ms>-<seq>`, both unsigned 64-bit decimal text without leading zeros, not `0-0`.
  * - `side`: exactly `buy` or `sell`.
  * - `ts`, `receivedAt`: whole milliseconds in [{@link MIN_TRADE_MS}, {@link MAX_TRADE_MS}].
+ * - `flags`: absent, or a non-empty list of distinct {@link TRADE_FLAGS} in their order
+ *   (`["block"]`, `["rpi"]`, `["block","rpi"]`); written to Redis and the journal as the
+ *   comma-joined text ({@link FLAG_TEXTS}).
  */
 
 /** True for a price or size: plain decimal text above zero, at most 64 characters. */
@@ -135,7 +141,34 @@ export function tradeProblem(t: Trade): string | null {
   if (t.side !== "buy" && t.side !== "sell") return "bad side";
   if (!isTradeMs(t.ts)) return "bad ts";
   if (!isTradeMs(t.receivedAt)) return "bad receivedAt";
+  if (t.flags !== undefined && !isTradeFlags(t.flags)) return "bad flags";
   return null;
+}
+
+/** True for a non-empty list of distinct {@link TRADE_FLAGS} in their canonical order. */
+export function isTradeFlags(flags: unknown): flags is TradeFlag[] {
+  if (!Array.isArray(flags) || flags.length === 0) return false;
+  let previous = -1;
+  for (const f of flags) {
+    const i = TRADE_FLAGS.indexOf(f);
+    if (i <= previous) return false; // unknown (-1), repeated or out of order
+    previous = i;
+  }
+  return true;
+}
+
+/**
+ * Every valid `flags` list as its stored text, the flags joined by commas in canonical order
+ * (`block`, `block,rpi`, `rpi`). The apply script and the journal's CHECK accept exactly these.
+ */
+export const FLAG_TEXTS: readonly string[] = TRADE_FLAGS.reduce<string[][]>(
+  (sets, f) => [...sets, ...sets.map((s) => [...s, f]), [f]],
+  [],
+).map((s) => s.join(","));
+
+/** The `flags` list a stored text stands for; undefined for none (null or empty). */
+export function flagsFromText(text: string | null | undefined): TradeFlag[] | undefined {
+  return text ? text.split(",") as TradeFlag[] : undefined;
 }
 
 /** Market names already found valid: a stream has a handful, and each trade names one. */

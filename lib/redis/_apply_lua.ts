@@ -7,7 +7,7 @@
  * {@link PARSE_TRADES_LUA} is the input pass both scripts share (market name and trade rows).
  */
 
-import { MAX_DECIMAL_CHARS, MAX_TRADE_MS, MIN_TRADE_MS } from "../trade.ts";
+import { FLAG_TEXTS, MAX_DECIMAL_CHARS, MAX_TRADE_MS, MIN_TRADE_MS } from "../trade.ts";
 
 /** The preamble both scripts start with: the string functions the helpers use, as locals. */
 export const LUA_PREAMBLE = `
@@ -16,28 +16,38 @@ local find, sub, rep, fmt, byte, match =
 local POW10 = {[0] = 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
 `;
 
+/** Lua table from each valid flags text (`FLAG_TEXTS`) to its JSON array, for `P:trades`. */
+const FLAG_JSON_LUA = `local FLAG_JSON = {${
+  FLAG_TEXTS.map((t) => `['${t}'] = '${JSON.stringify(t.split(","))}'`).join(", ")
+}}`;
+
 /**
  * Lua that validates `market` and the trade rows `ARGV[FIRST..]` (one per trade, see
- * `encodeTradeArg`) into the tables IDS MSS SEQS TIDS PRICES SIZES SIDES TSS RECVS and
- * `count`, or returns a `BTCFEED_INVALID` error reply before anything is written. Expects the
- * locals `market` and `FIRST` and the helpers.
+ * `encodeTradeArg`) into the tables IDS MSS SEQS TIDS PRICES SIZES SIDES TSS RECVS FLAGS and
+ * `count`, or returns a `BTCFEED_INVALID` error reply before anything is written. FLAGS[n] is
+ * the trade's flags text (`block`, `rpi`, `block,rpi`) or false; FLAG_JSON maps a flags text to
+ * its JSON array. Expects the locals `market` and `FIRST` and the helpers.
  */
 export const PARSE_TRADES_LUA = `
 if not find(market, '^[a-z][a-z0-9]*:[A-Z0-9]+%-[A-Z0-9]+$') then
   return redis.error_reply('BTCFEED_INVALID market')
 end
+${FLAG_JSON_LUA}
 local count = #ARGV - FIRST + 1
 local IDS, MSS, SEQS, TIDS, PRICES, SIZES, SIDES, TSS, RECVS = {}, {}, {}, {}, {}, {}, {}, {}, {}
+local FLAGS = {}
 for n = 1, count do
-  local id, ms, seq, tid, price, size, side, ts, recv = match(ARGV[FIRST + n - 1],
-    '^((%d+)%-(%d+)) (%d+) ([%d.]+) ([%d.]+) ([a-z]+) (%d+) (%d+)$')
+  local id, ms, seq, tid, price, size, side, ts, recv, rest = match(ARGV[FIRST + n - 1],
+    '^((%d+)%-(%d+)) (%d+) ([%d.]+) ([%d.]+) ([a-z]+) (%d+) (%d+)(.*)$')
+  -- An 8th field, after one space, is a flags text; anything else after receivedAt is invalid.
+  local flags = id and rest ~= '' and byte(rest, 1) == 32 and sub(rest, 2) or false
   if not id or not digitsOk(ms) or not digitsOk(seq) or id == '0-0' or not digitsOk(tid)
     or not decOk(price) or not decOk(size) or (side ~= 'buy' and side ~= 'sell')
-    or not msOk(ts) or not msOk(recv) then
+    or not msOk(ts) or not msOk(recv) or (rest ~= '' and not FLAG_JSON[flags]) then
     return redis.error_reply('BTCFEED_INVALID trade at index ' .. (n - 1))
   end
   IDS[n], MSS[n], SEQS[n], TIDS[n], PRICES[n], SIZES[n] = id, ms, seq, tid, price, size
-  SIDES[n], TSS[n], RECVS[n] = side, ts, recv
+  SIDES[n], TSS[n], RECVS[n], FLAGS[n] = side, ts, recv, flags
 end
 `;
 

@@ -22,6 +22,9 @@
  *   holds its entry: a chunk the market's script refused (`BTCFEED_WRONGTYPE`/`BTCFEED_INVALID`)
  *   or a trade it found out-of-order is never recorded. Without it (Redis Cluster) the writer
  *   calls this only after the market's script answered, with the trades it accepted.
+ * - Trade flags (the optional 8th field of a trade argument) are validated like the market's
+ *   script does but not carried: `P:btc:last`, the legacy keys and `btc_price` have no `flags`
+ *   (the market's `last` hash and stream entry have them).
  * - Input is validated with the same rules as the market's script, and every key it may write is
  *   type-checked, before the first write: `BTCFEED_INVALID ...` / `BTCFEED_WRONGTYPE ...` error
  *   replies write nothing.

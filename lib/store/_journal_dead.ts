@@ -33,6 +33,7 @@ export function reviveDead(s: Statements): number[] {
         d.ts,
         d.received_at,
         d.id,
+        d.flags ?? null,
       ).lastInsertRowid;
       seqs.push(Number(seq));
       s.addDepth.run(1);

@@ -7,18 +7,26 @@
  * entry ID stored only when it is not the usual `<ts>-<tradeId>` (NULL otherwise). Tables are
  * STRICT, and `side` is checked, so a malformed value cannot be stored.
  *
- * Pending = rows of a market with `seq > markets.acked_seq` and no `dead_letter` row. Schema 1
- * (the outbox of earlier versions) is upgraded in place, in the open's transaction: its `outbox`
- * table becomes `journal` (seqs and the AUTOINCREMENT counter kept) and every row stays pending.
+ * A trade's `flags` are stored as their comma-joined text (`block`, `rpi`, `block,rpi`; NULL for
+ * none), in `journal` (CHECKed against `FLAG_TEXTS`) and `dead_letter`.
+ *
+ * Pending = rows of a market with `seq > markets.acked_seq` and no `dead_letter` row. Earlier
+ * schemas are upgraded in place, in the open's transaction, one step after the other: schema 1
+ * (the outbox of earlier versions) has its `outbox` table become `journal` (seqs and the
+ * AUTOINCREMENT counter kept, every row pending); schema 2 gains the nullable `flags` columns
+ * (every row kept, none flagged).
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { entryIdFor, type Trade, tradeProblem } from "../trade.ts";
+import { entryIdFor, FLAG_TEXTS, flagsFromText, type Trade, tradeProblem } from "../trade.ts";
 import { LEASE_SCHEMA } from "./lease.ts";
 import type { JournalPoint, LastAppended } from "./journal_types.ts";
 
 /** Bumped on any incompatible schema change; a newer file is refused rather than misread. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** The journal's `flags` column: a valid flags text or NULL (schema 3). */
+const FLAGS_COLUMN = `flags TEXT CHECK (flags IN (${FLAG_TEXTS.map((t) => `'${t}'`).join(", ")}))`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS markets (
@@ -39,13 +47,14 @@ CREATE TABLE IF NOT EXISTS journal (
   side INTEGER NOT NULL CHECK (side IN (0, 1)),
   ts INTEGER NOT NULL,
   received_at INTEGER NOT NULL,
-  id TEXT
+  id TEXT,
+  ${FLAGS_COLUMN}
 ) STRICT;
 CREATE INDEX IF NOT EXISTS journal_market_seq ON journal (market_id, seq);
 CREATE TABLE IF NOT EXISTS dead_letter (
   seq INTEGER PRIMARY KEY, market TEXT NOT NULL, trade_id TEXT NOT NULL, price TEXT NOT NULL,
   size TEXT NOT NULL, side INTEGER NOT NULL, ts INTEGER NOT NULL, received_at INTEGER NOT NULL,
-  id TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL
+  id TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL, flags TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('depth', 0);
@@ -60,8 +69,14 @@ ALTER TABLE markets ADD COLUMN rows INTEGER NOT NULL DEFAULT 0;
 UPDATE markets SET rows = (SELECT count(*) FROM journal j WHERE j.market_id = markets.id);
 `;
 
+/** Schema 2 → 3: trade flags, NULL (none) for every row already there. */
+const FROM_V2 = `
+ALTER TABLE journal ADD COLUMN ${FLAGS_COLUMN};
+ALTER TABLE dead_letter ADD COLUMN flags TEXT;
+`;
+
 const COLS = "o.seq, m.name AS market, o.trade_id, o.price, o.size, o.side, o.ts, " +
-  "o.received_at, o.id";
+  "o.received_at, o.id, o.flags";
 const FROM = "FROM journal o JOIN markets m ON m.id = o.market_id";
 const ENTRY_ID = "coalesce(o.id, o.ts || '-' || o.trade_id)";
 const LIVE = "NOT EXISTS (SELECT 1 FROM dead_letter d WHERE d.seq = o.seq)";
@@ -71,6 +86,11 @@ const POINT = `o.seq, ${ENTRY_ID} AS id, o.trade_id, o.ts`;
 
 /** Rows per multi-row insert: one statement call per this many trades (fewer calls, same rows). */
 export const INSERT_ROWS = 64;
+/** Parameters of one inserted row: `market_id`, then {@link tradeParams}. */
+export const ROW_PARAMS = 9;
+const INSERT_INTO = "INSERT INTO journal (market_id, trade_id, price, size, side, ts, " +
+  "received_at, id, flags) VALUES ";
+const ROW_VALUES = `(${Array(ROW_PARAMS).fill("?").join(", ")})`;
 
 /** Every statement the journal prepares, by name. */
 export const SQL = {
@@ -84,16 +104,16 @@ export const SQL = {
   setLast: "UPDATE markets SET last_trade_id = ?, last_ts = ?, last_id = ?, rows = rows + ? " +
     "WHERE id = ?",
   lastOf: "SELECT name, last_trade_id, last_ts, last_id FROM markets WHERE name = ?",
-  insert: "INSERT INTO journal (market_id, trade_id, price, size, side, ts, received_at, id) " +
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-  insertMany: "INSERT INTO journal (market_id, trade_id, price, size, side, ts, received_at, id) " +
-    "VALUES " + Array(INSERT_ROWS).fill("(?, ?, ?, ?, ?, ?, ?, ?)").join(", "),
+  insert: INSERT_INTO + ROW_VALUES,
+  insertMany: INSERT_INTO + Array(INSERT_ROWS).fill(ROW_VALUES).join(", "),
   minAcked: "SELECT coalesce(min(acked_seq), 0) AS seq FROM markets",
   peek: `SELECT ${COLS} ${FROM} WHERE o.seq > ? AND ${PENDING} ORDER BY o.seq LIMIT ?`,
   pendingUpTo: `SELECT count(*) AS n ${FROM} WHERE o.seq > ? AND o.seq <= ? AND ${PENDING}`,
   ack: "UPDATE markets SET acked_seq = max(acked_seq, ?)",
   maxSeq: "SELECT coalesce(max(seq), 0) AS seq FROM journal",
-  dead: `INSERT INTO dead_letter SELECT ${COLS.replace(" AS market", "")}, ?, ? ${FROM} ` +
+  // Columns named: an upgraded file's dead_letter has `flags` last, a new one's too.
+  dead: "INSERT INTO dead_letter (seq, market, trade_id, price, size, side, ts, received_at, id, " +
+    `flags, reason, at) SELECT ${COLS.replace(" AS market", "")}, ?, ? ${FROM} ` +
     `WHERE o.seq = ? AND ${PENDING}`,
   deadCount: "SELECT count(*) AS n FROM dead_letter",
   deadList: "SELECT * FROM dead_letter ORDER BY seq LIMIT ?",
@@ -140,6 +160,8 @@ export type Row = {
   ts: number;
   received_at: number;
   id: string | null;
+  /** Comma-joined flags text; NULL for none (and absent in rows of schema 1 and 2 files). */
+  flags?: string | null;
 };
 
 /** A row of `marketRow(s)`. */
@@ -164,7 +186,8 @@ export function toPoint(r: PointRow | undefined): JournalPoint | null {
 
 /** The trade a row holds. */
 export function toTrade(r: Row): Trade {
-  return {
+  const flags = flagsFromText(r.flags);
+  const t: Trade = {
     market: r.market,
     tradeId: r.trade_id,
     price: r.price,
@@ -174,14 +197,17 @@ export function toTrade(r: Row): Trade {
     receivedAt: r.received_at,
     id: r.id ?? entryIdFor(r.ts, r.trade_id),
   };
+  if (flags) t.flags = flags;
+  return t;
 }
 
 /** Insert parameters after `market_id`, in {@link SQL.insert} order. */
 export function tradeParams(
   t: Trade,
-): [string, string, string, number, number, number, string | null] {
+): [string, string, string, number, number, number, string | null, string | null] {
   const id = t.id === entryIdFor(t.ts, t.tradeId) ? null : t.id;
-  return [t.tradeId, t.price, t.size, t.side === "buy" ? 1 : 0, t.ts, t.receivedAt, id];
+  const flags = t.flags ? t.flags.join(",") : null;
+  return [t.tradeId, t.price, t.size, t.side === "buy" ? 1 : 0, t.ts, t.receivedAt, id, flags];
 }
 
 /** True when `t` follows the trade rules (`tradeProblem` in lib/trade.ts), as the writer needs. */
@@ -232,8 +258,8 @@ export function toLastAppended(row: LastRow | undefined): LastAppended | null {
 }
 
 /**
- * Creates, upgrades (schema 1, the outbox) or checks the schema, inside the open's
- * `BEGIN IMMEDIATE`: an upgrade is all or nothing.
+ * Creates, upgrades (schema 1, the outbox, then 2, no flags) or checks the schema, inside the
+ * open's `BEGIN IMMEDIATE`: an upgrade is all or nothing.
  * @throws when the file was written by a newer schema
  */
 export function initSchema(db: DatabaseSync, path: string): void {
@@ -244,6 +270,7 @@ export function initSchema(db: DatabaseSync, path: string): void {
     throw new Error(`${path} has schema ${version}; this btcfeed reads up to ${SCHEMA_VERSION}`);
   }
   if (version === 1) db.exec(FROM_V1);
+  if (version === 1 || version === 2) db.exec(FROM_V2);
   db.exec(SCHEMA);
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
 }

@@ -7,7 +7,13 @@
 
 import { compareEntryIds, type Trade } from "../trade.ts";
 import type { JournalOptions } from "../defaults.ts";
-import { INSERT_ROWS, type MarketRow, type PointRow, tradeParams } from "./_journal_sql.ts";
+import {
+  INSERT_ROWS,
+  type MarketRow,
+  type PointRow,
+  ROW_PARAMS,
+  tradeParams,
+} from "./_journal_sql.ts";
 import type { Statements } from "./_journal_conn.ts";
 
 /**
@@ -32,7 +38,7 @@ export function insertRows(
     }
     params.push(marketId, ...tradeParams(t));
     last.set(marketId, [t, (last.get(marketId)?.[1] ?? 0) + 1]);
-    if (params.length === INSERT_ROWS * 8) flushRows(s, params, seqs);
+    if (params.length === INSERT_ROWS * ROW_PARAMS) flushRows(s, params, seqs);
   }
   flushRows(s, params, seqs);
   for (const [id, [t, n]] of last) s.setLast.run(t.tradeId, t.ts, t.id, n, id);
@@ -72,19 +78,19 @@ export function rewindMarket(s: Statements, m: MarketRow, entryId: string): numb
 }
 
 /**
- * Inserts the rows whose parameters `params` holds (8 a row), `INSERT_ROWS` per statement when
+ * Inserts the rows whose parameters `params` holds (`ROW_PARAMS` a row), `INSERT_ROWS` per statement when
  * full, and empties it. One statement's rows get consecutive seqs (AUTOINCREMENT under the
  * write lock), so the last rowid names them all.
  */
 function flushRows(s: Statements, params: (string | number | null)[], seqs: number[]): void {
-  const rows = params.length / 8;
+  const rows = params.length / ROW_PARAMS;
   if (rows === 0) return;
   if (rows === INSERT_ROWS) {
     const lastSeq = Number(s.insertMany.run(...params).lastInsertRowid);
     for (let i = rows - 1; i >= 0; i--) seqs.push(lastSeq - i);
   } else {
-    for (let i = 0; i < params.length; i += 8) {
-      seqs.push(Number(s.insert.run(...params.slice(i, i + 8)).lastInsertRowid));
+    for (let i = 0; i < params.length; i += ROW_PARAMS) {
+      seqs.push(Number(s.insert.run(...params.slice(i, i + ROW_PARAMS)).lastInsertRowid));
     }
   }
   params.length = 0;

@@ -96,3 +96,9 @@ export function tryGet<T>(db: DatabaseSync, sql: string): T | null {
     return null;
   }
 }
+
+/** True when `table` has the column `name`; false also when the schema cannot be read. */
+export function hasColumn(db: DatabaseSync, table: string, name: string): boolean {
+  const sql = `SELECT 1 AS v FROM pragma_table_info('${table}') WHERE name = '${name}'`;
+  return tryGet<number>(db, sql) === 1;
+}

@@ -3,8 +3,8 @@
  *
  * Guarantees:
  * - Every row that can still be read from a moved-aside file is appended to the live store as
- *   pending (trades keep their entry IDs, so the idempotent apply makes a re-send of a trade the
- *   primary already has harmless). Rows on pages that are gone are counted, never guessed.
+ *   pending (trades keep their entry IDs and flags, so the idempotent apply makes a re-send of a
+ *   trade the primary already has harmless). Rows on pages that are gone are counted, never guessed.
  * - Gap recovery's state goes back too: held live trades and pending gaps are restored into the
  *   live recovery store, per market, when no stream has streamed that market since (the next
  *   `stream` resumes the gap, then releases the held trades in order); otherwise they are
@@ -22,7 +22,7 @@ import { type GapRow, type GapStore, toGapRecord } from "./gap_store.ts";
 import type { RecoveryStore } from "./recovery_store.ts";
 import { type Row, toTrade } from "./_journal_sql.ts";
 import { corruptStoreFiles, markSalvaged, openForSalvage } from "./_sqlite.ts";
-import { scan, tryGet, tryPrepare } from "./_salvage_read.ts";
+import { hasColumn, scan, tryGet, tryPrepare } from "./_salvage_read.ts";
 import { type RecoverySalvage, salvageRecovery } from "./_salvage_recovery.ts";
 
 export { corruptStoreFiles, isCorruptError, setAsideCorruptStore } from "./_sqlite.ts";
@@ -79,11 +79,12 @@ function salvageFile(dataDir: string, file: string, live: SalvageTargets, restor
     let trades = 0;
     let refused = 0;
     let pendingRead = 0;
+    // Schema 3 keeps trade flags; a file of an earlier schema has no such column.
+    const flags = hasColumn(db, table, "flags") ? ", flags" : "";
     const scanned = scan(
       db,
       table,
-      "seq, market_id, trade_id, price, size, side, ts, " +
-        "received_at, id",
+      `seq, market_id, trade_id, price, size, side, ts, received_at, id${flags}`,
       (rows) => {
         const batch = rows.flatMap((r) => {
           const row = r as unknown as Omit<Row, "market"> & { market_id: number };

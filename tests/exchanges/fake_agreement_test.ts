@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { ADAPTERS, EXCHANGE_NAMES } from "../../lib/exchanges/registry.ts";
-import { compareTradeIds } from "../../lib/trade.ts";
+import { compareTradeIds, type TradeFlag } from "../../lib/trade.ts";
 import { startFakeExchange } from "../support/fake_exchange.ts";
 import { collect } from "./_fake_client.ts";
 
@@ -69,4 +69,32 @@ Deno.test("the registry names six exchanges and finds each adapter by name only"
   for (const n of EXCHANGE_NAMES) assert.equal(adapterFor(n)?.name, n);
   assert.equal(adapterFor("toString"), undefined);
   assert.equal(adapterFor("nope"), undefined);
+});
+
+/** Block, RPI, both or none, in an irregular pattern. */
+const someFlags = (i: number): TradeFlag[] | undefined =>
+  i % 7 === 3 ? ["block"] : i % 5 === 1 ? ["rpi"] : i % 11 === 0 ? ["block", "rpi"] : undefined;
+
+Deno.test("bybit: the fake's BT and RPI marks parse to its tape's flags, trade by trade", async () => {
+  const fake = await startFakeExchange({
+    exchange: "bybit",
+    trades: N,
+    ratePerSec: 20_000,
+    tradeFlags: someFlags,
+  });
+  try {
+    const c = await collect(ADAPTERS.bybit, fake, (c) => c.byId.size >= N);
+    assert.deepEqual([...c.byId.values()].map((t) => ({ ...t, receivedAt: 0 })), fake.tape);
+    const flags = fake.tape.map((t) => t.flags?.join(",") ?? "");
+    for (const f of ["block", "rpi", "block,rpi", ""]) assert.ok(flags.includes(f), f);
+  } finally {
+    await fake.stop();
+  }
+});
+
+Deno.test("a fake whose protocol carries no trade flags refuses to flag its tape", async () => {
+  await assert.rejects(
+    startFakeExchange({ exchange: "binance", trades: 1, tradeFlags: () => ["block"] }),
+    /binance trades carry no flags/,
+  );
 });

@@ -10,49 +10,16 @@ import { Redis } from "ioredis";
 import { startRedis } from "../support/redis_server.ts";
 import { waitFor } from "../support/cli.ts";
 import { resolveConfig } from "../../lib/config.ts";
-import { FailoverCore } from "../../lib/failover/core.ts";
-import { Journal } from "../../lib/store/journal.ts";
 import { closeTarget, confirmReplayed, openTarget } from "../../lib/failover/targets.ts";
 import { confirmReplicas, ReplicaShortfall } from "../../lib/failover/replicas.ts";
 import { marketKeys } from "../../lib/redis/keys.ts";
-import { log } from "../../lib/log.ts";
 import { report } from "../../lib/health/report.ts";
 import { inputFromStatus } from "../../lib/health/from_status.ts";
 import { status } from "../health/_status_fixture.ts";
 import { testTrade, withTempDir } from "./_outbox_support.ts";
+import { withCore } from "./_journal_core.ts";
 
 const KEY = marketKeys("btcfeed", "binance:BTC-USDT").trades;
-
-/** Runs `fn` with a core on `url` (its own journal in `dir`), closing everything after. */
-async function withCore(
-  url: string,
-  dir: string,
-  replicas: number,
-  fn: (core: FailoverCore, journal: Journal) => Promise<void>,
-  deadlineMs = 400,
-): Promise<void> {
-  const config = resolveConfig({ primary: url, dataDir: dir, deadlineMs: String(deadlineMs) }, {});
-  const journal = Journal.open(dir);
-  const target = openTarget(config.primaryUrl, "primary", config);
-  log.configure({ level: "error" });
-  const core = new FailoverCore({
-    primary: target,
-    failover: null,
-    journal,
-    isConsolidated: () => false,
-    holder: `journal-core:${Deno.pid}`,
-    forced: false,
-  }, { deadlineMs, holdDownMs: 200, probeIntervalMs: 50, replicas });
-  core.start();
-  try {
-    await fn(core, journal);
-  } finally {
-    await core.close();
-    closeTarget(target);
-    journal.close();
-    log.configure({ level: "info" });
-  }
-}
 
 Deno.test("a trade counts as received only once its group commit is on disk, then a primary write acknowledges it", async () => {
   const primary = await startRedis();

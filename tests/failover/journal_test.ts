@@ -220,7 +220,7 @@ Deno.test("an outbox.sqlite written by the previous version becomes pending jour
     const old = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'outbox'")
       .get() as { n: number };
     db.close();
-    assert.deepEqual([version.user_version, gaps.n, old.n], [2, 1, 0]);
+    assert.deepEqual([version.user_version, gaps.n, old.n], [3, 1, 0]);
     const again = Journal.open(dir);
     assert.equal(again.depth(), 31, "reopening does not migrate twice");
     again.close();

@@ -85,6 +85,18 @@ const CASES: Case[] = [
   ["another valid market", { market: "okx:BTC-USDT" }, true],
   ["upper-case exchange", { market: "Binance:BTC-USDT" }, false],
   ["market without quote", { market: "binance:BTC" }, false],
+  // flags: absent, or distinct known flags in canonical order (block before rpi)
+  ["block trade", { flags: ["block"] }, true],
+  ["rpi trade", { flags: ["rpi"] }, true],
+  ["block and rpi", { flags: ["block", "rpi"] }, true],
+  ["empty flag list", { flags: [] }, false],
+  ["rpi before block", { flags: ["rpi", "block"] }, false],
+  ["repeated flag", { flags: ["block", "block"] }, false],
+  ["three flags", { flags: ["block", "rpi", "rpi"] }, false],
+  ["unknown flag", { flags: ["odd"] }, false],
+  ["upper-case flag", { flags: ["BLOCK"] }, false],
+  ["empty flag", { flags: [""] }, false],
+  ["flag with a space", { flags: ["block rpi"] }, false],
 ];
 
 function tradeOf(over: Record<string, unknown>): Trade {
@@ -121,6 +133,14 @@ Deno.test("the TypeScript check and the outbox follow the one table of trade rul
     const t = tradeOf(over);
     assert.equal(tradeProblem(t) === null, valid, `${name}: ${tradeProblem(t)}`);
     assert.equal(isStorable(t), valid, `${name} (outbox)`);
+  }
+});
+
+Deno.test("flags the script argument could not tell apart are refused before it is encoded", () => {
+  // `["block,rpi"]` encodes like `["block","rpi"]`: only tradeProblem (the writer's and the
+  // outbox's check, run before any encoding) can refuse it, and it does; likewise a non-list.
+  for (const flags of [["block,rpi"], "block", null, [null], ["block", 1]]) {
+    assert.equal(tradeProblem(tradeOf({ flags })), "bad flags", JSON.stringify(flags));
   }
 });
 

@@ -31,7 +31,7 @@
 import http from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type Market, marketName, type RawTrade } from "../../lib/trade.ts";
+import { type Market, marketName, type RawTrade, type TradeFlag } from "../../lib/trade.ts";
 import type { FakeProtocol, Reply, Session } from "./fake_protocols/protocol.ts";
 import { decimalText, makeTape, type TapeEntry } from "./fake_protocols/tape.ts";
 import { FAKE_PROTOCOLS } from "./fake_protocols/all.ts";
@@ -84,6 +84,11 @@ export interface FakeExchangeOptions {
   startMicros?: number;
   /** Whole currency units added to every price on the tape. @default 0 */
   priceOffset?: number;
+  /**
+   * Flags of the tape's trade at `index` (Bybit `BT`/`RPI`), in canonical order; only for a
+   * protocol that carries them (startFakeExchange throws otherwise). @default none
+   */
+  tradeFlags?: (index: number) => TradeFlag[] | undefined;
   /** REST limits enforced like the exchange's (429 / Retry-After, 418 bans). @default none */
   restLimits?: FakeRestLimits;
   /** REST faults: 5xx bursts, a forced ban, slow pages. @default none */
@@ -169,6 +174,7 @@ export function normalizedTape(p: FakeProtocol, tape: TapeEntry[], market: Marke
     side: e.side,
     ts: Math.floor(e.tsMicros / 1000),
     receivedAt: 0,
+    ...(e.flags ? { flags: e.flags } : {}),
   }));
 }
 
@@ -187,6 +193,13 @@ export async function startFakeExchange(opts: FakeExchangeOptions): Promise<Fake
     startMicros: o.startMicros,
     priceOffset: o.priceOffset,
   });
+  if (o.tradeFlags) {
+    if (!protocol.carriesFlags) throw new Error(`${protocol.exchange} trades carry no flags`);
+    entries.forEach((e, i) => {
+      const flags = o.tradeFlags!(i);
+      if (flags?.length) e.flags = flags;
+    });
+  }
   const perMessage = Math.max(
     1,
     Math.min(o.perMessage ?? protocol.defaultPerMessage, protocol.maxPerMessage),

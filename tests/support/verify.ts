@@ -75,14 +75,14 @@ export async function verifyMarket(
     if (index < previous) verdict.reordered++;
     previous = index;
     const t = tape[index];
-    for (
-      const [field, want] of [
-        ["price", t.price],
-        ["size", t.size],
-        ["side", t.side],
-        ["ts", String(t.ts)],
-      ]
-    ) {
+    const fields: [string, string | undefined][] = [
+      ["price", t.price],
+      ["size", t.size],
+      ["side", t.side],
+      ["ts", String(t.ts)],
+      ["flags", t.flags?.join(",")], // absent on both sides for an unflagged trade
+    ];
+    for (const [field, want] of fields) {
       if (f[field] !== want && verdict.mismatched.length < 5) {
         verdict.mismatched.push(`${market} ${t.tradeId} ${field}: ${f[field]} != ${want}`);
       }
@@ -97,6 +97,8 @@ export async function verifyMarket(
   if (last.trade_id !== final.tradeId || last.price !== final.price) {
     verdict.badLast =
       `last is ${last.trade_id}@${last.price}, want ${final.tradeId}@${final.price}`;
+  } else if (last.flags !== final.flags?.join(",")) {
+    verdict.badLast = `last has flags ${last.flags}, want ${final.flags?.join(",")}`;
   }
 
   const minutes = new Map<string, RawTrade[]>();

@@ -1,7 +1,9 @@
 /**
  * Fake Bybit v5 public spot at `/v5/public/spot`: `subscribe` to `publicTrade.<SYMBOL>` acked with
  * `success:true` (or `success:false` for an unknown symbol), batched trade snapshots with string
- * fields and the taker side `S`, and `{"op":"ping"}` answered with a pong. No REST history.
+ * fields, the taker side `S` and the booleans `BT` (block trade) and `RPI` (retail price
+ * improvement) from the tape entry's flags, and `{"op":"ping"}` answered with a pong. No REST
+ * history.
  */
 
 import type { FakeProtocol, Reply, Session } from "./protocol.ts";
@@ -21,6 +23,7 @@ export const bybitProtocol: FakeProtocol = {
   defaultPerMessage: 4,
   maxPerMessage: 1024,
   snapshotSize: 0,
+  carriesFlags: true,
   open: (url: URL): Reply | null => (url.pathname === "/v5/public/spot" ? { send: [] } : null),
   message(text: string, market: Market, session: Session): Reply {
     const req = clientJson(text);
@@ -41,13 +44,14 @@ export const bybitProtocol: FakeProtocol = {
     };
   },
   encode(batch: TapeEntry[], market: Market): string {
-    const data = batch.map((e) =>
-      `{"T":${Math.floor(e.tsMicros / 1000)},"s":"${symbol(market)}","S":"${
+    const data = batch.map((e) => {
+      const marks = `"BT":${!!e.flags?.includes("block")},"RPI":${!!e.flags?.includes("rpi")}`;
+      return `{"T":${Math.floor(e.tsMicros / 1000)},"s":"${symbol(market)}","S":"${
         e.side === "buy" ? "Buy" : "Sell"
       }","v":"${decimalText(e.sizeUnits, "varied", e.extraZeros)}","p":"${
         decimalText(e.priceUnits, "varied", e.extraZeros)
-      }","i":"${e.tradeId}","BT":false}`
-    );
+      }","i":"${e.tradeId}",${marks}}`;
+    });
     return `{"topic":"publicTrade.${symbol(market)}","type":"snapshot","ts":${Date.now()},"data":[${
       data.join(",")
     }]}`;

@@ -48,6 +48,8 @@ export interface FakeProtocol {
   defaultPerMessage: number;
   /** The protocol's largest batch (1 where each message carries one trade). */
   maxPerMessage: number;
+  /** The protocol marks trades (Bybit `BT`/`RPI`): the fake may flag tape trades. */
+  carriesFlags?: boolean;
   /** Heartbeat period for sessions with `heartbeats` on; none when undefined. */
   heartbeatMs?: number;
   /** Trades in the snapshot sent on subscribe (0: none). */

@@ -5,7 +5,7 @@
  * decimal lengths, both taker sides, sequential trade ids and non-decreasing µs timestamps.
  */
 
-import type { Side } from "../../../lib/trade.ts";
+import type { Side, TradeFlag } from "../../../lib/trade.ts";
 import { seededRandom } from "../rng.ts";
 
 /** One published trade, in the terms every protocol encoder renders from. */
@@ -22,6 +22,8 @@ export interface TapeEntry {
   tsMicros: number;
   /** Decimal places to render beyond the significant ones (0–2), for "varied" formatting. */
   extraZeros: number;
+  /** Exchange marks (Bybit `BT`/`RPI`), only where the fake was asked for them. */
+  flags?: TradeFlag[];
 }
 
 /** How a protocol writes decimal text. */
