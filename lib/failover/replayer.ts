@@ -11,11 +11,17 @@
  *   type, a value the script refuses), is moved to the dead-letter table with the reason
  *   (counted, kept), never dropped silently, and never blocks: the other rows of the batch and
  *   of every other market are applied and the replay goes on.
- * - A step that throws or loses the lease keeps no read-ahead: the next step reads afresh. A
- *   read-ahead is also dropped when the oldest row is no longer its first (a dead-letter retry
- *   put rows back below it), so no row is ever removed unreplayed.
+ * - Two batches are in flight at most: while the primary applies one, the next one (the rows
+ *   right after it) is already queued behind it on the same connection, so the server never
+ *   waits for the replayer's reads, acks and encoding. Batches are acknowledged one at a time,
+ *   in seq order, each only after its own reply.
+ * - A step that throws or loses the lease forgets the batch sent behind it: the next step
+ *   re-sends from the oldest pending row. So does a step whose oldest pending row is not that
+ *   batch's first (rows put back below it), so no row is ever removed unreplayed.
  * - Any stale copy still in flight from an earlier attempt holds only trades at or after the
- *   oldest unacknowledged row, so it can only duplicate, never reorder.
+ *   oldest unacknowledged row, in seq order, like the re-sent copy: whichever copy a batch is
+ *   applied from, the batch before it was applied first, so a repeat only duplicates, never
+ *   reorders.
  * - Every replayed trade is written late (`"late":true` on `P:trades`, never on `btc_price`,
  *   never moving `P:btc:last` back in trade time): it was received before it could be written.
  *
@@ -34,7 +40,7 @@
 import { setImmediate } from "node:timers";
 import type { Journal, JournalRow } from "../store/journal.ts";
 import type { Trade } from "../trade.ts";
-import type { RejectedChunk, TradeWriter } from "../redis/writer.ts";
+import type { ApplyResult, RejectedChunk, TradeWriter } from "../redis/writer.ts";
 import { sleep, withDeadline } from "../time.ts";
 import { APPLY_SCRIPT, encodeTradeArg } from "../redis/apply_script.ts";
 import { BTC_SCRIPT } from "../redis/btc_script.ts";
@@ -85,6 +91,16 @@ export type DrainOutcome =
   | { kind: "failed"; error: unknown }
   | { kind: "stopped" };
 
+/**
+ * A batch on the wire, not yet acknowledged. At most two are in flight (the one being settled
+ * and the one right behind it, on the same connection, so the server applies them in order).
+ */
+interface InFlight {
+  rows: JournalRow[];
+  bytes: number;
+  applying: Promise<ApplyResult>;
+}
+
 /** Per-chunk (keys, market, options) and per-trade (RESP framing) bytes besides the trades. */
 const CHUNK_OVERHEAD_BYTES = 400;
 const TRADE_OVERHEAD_BYTES = 16;
@@ -110,11 +126,11 @@ export class Replayer {
   #options: ReplayerOptions;
   #isConsolidated: (market: string) => boolean;
   /**
-   * Rows read ahead, all after the last removed row. Rows can only be removed by the lease
-   * holder and appended with higher seqs, so a read-ahead is never wrong, only possibly short;
-   * an empty one is never trusted (rows may have arrived since), so "drained" is always fresh.
+   * The batch sent behind the one being settled: the rows right after it. Rows can only be
+   * removed by the lease holder and appended with higher seqs, so it is never wrong, only
+   * possibly short; none is never trusted (rows may have arrived since), so "drained" is fresh.
    */
-  #prefetched: JournalRow[] | null = null;
+  #ahead: InFlight | null = null;
 
   constructor(
     journal: Journal,
@@ -132,50 +148,81 @@ export class Replayer {
 
   /**
    * Replays one batch. Returns `drained` when nothing is pending (the lease is then released),
-   * `busy` when another replayer holds the lease.
+   * `busy` when another replayer holds the lease. The next batch is already on the wire behind
+   * this one when it returns (see {@link InFlight}).
    * @throws when the primary fails or misses the deadline (nothing is removed then).
    */
   async step(): Promise<ReplayStep> {
-    const { holder, leaseTtlMs, batchSize, deadlineMs, floorBytesPerSec, untilSeq } = this.#options;
-    if (!this.#journal.acquireLease(holder, leaseTtlMs)) {
-      return { kind: "busy", holder: this.#journal.leaseHolder() };
+    const { holder, leaseTtlMs, batchSize } = this.#options;
+    if (!this.#journal.acquireLease(holder, leaseTtlMs)) return this.#busy();
+    const ahead = this.#stillFirst(this.#ahead);
+    this.#ahead = null;
+    let current = ahead;
+    if (!current) {
+      const rows = this.#pending(batchSize, 0);
+      if (!rows.length) {
+        this.#journal.releaseLease(holder);
+        return { kind: "drained" };
+      }
+      current = this.#send(rows, 0);
+      if (!current) return this.#busy();
     }
-    const prefetched = this.#prefetched;
-    this.#prefetched = null;
-    const rows = (this.#stillFirst(prefetched) ?? this.#journal.peek(batchSize))
-      .filter((r) => r.seq <= untilSeq);
-    if (!rows.length) {
-      this.#journal.releaseLease(holder);
-      return { kind: "drained" };
+    // Put the next batch on the wire behind this one, so the server never waits for us: after
+    // one event-loop turn, so this one's pipeline is sent first (the read is synchronous).
+    await new Promise((r) => setImmediate(r));
+    try {
+      const next = this.#pending(batchSize, current.rows[current.rows.length - 1].seq);
+      if (next.length) this.#ahead = this.#send(next, current.bytes);
+    } catch { /* read again next step */ }
+    let result: ApplyResult;
+    try {
+      result = await current.applying;
+      await this.#confirm(); // WAIT covers the batch behind too: sent before it, same connection
+    } catch (e) {
+      this.#ahead = null;
+      throw e;
     }
+    // Fencing: if the lease was lost while we waited, the new holder owns the rows now.
+    if (!this.#journal.renewLease(holder, leaseTtlMs)) return this.#busy();
+    return this.#settle(current.rows, result);
+  }
+
+  /** Pending rows after `afterSeq`, at most `limit`, none past `untilSeq`. */
+  #pending(limit: number, afterSeq: number): JournalRow[] {
+    return this.#journal.peek(limit, afterSeq).filter((r) => r.seq <= this.#options.untilSeq);
+  }
+
+  /**
+   * Sends `rows` behind `queuedBytes` already on the wire, its deadline sized by both and the
+   * lease held that long; null when the lease is lost.
+   */
+  #send(rows: JournalRow[], queuedBytes: number): InFlight | null {
+    const { holder, leaseTtlMs, deadlineMs, floorBytesPerSec } = this.#options;
     const trades = rows.map((r) => r.trade);
     const bytes = pipelineBytes(trades, this.#writer.options.chunkSize);
-    const stepDeadlineMs = replayDeadlineMs(bytes, deadlineMs, floorBytesPerSec);
-    if (!this.#journal.renewLease(holder, stepDeadlineMs + leaseTtlMs)) {
-      return { kind: "busy", holder: this.#journal.leaseHolder() };
-    }
+    const ms = replayDeadlineMs(queuedBytes + bytes, deadlineMs, floorBytesPerSec);
+    if (!this.#journal.renewLease(holder, ms + leaseTtlMs)) return null;
     const applying = withDeadline(
       this.#writer.apply(trades, this.#isConsolidated, { late: true }),
-      stepDeadlineMs,
+      ms,
       `primary replay of ${bytes} bytes`,
     );
-    // Read the next batch while the primary works on this one: after one event-loop turn, so
-    // the pipeline is on the wire first (the read is synchronous and would hold it back).
-    applying.catch(() => {}); // awaited below; a rejection during the yield is not unhandled
-    await new Promise((r) => setImmediate(r));
-    let next: JournalRow[] | null = null;
-    try {
-      next = this.#journal.peek(batchSize, rows[rows.length - 1].seq);
-    } catch { /* read again next step */ }
-    const result = await applying;
-    await this.#confirm();
-    // Fencing: if the lease was lost while we waited, the new holder owns the rows now.
-    if (!this.#journal.renewLease(holder, leaseTtlMs)) return { kind: "busy", holder: null };
+    applying.catch(() => {}); // awaited by its step; a batch dropped unawaited is re-sent
+    return { rows, bytes, applying };
+  }
+
+  /** The lease is someone else's: whatever is in flight is theirs to re-send. */
+  #busy(): ReplayStep {
+    this.#ahead = null;
+    return { kind: "busy", holder: this.#journal.leaseHolder() };
+  }
+
+  /** Dead-letters what the primary refused of `rows`, acknowledges them all, and reports. */
+  #settle(rows: JournalRow[], result: ApplyResult): ReplayedBatch {
     const outOfOrder = this.#deadLetter(rows, result.outOfOrder, "out-of-order on the primary");
     let refused = 0;
     for (const c of result.rejected) refused += this.#deadLetter(rows, c.trades, c.reason);
     this.#journal.ack(rows[rows.length - 1].seq);
-    this.#prefetched = next;
     return {
       kind: "replayed",
       rows: rows.length,
@@ -195,10 +242,10 @@ export class Replayer {
     return dead.length ? this.#journal.deadLetter(dead, reason) : 0;
   }
 
-  /** The read-ahead when the outbox's oldest row is still its first; else null (read afresh). */
-  #stillFirst(rows: JournalRow[] | null): JournalRow[] | null {
-    if (!rows?.length) return null;
-    return this.#journal.peek(1)[0]?.seq === rows[0].seq ? rows : null;
+  /** The batch sent ahead when the outbox's oldest row is still its first; else null. */
+  #stillFirst(ahead: InFlight | null): InFlight | null {
+    if (!ahead) return null;
+    return this.#journal.peek(1)[0]?.seq === ahead.rows[0].seq ? ahead : null;
   }
 
   /**

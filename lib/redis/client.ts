@@ -67,20 +67,30 @@ function listened<T extends RedisClient>(redis: T, onError?: (e: Error) => void)
   return redis;
 }
 
-/** Error of a PING that missed its deadline (a {@link DeadlineError}, so classified transient). */
+/** Connections started by {@link connectIfIdle} and not yet settled, per client. */
+const connecting = new WeakMap<RedisClient, Promise<void>>();
+
 /**
  * Connects `redis` when it is idle: a lazy client that never connected, or one that gave up
  * reconnecting (a Sentinel client whose sentinels did not answer in time ends). Without an
- * offline queue, either would reject every command. A no-op while connecting or connected.
+ * offline queue, either would reject every command. A call while a connect this function started
+ * is under way waits for it (two writes sent at once both go out once connected); a no-op while
+ * connected or reconnecting on its own.
  */
 export async function connectIfIdle(redis: RedisClient): Promise<void> {
-  if (isIdle(redis)) await redis.connect();
+  let pending = connecting.get(redis);
+  if (!pending && isIdle(redis)) {
+    pending = redis.connect().finally(() => connecting.delete(redis));
+    connecting.set(redis, pending);
+  }
+  await pending;
 }
 
 function isIdle(redis: RedisClient): boolean {
   return redis.status === "wait" || redis.status === "end";
 }
 
+/** Error of a PING that missed its deadline (a {@link DeadlineError}, so classified transient). */
 export class PingTimeoutError extends DeadlineError {
   override name = "PingTimeoutError";
   constructor(ms: number) {
