@@ -3,8 +3,9 @@
  *
  * - off: `TradeWriter` straight to the primary (chunks of 100, pipelines of 5000): the write path
  *   before the journal, without any disk; once awaiting each pipeline before the next, once with
- *   the next pipeline sent behind the one awaited (two in flight: the core keeps one), so the
- *   client's encoding overlaps the server's script time. "vs off" is against the faster.
+ *   the next pipeline sent behind the one awaited (two in flight), so the client's encoding
+ *   overlaps the server's script time. The core's live path keeps one write in flight, so the
+ *   like-for-like "off" is the first; the table gives the ratio to both.
  * - on: the real `FailoverCore` — `submit` → group commit to the journal (at the end of the
  *   event-loop turn, or 5000 trades) → write from memory → acknowledgement in the journal — for `--journal-sync full` and `normal`,
  *   timed from the first submit until the primary holds every trade and nothing is pending.
@@ -15,7 +16,8 @@
  * machine those stay put while the wall figures swing; they say where the time goes, and the
  * larger of the two bounds the rate on two idle cores (their sum, when the two never overlap).
  *
- * The rule (issue 10): on ≥ 120,000 trades/s and within 15% of off.
+ * The rule (issue 10): on ≥ 120,000 trades/s and within 15% of off (one in flight, like the
+ * core's path).
  */
 
 import type { Redis } from "ioredis";
@@ -150,15 +152,25 @@ export async function runJournal(
   } finally {
     log.configure({ level: "info" });
   }
-  const base = N / Math.min(rows[0].seconds, rows[1].seconds);
+  const percentOf = (r: Measured, off: Measured) =>
+    `${((off.seconds / r.seconds) * 100).toFixed(0)}%`;
   console.log(`\nwrite path, journal on vs off (${int(N)} trades, loopback)`);
   console.log(table(
-    ["path", "seconds", "trades/s", "vs off", "client CPU µs/trade", "redis CPU µs/trade"],
+    [
+      "path",
+      "seconds",
+      "trades/s",
+      "vs off, 1 in flight",
+      "vs off, 2 in flight",
+      "client CPU µs/trade",
+      "redis CPU µs/trade",
+    ],
     rows.map((r) => [
       r.name,
       r.seconds.toFixed(2),
       int(N / r.seconds),
-      `${((N / r.seconds / base) * 100).toFixed(0)}%`,
+      percentOf(r, rows[0]),
+      percentOf(r, rows[1]),
       r.clientUs.toFixed(2),
       r.serverUs.toFixed(2),
     ]),
