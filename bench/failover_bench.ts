@@ -13,8 +13,9 @@
  *
  * Load: 2000 trades/s in batches of 10 every 5 ms, each batch with a scheduled arrival time; a
  * batch that could not be submitted on time (event loop busy) is submitted late but keeps its
- * arrival time, so a blocked event loop counts as stall. A trade is durable once the core's
- * `writtenPrimary + outboxAppended` covers it (the core makes trades durable in submission order).
+ * arrival time, so a blocked event loop counts as stall. A trade is durable once the journal has
+ * committed it (fsynced: `synchronous=FULL`; the journal commits in submission order), whatever
+ * the primary does: that is what a received trade waits for.
  * Figures per fault, over `BTCFEED_BENCH_FAILOVER_REPS` runs (default 5), median and max:
  * - detection: fault injected -> the core's transition to `failover` (its own timestamp);
  * - stall: the longest arrival -> durable wait of any trade during the fault, and on the way back
@@ -79,6 +80,7 @@ function pass(rig: Rig): Promise<void> {
 class Load {
   submitted = 0;
   #core: FailoverCore;
+  #committed: () => number;
   #t0 = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #arrival: number[] = [];
@@ -87,8 +89,10 @@ class Load {
   #windowMax = 0;
   #nextTradeId = 5_000_000_000;
 
-  constructor(core: FailoverCore) {
+  /** `committed()`: how many trades the journal has committed so far. */
+  constructor(core: FailoverCore, committed: () => number) {
     this.#core = core;
+    this.#committed = committed;
   }
 
   start(): void {
@@ -129,8 +133,7 @@ class Load {
   }
 
   #check(now: number): void {
-    const c = this.#core.counters;
-    const durable = c.writtenPrimary + c.outboxAppended;
+    const durable = this.#committed();
     while (this.#confirmed < this.#end.length && this.#end[this.#confirmed] <= durable) {
       this.#windowMax = Math.max(this.#windowMax, now - this.#arrival[this.#confirmed]);
       this.#confirmed++;
@@ -173,8 +176,13 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Prom
   }
 }
 
+/** Back on the primary with nothing pending. */
+function isSettled(core: FailoverCore): boolean {
+  return core.mode === "primary" && core.status().outbox.depth === 0;
+}
+
 async function oneRun(fault: Fault, rig: Rig, core: FailoverCore, load: Load): Promise<Run> {
-  const settled = () => core.mode === "primary" && core.status().outbox.depth === 0;
+  const settled = () => isSettled(core);
   await waitFor("the primary again", () => settled() && load.caughtUp, SETTLE_TIMEOUT_MS);
   load.takeMax();
   await sleep(STEADY_MS);
@@ -242,7 +250,7 @@ export async function run(): Promise<void> {
     holder: `bench:${Deno.pid}:failover`,
     forced: false,
   }, { deadlineMs: config.deadlineMs, holdDownMs: HOLD_DOWN_MS });
-  const load = new Load(core);
+  const load = new Load(core, () => outbox.maxSeq()); // the journal starts empty: seq = count
   const rig = { proxy, primary };
   try {
     await checkCredentials(primaryTarget, "primary", 1_000);
@@ -256,10 +264,11 @@ export async function run(): Promise<void> {
       rows.push(report(fault, runs));
     }
     load.stop();
-    await waitFor("the last trades", () => load.caughtUp && core.mode === "primary", 10_000);
+    const c = core.counters;
+    const written = () => c.writtenPrimary + c.replayed + c.duplicates >= load.submitted;
+    await waitFor("the last trades", () => load.caughtUp && isSettled(core) && written(), 10_000);
     await reader.connect();
     const onPrimary = await reader.xlen(marketKeys(config.prefix, MARKET).trades);
-    const c = core.counters;
     if (onPrimary !== load.submitted || c.dropped || c.outOfOrder) {
       throw new Error(
         `bench: ${load.submitted} trades submitted but the primary holds ${onPrimary} ` +
@@ -287,7 +296,7 @@ export async function run(): Promise<void> {
     ));
     console.log(
       "detect: fault -> the core's switch to failover. stall: the longest wait of any trade " +
-        "from arrival to durable (primary ack or outbox) during the fault; return: the same " +
+        "from arrival to durable (committed to the journal) during the fault; return: the same " +
         "while going back to the primary (hold-down, replay, switch); steady: before the fault",
     );
     console.log(
