@@ -67,6 +67,14 @@ export async function readRss(pid: number): Promise<{ rssKb: number; hwmKb: numb
 }
 
 /** Starts the client process of `kind` between the fake at `wsUrl`/`restUrl` and Redis. */
+/**
+ * `BTCFEED_BENCH_V8_FLAGS` (e.g. `--max-old-space-size=32`) is given to both clients as
+ * `DENO_V8_FLAGS`, never to the bench itself: with a capped heap, RSS follows what a client keeps
+ * rather than how lazily V8 collects.
+ */
+const V8_FLAGS = Deno.env.get("BTCFEED_BENCH_V8_FLAGS");
+const V8_ENV: Record<string, string> = V8_FLAGS ? { DENO_V8_FLAGS: V8_FLAGS } : {};
+
 function startClient(
   kind: ClientKind,
   wsUrl: string,
@@ -79,7 +87,7 @@ function startClient(
       ..."stream --exchanges binance --http off --quiet".split(" "),
       ...["--primary", redisUrl, "--data-dir", dir],
       ...["--exchange-url", `binance=${wsUrl}`, "--rest-url", `binance=${restUrl}`],
-    ], { BTCFEED_LOG_LEVEL: "warn" });
+    ], { BTCFEED_LOG_LEVEL: "warn", ...V8_ENV });
     return { pid: p.pid, stop: () => stopCli(p) };
   }
   const child = new Deno.Command(Deno.execPath(), {
@@ -92,6 +100,7 @@ function startClient(
       redisUrl,
       DIRECT_KEY,
     ],
+    env: V8_ENV,
     stdin: "null",
     stdout: "null",
   }).spawn();
