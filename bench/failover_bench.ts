@@ -182,8 +182,7 @@ function isSettled(core: FailoverCore): boolean {
 }
 
 async function oneRun(fault: Fault, rig: Rig, core: FailoverCore, load: Load): Promise<Run> {
-  const settled = () => isSettled(core);
-  await waitFor("the primary again", () => settled() && load.caughtUp, SETTLE_TIMEOUT_MS);
+  await waitFor("the primary again", () => isSettled(core) && load.caughtUp, SETTLE_TIMEOUT_MS);
   load.takeMax();
   await sleep(STEADY_MS);
   const steadyMs = load.takeMax();
@@ -199,7 +198,7 @@ async function oneRun(fault: Fault, rig: Rig, core: FailoverCore, load: Load): P
   await sleep(Math.max(0, started + FAULT_MS - performance.now()));
   const faultStallMs = load.takeMax();
   await fault.heal(rig);
-  await waitFor("the primary again", () => settled() && load.caughtUp, SETTLE_TIMEOUT_MS);
+  await waitFor("the primary again", () => isSettled(core) && load.caughtUp, SETTLE_TIMEOUT_MS);
   return {
     detectMs: Math.max(0, transition.at - injectedAt),
     faultStallMs,

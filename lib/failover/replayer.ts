@@ -155,9 +155,8 @@ export class Replayer {
   async step(): Promise<ReplayStep> {
     const { holder, leaseTtlMs, batchSize } = this.#options;
     if (!this.#journal.acquireLease(holder, leaseTtlMs)) return this.#busy();
-    const ahead = this.#stillFirst(this.#ahead);
+    let current = this.#stillFirst(this.#ahead);
     this.#ahead = null;
-    let current = ahead;
     if (!current) {
       const rows = this.#pending(batchSize, 0);
       if (!rows.length) {
