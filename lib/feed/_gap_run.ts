@@ -6,12 +6,14 @@
  * - The bound is always the oldest held live trade (asked before every page); none means an open
  *   catch-up that ends when REST has nothing newer.
  * - Backfilled pages are sequenced (bridging: the gap is being dealt with) and emitted at once;
- *   after each one the pending row says where a later start resumes and what was recovered.
+ *   after each one, once the journal committed its trades, the pending row says where a later
+ *   start resumes and what was recovered (never ahead of the journal: a kill loses no page).
  * - An attempt that failed retryably (no page for `giveUpAfterMs`) is followed by another after
  *   `retryAttemptMs`; only an abort (shutdown) ends the run without an end, the gap still pending.
  * - The record's `missing` is exact: the gap's id span minus the trades recovered.
  */
 
+import { setImmediate } from "node:timers";
 import type { GapRecord } from "../domain.ts";
 import type { Reject } from "../exchanges/adapter.ts";
 import { log } from "../log.ts";
@@ -96,6 +98,9 @@ export class GapRun {
   #hooks: GapRunHooks;
   #name: string;
   #saveFailed = false;
+  #saveScheduled: ReturnType<typeof setImmediate> | null = null;
+  /** Set once the gap is finished: a save still scheduled must not bring it back. */
+  #cleared = false;
 
   constructor(gap: ActiveGap, held: HeldQueue, init: MarketPipelineInit, hooks: GapRunHooks) {
     this.#gap = { ...gap };
@@ -171,6 +176,7 @@ export class GapRun {
 
   /** The gap is finished (reported): it is no longer pending. */
   clearPending(): void {
+    this.#cleared = true;
     try {
       this.#init.recovery?.clearPending(this.#name);
     } catch (e) {
@@ -229,7 +235,19 @@ export class GapRun {
     return { tradeId: String(firstFillId(t, BigInt(t.tradeId))), ts: t.ts };
   }
 
+  /**
+   * Saves the gap's progress on disk, at the end of this event-loop turn: after the journal's
+   * group commit of the pages emitted so far (scheduled first, by their submit), so the saved
+   * cursor never gets ahead of the trades on disk (a kill in between would skip a page).
+   */
   #save(): void {
+    this.#saveScheduled ??= setImmediate(() => {
+      this.#saveScheduled = null;
+      if (!this.#cleared && !this.#init.signal.aborted) this.#saveNow();
+    });
+  }
+
+  #saveNow(): void {
     const g = this.#gap;
     const bound = this.#bound();
     try {
