@@ -14,7 +14,8 @@
  * - Two batches are in flight at most: while the primary applies one, the next one (the rows
  *   right after it) is already queued behind it on the same connection, so the server never
  *   waits for the replayer's reads, acks and encoding. Batches are acknowledged one at a time,
- *   in seq order, each only after its own reply.
+ *   in seq order, each only after its own reply. On a cluster one batch is in flight: a
+ *   redirected pipeline is re-sent by the client on its own and could land after the next.
  * - A step that throws or loses the lease forgets the batch sent behind it: the next step
  *   re-sends from the oldest pending row. So does a step whose oldest pending row is not that
  *   batch's first (rows put back below it), so no row is ever removed unreplayed.
@@ -166,13 +167,15 @@ export class Replayer {
       current = this.#send(rows, 0);
       if (!current) return this.#busy();
     }
-    // Put the next batch on the wire behind this one, so the server never waits for us: after
-    // one event-loop turn, so this one's pipeline is sent first (the read is synchronous).
-    await new Promise((r) => setImmediate(r));
-    try {
-      const next = this.#pending(batchSize, current.rows[current.rows.length - 1].seq);
-      if (next.length) this.#ahead = this.#send(next, current.bytes);
-    } catch { /* read again next step */ }
+    if (this.#writer.appliesInOrder) {
+      // Put the next batch on the wire behind this one, so the server never waits for us: after
+      // one event-loop turn, so this one's pipeline is sent first (the read is synchronous).
+      await new Promise((r) => setImmediate(r));
+      try {
+        const next = this.#pending(batchSize, current.rows[current.rows.length - 1].seq);
+        if (next.length) this.#ahead = this.#send(next, current.bytes);
+      } catch { /* read again next step */ }
+    }
     let result: ApplyResult;
     try {
       result = await current.applying;

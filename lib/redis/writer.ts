@@ -117,6 +117,15 @@ export class TradeWriter {
   }
 
   /**
+   * Whether two `apply()` calls in flight are applied in the order sent: true on one connection
+   * (standalone, Sentinel); false on a cluster, where ioredis re-sends a redirected (MOVED, ASK,
+   * TRYAGAIN) pipeline on its own, possibly after a later one.
+   */
+  get appliesInOrder(): boolean {
+    return !this.#redis.isCluster;
+  }
+
+  /**
    * Applies `trades` (any markets, each market in trade order).
    * `isConsolidated(market)` says whether that market currently feeds `P:btc:last` (and the
    * legacy keys when enabled); it is asked once per market per call.
