@@ -7,7 +7,8 @@
  */
 
 import { deepStrictEqual as assertEquals, equal, ok } from "node:assert/strict";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { createRedis } from "../../lib/redis/client.ts";
 import { Journal } from "../../lib/store/journal.ts";
 import { Replayer } from "../../lib/failover/replayer.ts";
 import { TradeWriter } from "../../lib/redis/writer.ts";
@@ -22,14 +23,9 @@ const MARKETS = ["binance:BTC-USDT", "kraken:BTC-USD"];
 /** Trade `i` of the tape, alternating between the two markets. */
 const tapeTrade = (i: number) => testTrade(i, MARKETS[i % 2]);
 
-/** A connected client like btcfeed's: no offline queue, so a dropped link fails at once. */
+/** A connected client as btcfeed makes them: no offline queue, so a dropped link fails at once. */
 async function client(url: string): Promise<Redis> {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    lazyConnect: true,
-  });
-  redis.on("error", () => {});
+  const redis = createRedis(url);
   await redis.connect();
   return redis;
 }
